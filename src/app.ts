@@ -1,0 +1,90 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./env";
+import { ApiError } from "./lib/errors";
+import { bodyLimit } from "./middleware/body-limit";
+import { requestId } from "./middleware/request-id";
+import { adminRouter } from "./routes/admin";
+import { modelsRouter } from "./routes/models";
+import { jwksRouter, oauthRouter } from "./routes/oauth";
+import { renderDocs } from "./routes/system/docs";
+
+/**
+ * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
+ * everything else answers `{ error: { code, message, request_id } }`.
+ */
+function errorResponse(c: Context<AppEnv>, err: ApiError) {
+  for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
+  if (c.req.path.startsWith("/v1/")) {
+    return c.json(
+      { code: err.status, message: err.message, data: err.details ? { errors: err.details } : null },
+      err.status,
+    );
+  }
+  return c.json(
+    {
+      error: {
+        code: err.code,
+        message: err.message,
+        request_id: c.get("requestId"),
+        ...(err.details ? { details: err.details } : {}),
+      },
+    },
+    err.status,
+  );
+}
+
+export const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: { title: "ferry", version: "0.1.0", description: "Edge data ingestion and export API" },
+};
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use("*", requestId());
+  app.use("*", async (c, next) => {
+    // CSV uploads have their own, larger limit, applied on their routes.
+    if (c.req.path.endsWith("/csv")) return next();
+    return bodyLimit("MAX_BODY_BYTES")(c, next);
+  });
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "Access token from POST /api/1/oauth2/access_token",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "Ingestion API key",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "ADMIN_TOKEN from the Worker's secrets (.dev.vars locally)",
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.route("/api/1/admin", adminRouter);
+  app.route("/api/1", oauthRouter);
+  app.route("/.well-known", jwksRouter);
+  app.route("/api/1/models", modelsRouter);
+
+  app.doc31("/openapi.json", OPENAPI_INFO);
+  app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));
+
+  app.notFound((c) => errorResponse(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return errorResponse(c, err);
+    if (err instanceof HTTPException) {
+      const code = err.status === 413 ? "payload_too_large" : err.status === 401 ? "unauthorized" : "bad_request";
+      return errorResponse(c, new ApiError(code, err.message || "Bad request"));
+    }
+    if (err instanceof SyntaxError) return errorResponse(c, new ApiError("bad_request", "Malformed JSON body"));
+    console.error(JSON.stringify({ request_id: c.get("requestId"), error: String(err), stack: (err as Error).stack }));
+    return errorResponse(c, new ApiError("internal_error", "Internal error; quote the request id when reporting it"));
+  });
+  return app;
+}

@@ -1,0 +1,11 @@
+import { drizzle } from "drizzle-orm/d1";
+import type { Env } from "../env";
+import * as schema from "./control";
+
+export type ControlDb = ReturnType<typeof controlDb>;
+
+export function controlDb(env: Pick<Env, "DB">) {
+  return drizzle(env.DB, { schema });
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);

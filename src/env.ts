@@ -1,0 +1,42 @@
+import type { D1Migration } from "cloudflare:test";
+
+/** Bindings from wrangler.toml plus secrets from `.dev.vars` / `wrangler secret put`. */
+export interface Env {
+  DB: D1Database;
+  DATA_0: D1Database;
+  DATA_1: D1Database;
+  FILES: R2Bucket;
+  JOBS: Queue<unknown>;
+  JOBS_DLQ: Queue<unknown>;
+  DATA_SHARDS: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  TOKEN_TTL_SECONDS: string;
+  MAX_BODY_BYTES: string;
+  MAX_UPLOAD_BYTES: string;
+  /** Bearer token for `/api/1/admin/*`. Secret. */
+  ADMIN_TOKEN: string;
+  /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */
+  SECRETS_KEY: string;
+  /** Only in tests: migrations read by vitest.config.ts. */
+  CONTROL_MIGRATIONS?: D1Migration[];
+  DATA_MIGRATIONS?: D1Migration[];
+}
+
+/** What the auth middleware resolved from the credential. The tenant always comes from here. */
+export interface Principal {
+  kind: "client" | "api_key";
+  tenantId: string;
+  shard: number;
+  /** client id for tokens, key id for API keys */
+  subject: string;
+  permissions: readonly string[];
+}
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    principal: Principal;
+  };
+};

@@ -1,0 +1,30 @@
+import type { Env } from "../env";
+import { JobMessage } from "./messages";
+
+/** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
+const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
+  noop: async () => {},
+};
+
+/** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */
+export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt);
+
+export async function handleBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
+  for (const message of batch.messages) {
+    const parsed = JobMessage.safeParse(message.body);
+    if (!parsed.success) {
+      // A malformed message never becomes valid: retrying sends it to the dead-letter queue.
+      console.error(JSON.stringify({ job: "invalid", id: message.id, issues: parsed.error.issues }));
+      message.retry({ delaySeconds: 0 });
+      continue;
+    }
+    try {
+      const msg = parsed.data;
+      await (handlers[msg.type] as (m: JobMessage, e: Env) => Promise<void>)(msg, env);
+      message.ack();
+    } catch (err) {
+      console.error(JSON.stringify({ job: parsed.data.type, id: message.id, attempt: message.attempts, error: String(err) }));
+      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    }
+  }
+}

@@ -1,0 +1,11 @@
+import { z } from "zod";
+
+/**
+ * Every message on the jobs queue: `{ type, version, ...payload }`. A queue message
+ * body is at most 128 KB, so messages carry ids and cursors, never data.
+ * https://developers.cloudflare.com/queues/platform/limits/
+ */
+export const JobMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("noop"), version: z.literal(1), note: z.string().optional() }),
+]);
+export type JobMessage = z.infer<typeof JobMessage>;

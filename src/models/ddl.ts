@@ -1,0 +1,38 @@
+import { MODELS } from "./index";
+import type { FieldType, ModelDef } from "./types";
+
+const SQL_TYPE: Record<FieldType, string> = {
+  string: "TEXT",
+  integer: "INTEGER",
+  float: "REAL",
+  boolean: "INTEGER",
+  timestamp: "TEXT",
+  date: "TEXT",
+  params: "TEXT",
+};
+
+/**
+ * The storage DDL of one model on a data shard: the model's fields plus row_id
+ * (keyset pagination), tenant_id and ingested_at; indexes on tenant + time and
+ * tenant + user for exports and deletion; a unique key for entity upserts.
+ */
+export function modelDdl(model: ModelDef): string[] {
+  const cols = [
+    "  row_id INTEGER PRIMARY KEY",
+    "  tenant_id TEXT NOT NULL",
+    "  ingested_at INTEGER NOT NULL",
+    ...model.fields.map((f) => `  ${f.name} ${SQL_TYPE[f.type]}${f.required ? " NOT NULL" : ""}`),
+  ];
+  const out = [`CREATE TABLE ${model.name} (\n${cols.join(",\n")}\n);`];
+  const time = model.timeField ?? "ingested_at";
+  out.push(`CREATE INDEX ${model.name}_tenant_time ON ${model.name} (tenant_id, ${time}, row_id);`);
+  if (model.userField) out.push(`CREATE INDEX ${model.name}_tenant_user ON ${model.name} (tenant_id, ${model.userField});`);
+  if (model.kind === "entity" && model.key?.length) {
+    out.push(`CREATE UNIQUE INDEX ${model.name}_tenant_key ON ${model.name} (tenant_id, ${model.key.join(", ")});`);
+  }
+  return out;
+}
+
+export function catalogDdl(): string {
+  return MODELS.map((m) => modelDdl(m).join("\n")).join("\n\n");
+}

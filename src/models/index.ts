@@ -1,0 +1,18 @@
+import { eventModels } from "./events";
+import { loyaltyModels } from "./loyalty";
+import type { FieldDef, ModelDef } from "./types";
+
+export type { FieldDef, FieldType, ModelDef } from "./types";
+
+/** Every model, in catalog order. The only place models are listed. */
+export const MODELS: readonly ModelDef[] = [...eventModels, ...loyaltyModels];
+
+const byName = new Map(MODELS.map((m) => [m.name, m]));
+
+export function getModel(name: string): ModelDef | undefined {
+  return byName.get(name);
+}
+
+export function getField(model: ModelDef, name: string): FieldDef | undefined {
+  return model.fields.find((f) => f.name === name);
+}

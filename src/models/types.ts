@@ -1,0 +1,51 @@
+/**
+ * The model catalog's vocabulary. One ModelDef per data model drives ingestion
+ * validation, the storage table (migrations/data), the exportable field list,
+ * filter operators per type and the OpenAPI docs.
+ */
+export type FieldType =
+  /** free text */
+  | "string"
+  /** whole number */
+  | "integer"
+  /** decimal number */
+  | "float"
+  /** true/false, stored as 0/1 */
+  | "boolean"
+  /** `YYYY-MM-DD HH:MM:SS` in UTC, stored as that text (sorts chronologically) */
+  | "timestamp"
+  /** `YYYY-MM-DD` */
+  | "date"
+  /** list of `{ key, value }` pairs, stored as a JSON object; address one as `field.key` */
+  | "params";
+
+export interface FieldDef {
+  name: string;
+  type: FieldType;
+  required: boolean;
+  description: string;
+  /** The only values accepted, where the model fixes them. */
+  values?: readonly string[];
+  /** Extra string checks: ISO 3166-1 alpha-2 country, IETF language tag, ISO 4217-ish currency code. */
+  format?: "country" | "language";
+}
+
+export interface ModelDef {
+  /** Catalog name and storage table name, snake_case: `actions`, `point_transfers`. */
+  name: string;
+  title: string;
+  family: "events" | "loyalty";
+  /** event: every item is appended; entity: items upsert by `key`. */
+  kind: "event" | "entity";
+  /** For entities: the fields that identify one record within a tenant. */
+  key?: readonly string[];
+  /** The field that orders the model in time (filters, incremental exports, index). */
+  timeField?: string;
+  /** The field holding the end user's id (user-data deletion, index). */
+  userField?: string;
+  description: string;
+  fields: readonly FieldDef[];
+}
+
+/** Columns every data table has besides the model's fields. */
+export const SYSTEM_COLUMNS = ["row_id", "tenant_id", "ingested_at"] as const;

@@ -1,0 +1,277 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "../../lib/router";
+import { notFound } from "../../lib/errors";
+import { requireAdmin } from "../../middleware/auth";
+import { retireSigningKey, rotateSigningKey, listSigningKeys } from "../../services/signing-keys";
+import { ApiError } from "../../lib/errors";
+import {
+  PERMISSIONS,
+  createApiKey,
+  createClient,
+  createTenant,
+  getTenant,
+  listApiKeys,
+  listClients,
+  listTenants,
+  revokeApiKey,
+  revokeClient,
+} from "../../services/tenants";
+
+const security = [{ adminToken: [] }];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+
+const Name = z.string().trim().min(1, "name must not be empty").max(200);
+const Tenant = z.object({ id: z.string(), name: z.string(), shard: z.number().int(), created_at: z.number().int() });
+const TenantParam = z.object({ id: z.string().openapi({ example: "ten_..." }) });
+
+export const adminRouter = createRouter();
+adminRouter.use("*", requireAdmin());
+
+adminRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants",
+    tags: ["admin"],
+    summary: "Create a tenant (assigned to a data shard)",
+    security,
+    request: body(z.object({ name: Name })),
+    responses: { 201: json(z.object({ id: z.string(), name: z.string() }), "Created") },
+  }),
+  async (c) => {
+    const t = await createTenant(c.env, c.req.valid("json").name);
+    return c.json({ id: t.id, name: t.name }, 201);
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants",
+    tags: ["admin"],
+    summary: "List tenants",
+    security,
+    responses: { 200: json(z.object({ tenants: z.array(Tenant) }), "Tenants") },
+  }),
+  async (c) => {
+    const rows = await listTenants(c.env);
+    return c.json({ tenants: rows.map((t) => ({ id: t.id, name: t.name, shard: t.shard, created_at: t.createdAt })) }, 200);
+  },
+);
+
+async function tenantOr404(env: Parameters<typeof getTenant>[0], id: string) {
+  const t = await getTenant(env, id);
+  if (!t) throw notFound("Tenant");
+  return t;
+}
+
+adminRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants/{id}/clients",
+    tags: ["admin"],
+    summary: "Create an API client (client-credentials); the secret is shown once",
+    security,
+    request: {
+      params: TenantParam,
+      ...body(
+        z.object({
+          name: Name,
+          permissions: z.array(z.enum(PERMISSIONS)).min(1, "give at least one permission"),
+        }),
+      ),
+    },
+    responses: {
+      201: json(
+        z.object({ client_id: z.string(), client_secret: z.string(), permissions: z.array(z.string()) }),
+        "Created",
+      ),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await tenantOr404(c.env, id);
+    const { name, permissions } = c.req.valid("json");
+    const client = await createClient(c.env, id, name, [...new Set(permissions)]);
+    return c.json({ client_id: client.id, client_secret: client.secret, permissions: client.permissions }, 201);
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}/clients",
+    tags: ["admin"],
+    summary: "List a tenant's API clients (never their secrets)",
+    security,
+    request: { params: TenantParam },
+    responses: {
+      200: json(
+        z.object({
+          clients: z.array(
+            z.object({
+              client_id: z.string(),
+              name: z.string(),
+              permissions: z.array(z.string()),
+              created_at: z.number(),
+              revoked_at: z.number().nullable(),
+            }),
+          ),
+        }),
+        "Clients",
+      ),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await tenantOr404(c.env, id);
+    const rows = await listClients(c.env, id);
+    return c.json(
+      {
+        clients: rows.map((r) => ({
+          client_id: r.id,
+          name: r.name,
+          permissions: r.permissions,
+          created_at: r.createdAt,
+          revoked_at: r.revokedAt,
+        })),
+      },
+      200,
+    );
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "delete",
+    path: "/tenants/{id}/clients/{client_id}",
+    tags: ["admin"],
+    summary: "Revoke an API client: its tokens stop working",
+    security,
+    request: { params: TenantParam.extend({ client_id: z.string() }) },
+    responses: { 204: { description: "Revoked" } },
+  }),
+  async (c) => {
+    const { id, client_id } = c.req.valid("param");
+    if (!(await revokeClient(c.env, id, client_id))) throw notFound("Client");
+    return c.body(null, 204);
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants/{id}/api-keys",
+    tags: ["admin"],
+    summary: "Create an ingestion API key; the key is shown once",
+    security,
+    request: { params: TenantParam, ...body(z.object({ name: Name })) },
+    responses: { 201: json(z.object({ id: z.string(), api_key: z.string() }), "Created") },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await tenantOr404(c.env, id);
+    const key = await createApiKey(c.env, id, c.req.valid("json").name);
+    return c.json({ id: key.id, api_key: key.apiKey }, 201);
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}/api-keys",
+    tags: ["admin"],
+    summary: "List a tenant's API keys (never the keys themselves)",
+    security,
+    request: { params: TenantParam },
+    responses: {
+      200: json(
+        z.object({
+          api_keys: z.array(
+            z.object({ id: z.string(), name: z.string(), created_at: z.number(), revoked_at: z.number().nullable() }),
+          ),
+        }),
+        "Keys",
+      ),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await tenantOr404(c.env, id);
+    const rows = await listApiKeys(c.env, id);
+    return c.json(
+      { api_keys: rows.map((r) => ({ id: r.id, name: r.name, created_at: r.createdAt, revoked_at: r.revokedAt })) },
+      200,
+    );
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "delete",
+    path: "/tenants/{id}/api-keys/{key_id}",
+    tags: ["admin"],
+    summary: "Revoke an API key",
+    security,
+    request: { params: TenantParam.extend({ key_id: z.string() }) },
+    responses: { 204: { description: "Revoked" } },
+  }),
+  async (c) => {
+    const { id, key_id } = c.req.valid("param");
+    if (!(await revokeApiKey(c.env, id, key_id))) throw notFound("API key");
+    return c.body(null, 204);
+  },
+);
+
+const SigningKey = z.object({
+  kid: z.string(),
+  alg: z.string(),
+  status: z.enum(["active", "previous", "retired"]),
+  created_at: z.number(),
+  retired_at: z.number().nullable(),
+});
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/signing-keys",
+    tags: ["admin"],
+    summary: "List JWT signing keys",
+    security,
+    responses: { 200: json(z.object({ keys: z.array(SigningKey) }), "Keys") },
+  }),
+  async (c) => c.json({ keys: await listSigningKeys(c.env) }, 200),
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/signing-keys/rotate",
+    tags: ["admin"],
+    summary: "Rotate the token signing key; the previous key keeps verifying until retired",
+    security,
+    responses: { 201: json(z.object({ kid: z.string() }), "New active key") },
+  }),
+  async (c) => c.json({ kid: await rotateSigningKey(c.env) }, 201),
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/signing-keys/{kid}/retire",
+    tags: ["admin"],
+    summary: "Retire a previous signing key: tokens it signed stop verifying",
+    security,
+    request: { params: z.object({ kid: z.string() }) },
+    responses: { 204: { description: "Retired" } },
+  }),
+  async (c) => {
+    const outcome = await retireSigningKey(c.env, c.req.valid("param").kid);
+    if (outcome === "not_found") throw notFound("Signing key");
+    if (outcome === "active") throw new ApiError("conflict", "The active key cannot be retired; rotate first");
+    return c.body(null, 204);
+  },
+);
