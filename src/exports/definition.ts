@@ -1,0 +1,103 @@
+import { z } from "zod";
+
+/**
+ * The export definition body (DESIGN.md, Contracts). It may grow, but the core
+ * shape does not change. Validation against the model catalog (known fields,
+ * operators per type, ...) happens in exports/validate.ts; this is the shape only.
+ */
+
+export const FILTER_OPS = [
+  "eq",
+  "neq",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "between",
+  "in",
+  "not_in",
+  "contains",
+  "not_contains",
+  "starts_with",
+  "ends_with",
+  "is_empty",
+  "is_not_empty",
+] as const;
+export type FilterOp = (typeof FILTER_OPS)[number];
+
+export const AGGREGATIONS = ["group", "count", "sum", "avg", "min", "max"] as const;
+export const FORMATS = ["csv", "psv", "tsv", "json", "ndjson", "xml", "parquet"] as const;
+export const COMPRESSIONS = ["none", "gzip", "zip"] as const;
+
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const FieldSpec = z.object({
+  /** catalog field, or `params_field.key` for a nested param */
+  from: z.string().min(1),
+  /** column header; defaults to `from` */
+  to: z.string().min(1).max(200).optional(),
+  /** written when the value is empty (null or "") */
+  default: Scalar.optional(),
+  replace: z.array(z.object({ value: Scalar, with: Scalar })).max(1000).optional(),
+  aggregation: z.enum(AGGREGATIONS).optional(),
+});
+export type FieldSpec = z.infer<typeof FieldSpec>;
+
+export const Condition = z.object({
+  field: z.string().min(1),
+  op: z.enum(FILTER_OPS),
+  value: z.union([Scalar, z.array(Scalar)]).optional(),
+});
+export type Condition = z.infer<typeof Condition>;
+
+export const FormatSpec = z.object({
+  type: z.enum(FORMATS),
+  delimiter: z.string().min(1).max(4).optional(),
+  enclosure: z.string().max(1).optional(),
+  newline: z.enum(["\n", "\r\n"]).optional(),
+  header: z.boolean().optional(),
+  /** neutralise cells starting with = + - @ tab CR against spreadsheet formula injection */
+  formula_protection: z.boolean().optional(),
+});
+export type FormatSpec = z.infer<typeof FormatSpec>;
+
+const Time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "time must be HH:MM (UTC)");
+export const Schedule = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("now") }),
+  z.object({ type: z.literal("once"), at: z.iso.datetime({ offset: true }) }),
+  z.object({ type: z.literal("daily"), time: Time }),
+  z.object({ type: z.literal("weekly"), days: z.array(z.number().int().min(0).max(6)).min(1), time: Time }),
+  z.object({
+    type: z.literal("monthly"),
+    days: z.array(z.union([z.number().int().min(1).max(31), z.literal("last")])).min(1),
+    time: Time,
+  }),
+]);
+export type Schedule = z.infer<typeof Schedule>;
+
+/** Delivery targets; the delivery issue adds s3, ftp, ftps, sftp, azure here. */
+export const Target = z.discriminatedUnion("type", [z.object({ type: z.literal("download") })]);
+export type Target = z.infer<typeof Target>;
+
+export const ExportBody = z.object({
+  /** also the `system_name` in the automated API */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "name: letters, digits, '-', '_' and '.', at most 100 characters"),
+  model: z.string().min(1),
+  fields: z.array(FieldSpec).max(500).default([]),
+  all_fields: z.boolean().default(false),
+  /** sets are ORed, conditions inside a set are ANDed */
+  filters: z.array(z.array(Condition).min(1).max(50)).max(50).default([]),
+  aggregate: z.boolean().default(false),
+  timezone: z.string().default("UTC"),
+  format: FormatSpec.default({ type: "csv" }),
+  compression: z.enum(COMPRESSIONS).default("none"),
+  schedule: Schedule.default({ type: "now" }),
+  incremental: z.boolean().default(false),
+  target: Target.default({ type: "download" }),
+  /** days a finished file is kept */
+  retention_days: z.number().int().min(1).max(3650).default(7),
+  status: z.enum(["draft", "active"]).default("active"),
+});
+export type ExportBody = z.infer<typeof ExportBody>;
