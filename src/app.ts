@@ -9,6 +9,7 @@ import { adminRouter } from "./routes/admin";
 import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
+import { meRouter } from "./routes/system/me";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -71,6 +72,7 @@ export function createApp() {
   app.route("/api/1", oauthRouter);
   app.route("/.well-known", jwksRouter);
   app.route("/api/1/models", modelsRouter);
+  app.route("/", meRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));

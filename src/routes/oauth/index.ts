@@ -66,7 +66,7 @@ export const oauthRouter = createRouter();
 
 oauthRouter.openAPIRegistry.registerPath({
   method: "post",
-  path: "/api/1/oauth2/access_token",
+  path: "/oauth2/access_token",
   tags: ["auth"],
   summary: "Client-credentials grant: exchange client_id/client_secret for an access token",
   description:
@@ -117,7 +117,7 @@ oauthRouter.post("/oauth2/access_token", async (c) => {
 export const jwksRouter = createRouter();
 jwksRouter.openAPIRegistry.registerPath({
   method: "get",
-  path: "/.well-known/jwks.json",
+  path: "/jwks.json",
   tags: ["auth"],
   summary: "Public keys that verify access tokens (active and previous)",
   responses: { 200: { description: "JWK Set" } },
