@@ -1,0 +1,153 @@
+// Shared pieces of the benchmarks: start `npm run dev` on a free port with fresh local state,
+// seed a tenant, measure process memory, and record results.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const QUICK = process.argv.includes("--quick");
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the API as `npm run dev` does, on its own port and a throw-away state directory. */
+export async function startDev({ log = false } = {}) {
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), "ferry-bench-"));
+  const child = spawn(
+    process.execPath,
+    ["scripts/dev.mjs", "--port", String(port), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: log ? "inherit" : "ignore",
+      env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      stop();
+      throw new Error("dev server did not answer /health within 90 s");
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  function stop() {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+    rmSync(state, { recursive: true, force: true });
+  }
+  return { url, port, pid: child.pid, stop };
+}
+
+async function post(url, path, body, headers = {}) {
+  const r = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  const json = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** A tenant with an all-permission client, an access token and an ingestion API key. */
+export async function seedTenant(url, name = "bench") {
+  const admin = { Authorization: "Bearer dev-admin-token" };
+  const tenant = await post(url, "/api/1/admin/tenants", { name }, admin);
+  const client = await post(
+    url,
+    `/api/1/admin/tenants/${tenant.id}/clients`,
+    { name: "bench", permissions: ["automated-exports-view", "exports-manage", "ingest"] },
+    admin,
+  );
+  const token = await post(url, "/api/1/oauth2/access_token", {
+    grant_type: "client_credentials",
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+  });
+  const key = await post(url, `/api/1/admin/tenants/${tenant.id}/api-keys`, { name: "bench" }, admin);
+  return { tenant, client, token: token.access_token, apiKey: key.api_key };
+}
+
+/** Resident memory (kB) of a process and all its descendants, from /proc. */
+export function treeRssKb(rootPid) {
+  const children = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch {}
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop();
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) total += Number(m[1]);
+    } catch {}
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** Samples peak tree RSS every `everyMs` until stopped. */
+export function watchPeakRss(pid, everyMs = 100) {
+  let peak = treeRssKb(pid);
+  const t = setInterval(() => {
+    peak = Math.max(peak, treeRssKb(pid));
+  }, everyMs);
+  return { stop: () => (clearInterval(t), peak), get peak() { return peak; } };
+}
+
+export function percentile(sorted, p) {
+  if (!sorted.length) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, i)];
+}
+
+/**
+ * Records a benchmark's result as bench/results/<name>.json. `rows` feed the table in
+ * bench/README.md: { metric, value, unit, baseline?, ratio?, target?, met? }.
+ */
+export function record(name, result) {
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const full = { name, date: new Date().toISOString(), quick: QUICK, ...result };
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(full, null, 2)}\n`);
+  for (const r of result.rows ?? []) {
+    const extra = [
+      r.baseline !== undefined ? `baseline ${r.baseline}` : "",
+      r.ratio !== undefined ? `ratio ${r.ratio}` : "",
+      r.target ? `target ${r.target}: ${r.met ? "met" : "NOT met"}` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
+    console.log(`${name.padEnd(14)} ${r.metric.padEnd(40)} ${String(r.value).padStart(12)} ${r.unit ?? ""}${extra ? `  (${extra})` : ""}`);
+  }
+  return full;
+}
+
+export const round = (n, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
