@@ -348,7 +348,7 @@ describe("aggregation", () => {
         items: rs.reduce((s, r) => s + r.count, 0),
         avg_price: rs.reduce((s, r) => s + r.price, 0) / rs.length,
         min_price: Math.min(...rs.map((r) => r.price)),
-        last: rs.map((r) => r.timestamp).sort().at(-1),
+        last: rs.map((r) => r.timestamp).sort().at(-1) ?? null,
       };
     });
     const key = (r: Row) => `${r.user_id}|${r.platform}`;
