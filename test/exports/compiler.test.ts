@@ -293,6 +293,35 @@ describe("filter compiler against D1", () => {
     expect(await run("UTC", [[{ field: "timestamp", op: "lt", value: "2026-03-08T14:00:00+09:00" }]])).toEqual(["2026-03-08 04:59:59"]);
   });
 
+  it("booleans, floats, hostile column names", async () => {
+    const td = await freshTenant();
+    const data = Array.from({ length: 30 }, (_, i) => ({
+      user_id: `u${String(i).padStart(2, "0")}`,
+      stackinstanceid: "s1",
+      value: i * 10,
+      has_won: i % 3 === 0 ? null : i % 2,
+      participation_date: "2026-01-01 00:00:00",
+    }));
+    await insertRows(td, "participations", data);
+    const run = async (filters: unknown[][], fields: unknown[] = [{ from: "user_id" }]) =>
+      (await runAll(compileExport(body({ model: "participations", fields, filters }), { tenantId: td.tenantId, now: new Date() }), td)).rows;
+    const ids = (rows: Row[]) => rows.map((r) => r.user_id);
+    const want = (f: (r: (typeof data)[number]) => boolean) => data.filter(f).map((r) => r.user_id);
+    expect(ids(await run([[{ field: "has_won", op: "eq", value: true }]]))).toEqual(want((r) => r.has_won === 1));
+    expect(ids(await run([[{ field: "has_won", op: "eq", value: "0" }]]))).toEqual(want((r) => r.has_won === 0));
+    expect(ids(await run([[{ field: "has_won", op: "neq", value: 1 }]]))).toEqual(want((r) => r.has_won !== 1));
+    expect(ids(await run([[{ field: "has_won", op: "is_empty" }]]))).toEqual(want((r) => r.has_won === null));
+    expect(ids(await run([[{ field: "value", op: "between", value: ["55", 120] }]]))).toEqual(want((r) => r.value >= 55 && r.value <= 120));
+    expect(ids(await run([[{ field: "value", op: "not_in", value: [0, 10, 20] }]]))).toEqual(want((r) => ![0, 10, 20].includes(r.value)));
+    const names = ['a"b', "it's", "x; DROP TABLE participations; --", "Zoë 日本"];
+    const rows = await run(
+      [[{ field: "value", op: "lt", value: 20 }]],
+      names.map((to) => ({ from: "user_id", to })),
+    );
+    expect(rows).toEqual(want((r) => r.value < 20).map((u) => Object.fromEntries(names.map((n) => [n, u]))));
+    expect((await td.db.prepare("SELECT count(*) AS n FROM participations").first<{ n: number }>())?.n).toBeGreaterThanOrEqual(30);
+  });
+
   it("watermark limits rows to those ingested after / until", async () => {
     const td = await freshTenant();
     for (const at of [100, 200, 300]) await insertRows(td, "logins", [{ timestamp: "2026-01-01 00:00:00", user_id: `at${at}` }], at);
