@@ -83,6 +83,10 @@ describe("export definitions: CRUD", () => {
     const upd = await call("PUT", `/api/1/exports/${draft.id}`, { token, body: def({ name: "d", status: "draft", compression: "gzip" }) });
     expect(upd.status).toBe(200);
     expect(upd.json).toMatchObject({ compression: "gzip", status: "draft" });
+    // A body without status keeps the draft a draft.
+    const noStatus = def({ name: "d", compression: "zip" });
+    const upd2 = await call("PUT", `/api/1/exports/${draft.id}`, { token, body: noStatus });
+    expect(upd2.json).toMatchObject({ compression: "zip", status: "draft" });
     const pub = await call("PATCH", `/api/1/exports/${draft.id}`, { token, body: { status: "active" } });
     expect(pub.json.status).toBe("active");
   });
