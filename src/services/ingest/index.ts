@@ -7,5 +7,7 @@
  */
 export { validateItems, MAX_ITEM_BYTES, MAX_STRING } from "./validate";
 export type { Cell, ItemError, Row, ValidateOptions, ValidateResult } from "./validate";
-export { insertRows, insertSql, chunkRows, resolveTenant, MAX_STATEMENT_JSON_BYTES } from "./insert";
+export { insertRows, insertStatements, insertSql, chunkRows, resolveTenant, MAX_STATEMENT_JSON_BYTES } from "./insert";
 export type { ExtraStatements, InsertResult, TenantRef } from "./insert";
+export { claimIdempotencyKey, purgeExpired, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL_SECONDS } from "./idempotency";
+export type { Claim, StoredResponse } from "./idempotency";

@@ -106,10 +106,20 @@ export async function insertRows(
   extraStatements?: ExtraStatements,
 ): Promise<InsertResult> {
   const td = await resolveTenant(env, tenant);
-  const ingestedAt = Math.floor(Date.now() / 1000);
-  const stmt = td.db.prepare(insertSql(model));
-  const statements = chunkRows(rows).map((json) => stmt.bind(td.tenantId, ingestedAt, json));
+  const statements = insertStatements(td, model, rows);
   if (extraStatements) statements.push(...(typeof extraStatements === "function" ? extraStatements(td.db) : extraStatements));
   if (statements.length) await td.db.batch(statements);
   return { rows: rows.length, statements: statements.length };
+}
+
+/** The insert statements of one model's rows, for callers that batch several models together. */
+export function insertStatements(
+  td: TenantData,
+  model: ModelDef,
+  rows: readonly Row[],
+  ingestedAt = Math.floor(Date.now() / 1000),
+): D1PreparedStatement[] {
+  if (!rows.length) return [];
+  const stmt = td.db.prepare(insertSql(model));
+  return chunkRows(rows).map((json) => stmt.bind(td.tenantId, ingestedAt, json));
 }
