@@ -7,6 +7,9 @@ import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
 import { exportsRouter } from "./routes/exports";
+import { ingestRouter } from "./routes/ingest";
+import { downloadsRouter } from "./routes/downloads";
+import { runsRouter } from "./routes/exports/runs";
 import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
@@ -75,6 +78,9 @@ export function createApp() {
   app.route("/api/1/models", modelsRouter);
   app.route("/api/1/exports", exportsRouter);
   app.route("/", meRouter);
+  app.route("/v1", ingestRouter);
+  app.route("/api/1/exports", runsRouter);
+  app.route("/api/1/downloads", downloadsRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));
