@@ -406,8 +406,39 @@ function analyse(def: ExportBody, now: Date, issues: ValidationIssue[]): Analysi
   return { model, fields, maps, conditions, aggregate };
 }
 
+/** Value type of an output column, for typed formats (parquet); anything else is text. */
+export type OutputType = "string" | "integer" | "float" | "boolean";
+
+function outputType(f: OutField, aggregate: boolean): OutputType {
+  const agg = aggregate ? (f.spec.aggregation ?? "group") : "group";
+  const k = f.ref.kind;
+  let t: OutputType =
+    agg === "count"
+      ? "integer"
+      : agg === "avg"
+        ? "float"
+        : agg === "sum"
+          ? k === "integer" || k === "boolean"
+            ? "integer"
+            : "float"
+          : k === "integer" || k === "float" || k === "boolean"
+            ? k
+            : "string";
+  // Replacements and defaults may put other values in the column.
+  const extra = [...(f.spec.replace ?? []).map((r) => r.with), ...(f.spec.default !== undefined ? [f.spec.default] : [])];
+  for (const v of extra) {
+    if (v === null) continue;
+    if (t === "boolean" && (typeof v === "boolean" || v === 0 || v === 1)) continue;
+    if ((t === "integer" && typeof v === "number" && Number.isInteger(v)) || (t === "float" && typeof v === "number")) continue;
+    t = "string";
+  }
+  return t;
+}
+
 class Compiler implements ExportCompiler {
   readonly columns: string[];
+  /** Output column -> value type (numbers stay numbers, booleans are 0/1). */
+  readonly types: Record<string, OutputType>;
   private readonly keyCount: number;
 
   constructor(
@@ -415,6 +446,7 @@ class Compiler implements ExportCompiler {
     private readonly ctx: CompileContext,
   ) {
     this.columns = a.fields.map((f) => f.to);
+    this.types = Object.fromEntries(a.fields.map((f) => [f.to, outputType(f, a.aggregate)]));
     this.keyCount = a.aggregate ? a.fields.filter((f) => f.spec.aggregation === "group").length : 2;
   }
 
@@ -536,7 +568,10 @@ function build(def: ExportBody, ctx: CompileContext): { compiler: Compiler | nul
  * Compiles a definition for one tenant. `date:` expressions are evaluated once, at
  * `ctx.now`, so every chunk of a run sees the same window. Throws ExportValidationError.
  */
-export function compileExport(def: ExportBody, ctx: CompileContext): ExportCompiler & { output(row: Row): Row } {
+export function compileExport(
+  def: ExportBody,
+  ctx: CompileContext,
+): ExportCompiler & { output(row: Row): Row; readonly types: Record<string, OutputType> } {
   const { compiler, issues } = build(def, ctx);
   if (!compiler) throw new ExportValidationError(issues);
   return compiler;

@@ -196,6 +196,8 @@ describe("filter compiler against D1", () => {
       { tenantId: td.tenantId, now: new Date() },
     );
     expect(compiler.columns).toEqual(["User", "Clan", "level", "device"]);
+    // level gets "one" from a replace map: no longer a pure integer column.
+    expect(compiler.types).toEqual({ User: "string", Clan: "string", level: "string", device: "string" });
     const { rows } = await runAll(compiler, td, 13);
     const want = data.map((r) => ({
       User: r.user_id,
@@ -222,6 +224,7 @@ describe("filter compiler against D1", () => {
       "register_date",
       "last_login_timestamp",
     ]);
+    expect(all.types).toMatchObject({ level: "integer", timestamp: "string", Device: "string" });
     const allRows = (await runAll(all, td, 1000)).rows;
     expect(allRows).toHaveLength(data.length);
     const u5 = allRows.find((r) => r.user_id === "u005");
@@ -362,6 +365,7 @@ describe("aggregation", () => {
       }),
       { tenantId: td.tenantId, now: new Date() },
     );
+    expect(compiler.types).toEqual({ user_id: "string", platform: "string", n: "integer", items: "integer", avg_price: "float", min_price: "float", last: "string" });
     const { rows } = await runAll(compiler, td, 2);
     const groups = new Map<string, typeof data>();
     for (const r of data.filter((r) => r.count >= 2)) {
