@@ -112,13 +112,15 @@ function resolve(model: ModelDef, name: string, forFilter: boolean): Ref | strin
   if (dot < 0) return { sql: () => col, kind: field.type, field, label: name };
   if (field.type !== "params") return `'${head}' is a ${field.type} field and has no nested keys`;
   const key = name.slice(dot + 1);
-  if (!key || key.length > 200 || /["\u0000-\u001f\u007f]/.test(key)) {
-    return `nested key of '${head}' must be 1-200 characters without double quotes or control characters`;
-  }
-  // The key goes in as a bound JSON path, never into the SQL text. https://www.sqlite.org/json1.html#path_arguments
-  const path = `$."${key}"`;
+  if (!key || key.length > 256) return `nested key of '${head}' must be 1 to 256 characters`;
+  // The key goes in as a bound value, never into the SQL text: as a JSON path where the path
+  // syntax can quote it, otherwise matched against json_each's keys.
+  // https://www.sqlite.org/json1.html#path_arguments
+  const value = /["\\\u0000-\u001f]/.test(key)
+    ? (p: Params) => `(SELECT j.value FROM json_each(${col}) AS j WHERE j.key = ${p.add(key)})`
+    : (p: Params) => `json_extract(${col}, ${p.add(`$."${key}"`)})`;
   return {
-    sql: (p) => (forFilter ? `CAST(json_extract(${col}, ${p.add(path)}) AS TEXT)` : `json_extract(${col}, ${p.add(path)})`),
+    sql: (p) => (forFilter ? `CAST(${value(p)} AS TEXT)` : value(p)),
     kind: "param_value",
     field,
     label: name,

@@ -238,20 +238,21 @@ describe("filter compiler against D1", () => {
       user_id: `u${String(i).padStart(2, "0")}`,
       action_id: "a",
       action_name: "fight",
-      action_params: JSON.stringify({ enemy_id: i % 3 === 0 ? "orc" : `troll-${i}`, "odd.key": i % 2 ? "y" : "n", "it's": "q", n: i }),
+      action_params: JSON.stringify({ enemy_id: i % 3 === 0 ? "orc" : `troll-${i}`, "odd.key": i % 2 ? "y" : "n", "it's": "q", 'say "hi"\\': `dq${i % 4}`, n: i }),
     }));
     rows.push({ timestamp: "2026-01-01 00:00:00", user_id: "u99", action_id: "a", action_name: "idle", action_params: null as unknown as string });
     await insertRows(td, "actions", rows);
     const compiler = compileExport(
       body({
         model: "actions",
-        fields: [{ from: "user_id" }, { from: "action_params.enemy_id", to: "enemy" }, { from: "action_params.it's", to: "q" }],
+        fields: [{ from: "user_id" }, { from: "action_params.enemy_id", to: "enemy" }, { from: "action_params.it's", to: "q" }, { from: 'action_params.say "hi"\\', to: "dq" }],
         filters: [
           [
             { field: "action_params.enemy_id", op: "starts_with", value: "troll" },
             { field: "action_params.odd.key", op: "eq", value: "y" },
           ],
           [{ field: "action_params.n", op: "in", value: ["3", "6"] }],
+          [{ field: 'action_params.say "hi"\\', op: "eq", value: "dq1" }],
           [{ field: "action_params", op: "is_empty" }],
         ],
       }),
@@ -262,9 +263,12 @@ describe("filter compiler against D1", () => {
       .filter((r) => {
         if (r.action_params === null) return true;
         const p = JSON.parse(r.action_params);
-        return (String(p.enemy_id).startsWith("troll") && p["odd.key"] === "y") || ["3", "6"].includes(String(p.n));
+        return (String(p.enemy_id).startsWith("troll") && p["odd.key"] === "y") || ["3", "6"].includes(String(p.n)) || p['say "hi"\\'] === "dq1";
       })
-      .map((r) => ({ user_id: r.user_id, enemy: r.action_params ? JSON.parse(r.action_params).enemy_id : null, q: r.action_params ? "q" : null }));
+      .map((r) => {
+        const p = r.action_params ? JSON.parse(r.action_params) : null;
+        return { user_id: r.user_id, enemy: p?.enemy_id ?? null, q: p ? "q" : null, dq: p?.['say "hi"\\'] ?? null };
+      });
     expect(out.sort(byUser)).toEqual(want.sort(byUser));
     expect(out.length).toBeGreaterThan(5);
     expect(statements[0]?.sql).not.toContain("enemy_id");
