@@ -391,7 +391,10 @@ function analyse(def: ExportBody, now: Date, issues: ValidationIssue[]): Analysi
       }
       if (agg === "group") groups++;
     }
-    maps.push(replaceMap(ref.kind, spec, path, issues));
+    // Replace maps compare with the value as written: a count is an integer, a sum or avg a number.
+    const agg = aggregate ? spec.aggregation : undefined;
+    const valueKind: Kind = agg === "count" ? "integer" : agg === "sum" || agg === "avg" ? "float" : ref.kind;
+    maps.push(replaceMap(valueKind, spec, path, issues));
     fields.push({ to, ref, spec });
   }
   if (aggregate && specs.length > 0 && groups === 0) {
@@ -488,7 +491,8 @@ class Compiler implements ExportCompiler {
       const alias = `a${i}`;
       if (agg === "group") groupExprs.push(e);
       inner.push(`${agg === "group" ? e : agg === "count" ? "COUNT(*)" : `${agg.toUpperCase()}(${e})`} AS ${alias}`);
-      outer.push(`${outputExpr(`i.${alias}`, agg === "count" ? "integer" : f.ref.kind, f.spec, this.a.maps[i] ?? null, p)} AS ${ident(f.to)}`);
+      const kind: Kind = agg === "count" ? "integer" : agg === "sum" || agg === "avg" ? "float" : f.ref.kind;
+      outer.push(`${outputExpr(`i.${alias}`, kind, f.spec, this.a.maps[i] ?? null, p)} AS ${ident(f.to)}`);
     });
     groupExprs.forEach((g, i) => inner.push(`${g} AS g${i}`));
     const gAliases = groupExprs.map((_, i) => `i.g${i}`);

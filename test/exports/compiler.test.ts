@@ -351,6 +351,7 @@ describe("aggregation", () => {
       price: 0.5 * (i % 9),
       platform: i % 5 === 0 ? null : i % 2 ? "ios" : "android",
     }));
+    data.push({ timestamp: "2026-02-01 00:00:00", user_id: "solo", item_id: "shield", count: 3, price: 2.25, platform: "web" });
     await insertRows(td, "purchases", data);
     const compiler = compileExport(
       body({
@@ -359,7 +360,7 @@ describe("aggregation", () => {
         fields: [
           { from: "user_id", aggregation: "group" },
           { from: "platform", aggregation: "group", default: "unknown" },
-          { from: "item_id", to: "n", aggregation: "count" },
+          { from: "item_id", to: "n", aggregation: "count", replace: [{ value: "1", with: 100 }] },
           { from: "count", to: "items", aggregation: "sum" },
           { from: "price", to: "avg_price", aggregation: "avg" },
           { from: "price", to: "min_price", aggregation: "min" },
@@ -381,7 +382,7 @@ describe("aggregation", () => {
       return {
         user_id,
         platform: platform ?? "unknown",
-        n: rs.length,
+        n: rs.length === 1 ? 100 : rs.length,
         items: rs.reduce((s, r) => s + r.count, 0),
         avg_price: rs.reduce((s, r) => s + r.price, 0) / rs.length,
         min_price: Math.min(...rs.map((r) => r.price)),
@@ -391,6 +392,7 @@ describe("aggregation", () => {
     const key = (r: Row) => `${r.user_id}|${r.platform}`;
     const sortK = (a: Row, b: Row) => key(a).localeCompare(key(b));
     expect(rows).toHaveLength(want.length);
+    expect(rows.find((r) => r.user_id === "solo")).toMatchObject({ n: 100, items: 3, platform: "web" });
     const got = [...rows].sort(sortK);
     want.sort(sortK).forEach((w, i) => {
       const g = got[i] as Row;
