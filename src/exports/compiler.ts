@@ -1,7 +1,8 @@
 import { getModel } from "../models";
-import type { FieldDef, FieldType, ModelDef } from "../models";
+import type { FieldDef, ModelDef } from "../models";
+import { AGGREGATIONS_BY_TYPE, OPERATORS_BY_TYPE, type ValueKind } from "../models/operators";
 import { DateExpressionError, evaluateDateExpression, isDateExpression, isValidTimeZone, localDate, parseDateLiteral, utcTimestamp } from "./dates";
-import type { Condition, ExportBody, FieldSpec, FilterOp } from "./definition";
+import type { Condition, ExportBody, FieldSpec } from "./definition";
 import type { ChunkQuery, Cursor, ExportCompiler, Row } from "./types";
 
 /**
@@ -45,34 +46,11 @@ export interface CompileContext {
   watermark?: { after?: number; until?: number };
 }
 
-/** Which operators each field type takes. Nested params (`field.key`) are compared as text. */
-export const OPERATORS_BY_TYPE: Record<FieldType | "param_value", readonly FilterOp[]> = {
-  string: ["eq", "neq", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "is_empty", "is_not_empty"],
-  param_value: ["eq", "neq", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "is_empty", "is_not_empty"],
-  integer: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "in", "not_in", "is_empty", "is_not_empty"],
-  float: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "in", "not_in", "is_empty", "is_not_empty"],
-  boolean: ["eq", "neq", "is_empty", "is_not_empty"],
-  timestamp: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "is_empty", "is_not_empty"],
-  date: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "is_empty", "is_not_empty"],
-  params: ["is_empty", "is_not_empty"],
-};
-
-const AGGREGATIONS_BY_TYPE: Record<FieldType | "param_value", readonly string[]> = {
-  string: ["group", "count", "min", "max"],
-  param_value: ["group", "count", "sum", "avg", "min", "max"],
-  integer: ["group", "count", "sum", "avg", "min", "max"],
-  float: ["group", "count", "sum", "avg", "min", "max"],
-  boolean: ["group", "count", "sum", "avg", "min", "max"],
-  timestamp: ["group", "count", "min", "max"],
-  date: ["group", "count", "min", "max"],
-  params: ["count"],
-};
-
 const MAX_LIST = 1000;
 const MAX_TEXT = 1000;
 
 type Param = string | number | null;
-type Kind = FieldType | "param_value";
+type Kind = ValueKind;
 
 /** Numbered parameters; equal values share one number. */
 class Params {

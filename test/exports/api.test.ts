@@ -169,6 +169,18 @@ describe("export definitions: validation", () => {
 });
 
 describe("export definitions: security and isolation", () => {
+  it("the model catalog lists the operators and aggregations of each field", async () => {
+    const { token } = await setupTenant();
+    const m = await call("GET", "/api/1/models/logins", { token });
+    const level = m.json.fields.find((f: { name: string }) => f.name === "level");
+    expect(level.operators).toEqual(expect.arrayContaining(["between", "gt", "in"]));
+    expect(level.operators).not.toContain("contains");
+    expect(level.aggregations).toContain("sum");
+    const device = m.json.fields.find((f: { name: string }) => f.name === "device");
+    expect(device.operators).toContain("starts_with");
+    expect(device.aggregations).not.toContain("sum");
+  });
+
   it("every route is in the OpenAPI document", async () => {
     const doc = (await call("GET", "/openapi.json")).json;
     for (const p of ["/api/1/exports", "/api/1/exports/{id}", "/api/1/exports/{id}/clone", "/api/1/exports/{id}/favourite", "/api/1/exports/{id}/disable"]) {
