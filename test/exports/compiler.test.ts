@@ -329,6 +329,28 @@ describe("filter compiler against D1", () => {
     expect((await td.db.prepare("SELECT count(*) AS n FROM participations").first<{ n: number }>())?.n).toBeGreaterThanOrEqual(30);
   });
 
+  it("date fields compare with the local calendar day of a date: expression", async () => {
+    const td = await freshTenant();
+    const days = ["2026-03-07", "2026-03-08", "2026-03-09", "2026-03-10"];
+    await insertRows(td, "logins", days.map((register_date, i) => ({ user_id: `u${i}`, register_date, timestamp: "2026-03-01 00:00:00" })));
+    const now = new Date("2026-03-09T02:00:00Z");
+    const run = async (tz: string, op: string, value: unknown) =>
+      (
+        await runAll(
+          compileExport(body({ model: "logins", timezone: tz, fields: [{ from: "register_date" }], filters: [[{ field: "register_date", op, value }]] }), {
+            tenantId: td.tenantId,
+            now,
+          }),
+          td,
+        )
+      ).rows.map((r) => r.register_date);
+    expect(await run("Asia/Tokyo", "eq", "date:today")).toEqual(["2026-03-09"]);
+    expect(await run("America/New_York", "eq", "date:today")).toEqual(["2026-03-08"]);
+    expect(await run("America/New_York", "between", ["date:yesterday", "date:tomorrow"])).toEqual(["2026-03-07", "2026-03-08", "2026-03-09"]);
+    expect(await run("UTC", "lt", "date:start of week")).toEqual(["2026-03-07", "2026-03-08"]);
+    expect(await run("UTC", "neq", "2026-03-09")).toEqual(["2026-03-07", "2026-03-08", "2026-03-10"]);
+  });
+
   it("watermark limits rows to those ingested after / until", async () => {
     const td = await freshTenant();
     for (const at of [100, 200, 300]) await insertRows(td, "logins", [{ timestamp: "2026-01-01 00:00:00", user_id: `at${at}` }], at);
