@@ -6,6 +6,7 @@ import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
+import { automatedRouter } from "./routes/automated";
 import { exportsRouter } from "./routes/exports";
 import { ingestRouter } from "./routes/ingest";
 import { downloadsRouter } from "./routes/downloads";
@@ -81,6 +82,7 @@ export function createApp() {
   app.route("/v1", ingestRouter);
   app.route("/api/1/exports", runsRouter);
   app.route("/api/1/downloads", downloadsRouter);
+  app.route("/api/1/data-exporter/automated", automatedRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));
