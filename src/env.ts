@@ -18,6 +18,8 @@ export interface Env {
   ADMIN_TOKEN: string;
   /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */
   SECRETS_KEY: string;
+  /** "true" lets delivery targets point at private/loopback hosts (tests, local dev). Off by default. */
+  ALLOW_PRIVATE_TARGETS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */
   CONTROL_MIGRATIONS?: D1Migration[];
   DATA_MIGRATIONS?: D1Migration[];
