@@ -10,6 +10,7 @@ import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
+import { targetsRouter } from "./routes/targets";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -73,6 +74,7 @@ export function createApp() {
   app.route("/.well-known", jwksRouter);
   app.route("/api/1/models", modelsRouter);
   app.route("/", meRouter);
+  app.route("/api/1/targets", targetsRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));

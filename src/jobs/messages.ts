@@ -7,5 +7,7 @@ import { z } from "zod";
  */
 export const JobMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("noop"), version: z.literal(1), note: z.string().optional() }),
+  /** push a finished run's file to its export's target (src/jobs/target-delivery.ts) */
+  z.object({ type: z.literal("target_delivery"), version: z.literal(1), tenant_id: z.string(), run_id: z.string() }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;

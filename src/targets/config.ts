@@ -48,15 +48,15 @@ export type S3Target = z.infer<typeof S3Target>;
 
 const FtpBase = {
   host: Host,
+  port: z.number().int().min(1).max(65535).default(21),
   username: z.string().min(1).max(256),
   password: Secret("password"),
   path: Template("/{name}"),
 };
-export const FtpTarget = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("ftp"), port: z.number().int().min(1).max(65535).default(21), ...FtpBase }),
-  /** explicit TLS (AUTH TLS on the plain port, RFC 4217) */
-  z.object({ type: z.literal("ftps"), port: z.number().int().min(1).max(65535).default(21), ...FtpBase }),
-]);
+export const PlainFtpTarget = z.object({ type: z.literal("ftp"), ...FtpBase });
+/** explicit TLS (AUTH TLS on the plain port, RFC 4217); data channel encrypted too (PROT P) */
+export const FtpsTarget = z.object({ type: z.literal("ftps"), ...FtpBase });
+export const FtpTarget = z.discriminatedUnion("type", [PlainFtpTarget, FtpsTarget]);
 export type FtpTarget = z.infer<typeof FtpTarget>;
 
 export const SftpTarget = z
@@ -92,7 +92,7 @@ export const AzureTarget = z.object({
 export type AzureTarget = z.infer<typeof AzureTarget>;
 
 /** Every target that pushes the file somewhere (everything but `download`). */
-export const DeliveryTarget = z.union([S3Target, FtpTarget, SftpTarget, AzureTarget]);
+export const DeliveryTarget = z.discriminatedUnion("type", [S3Target, PlainFtpTarget, FtpsTarget, SftpTarget, AzureTarget]);
 export type DeliveryTarget = z.infer<typeof DeliveryTarget>;
 
 /** Secret fields per target type: encrypted at rest, masked in responses. */
