@@ -15,6 +15,7 @@ import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
+import { targetsRouter } from "./routes/targets";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -83,6 +84,7 @@ export function createApp() {
   app.route("/api/1/exports", runsRouter);
   app.route("/api/1/downloads", downloadsRouter);
   app.route("/api/1/data-exporter/automated", automatedRouter);
+  app.route("/api/1/targets", targetsRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));
