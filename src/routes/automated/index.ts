@@ -25,8 +25,9 @@ const Result = z.object({ id: z.string(), expires_at: z.string().nullable(), cre
 type ResultRow = Pick<RunRow, "id" | "expires_at" | "created_at">;
 const toResult = (r: ResultRow) => ({ id: r.id, expires_at: isoSeconds(r.expires_at), created_at: isoSeconds(r.created_at)! });
 
-/** Finished runs that still have their file. */
-const RESULT_WHERE = "tenant_id = ?1 AND status = 'finished' AND file_key IS NOT NULL AND expired_at IS NULL";
+/** Finished runs whose file is still kept (not past expires_at, not deleted by retention). */
+const RESULT_WHERE =
+  "tenant_id = ?1 AND status = 'finished' AND file_key IS NOT NULL AND expired_at IS NULL AND (expires_at IS NULL OR expires_at > unixepoch())";
 
 automatedRouter.openapi(
   createRoute({
