@@ -155,8 +155,17 @@ export async function createExport(env: Env, tenantId: string, createdBy: string
   return requireExport(env, tenantId, id);
 }
 
-/** Replaces the definition of a draft (or disabled) export; anything else is a 409. */
-export async function updateExport(env: Env, tenantId: string, id: string, def: ExportBody): Promise<ExportRecord> {
+/**
+ * Replaces the definition of a draft (or disabled) export; anything else is a 409.
+ * `publish` true makes it active; otherwise it keeps its status.
+ */
+export async function updateExport(
+  env: Env,
+  tenantId: string,
+  id: string,
+  def: ExportBody,
+  publish: boolean,
+): Promise<ExportRecord> {
   const cur = await requireExport(env, tenantId, id);
   if (!EDITABLE.includes(cur.status)) {
     throw new ApiError(
@@ -166,8 +175,7 @@ export async function updateExport(env: Env, tenantId: string, id: string, def: 
   }
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name, id);
-  // A disabled export stays disabled unless the body publishes it.
-  const status: ExportStatus = def.status === "active" ? "active" : cur.status === "disabled" ? "disabled" : "draft";
+  const status: ExportStatus = publish ? "active" : cur.status;
   const res = await env.DB.prepare(
     "UPDATE exports SET name = ?1, model = ?2, status = ?3, definition = ?4, updated_at = ?5 WHERE id = ?6 AND tenant_id = ?7 AND deleted_at IS NULL AND status IN ('draft', 'disabled')",
   )
