@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { validateExport } from "./compiler";
+import { refreshNextRun } from "../cron/schedules";
 import { ExportBody } from "./definition";
 
 /**
@@ -150,6 +151,7 @@ export async function createExport(env: Env, tenantId: string, createdBy: string
     .bind(id, tenantId, def.name, def.model, def.status, JSON.stringify(def), createdBy, t)
     .run()
     .catch((err) => uniqueViolation(err, def.name));
+  await refreshNextRun(env, tenantId, id);
   return requireExport(env, tenantId, id);
 }
 
@@ -181,6 +183,7 @@ export async function updateExport(
     .run()
     .catch((err) => uniqueViolation(err, def.name));
   if (res.meta.changes === 0) throw new ApiError("conflict", `Export '${id}' changed while it was being edited; read it again`);
+  await refreshNextRun(env, tenantId, id);
   return requireExport(env, tenantId, id);
 }
 
@@ -232,6 +235,7 @@ export async function setEnabled(env: Env, tenantId: string, id: string, enabled
   await env.DB.prepare("UPDATE exports SET status = ?1, definition = ?2, updated_at = ?3 WHERE id = ?4 AND tenant_id = ?5 AND deleted_at IS NULL")
     .bind(status, JSON.stringify({ ...cur.definition, status: enabled ? "active" : "draft" }), now(), id, tenantId)
     .run();
+  await refreshNextRun(env, tenantId, id);
   return requireExport(env, tenantId, id);
 }
 
