@@ -523,18 +523,26 @@ function keyset(exprs: string[], values: (string | number | null)[], p: Params):
   return `(${ors.join(" OR ")})`;
 }
 
-function budgetIssues(compiler: Compiler, keyCount: number): ValidationIssue[] {
+function budgetIssues(a: Analysis, compiler: Compiler, keyCount: number): ValidationIssue[] {
   // Worst case: a cursor with one distinct, non-null value per key.
   const worst = compiler.chunk({ after: Array.from({ length: keyCount }, (_, i) => `\u0000${i}`) }, 1);
+  // Which part is to blame: the output columns alone (replace maps, defaults, nested keys) or the filters.
+  const fieldsOnly = new Params();
+  a.fields.forEach((f, i) => outputExpr(f.ref.sql(fieldsOnly), f.ref.kind, f.spec, a.maps[i] ?? null, fieldsOnly));
+  const path = fieldsOnly.list.length > D1_MAX_PARAMS / 2 ? "fields" : "filters";
   const issues: ValidationIssue[] = [];
   if (worst.params.length > D1_MAX_PARAMS) {
     issues.push({
-      path: "filters",
-      message: `this definition needs ${worst.params.length} bound parameters; D1 allows ${D1_MAX_PARAMS} per statement. Merge equal conditions into one 'in' list or use fewer conditions`,
+      path,
+      message:
+        `this definition needs ${worst.params.length} bound parameters (${fieldsOnly.list.length} for its fields); D1 allows ${D1_MAX_PARAMS} per statement. ` +
+        (path === "fields"
+          ? "Use fewer fields with replace maps or defaults"
+          : "Merge equal conditions into one 'in' list or use fewer conditions"),
     });
   }
   if (new TextEncoder().encode(worst.sql).length > D1_MAX_SQL_BYTES) {
-    issues.push({ path: "filters", message: `the compiled query exceeds D1's ${D1_MAX_SQL_BYTES} bytes per statement; use fewer conditions or fields` });
+    issues.push({ path, message: `the compiled query exceeds D1's ${D1_MAX_SQL_BYTES} bytes per statement; use fewer conditions or fields` });
   }
   return issues;
 }
@@ -544,7 +552,7 @@ function build(def: ExportBody, ctx: CompileContext): { compiler: Compiler | nul
   const a = analyse(def, ctx.now, issues);
   if (!a || issues.length) return { compiler: null, issues };
   const compiler = new Compiler(a, ctx);
-  issues.push(...budgetIssues(compiler, a.aggregate ? a.fields.filter((f) => f.spec.aggregation === "group").length : 2));
+  issues.push(...budgetIssues(a, compiler, a.aggregate ? a.fields.filter((f) => f.spec.aggregation === "group").length : 2));
   return { compiler: issues.length ? null : compiler, issues };
 }
 

@@ -465,7 +465,10 @@ describe("validation", () => {
     // 120 distinct values in separate conditions: refused with a clear message.
     const many = [0, 1, 2].map((s) => Array.from({ length: 40 }, (_, i) => ({ field: "level", op: "neq", value: s * 40 + i })));
     const issues = v({ filters: many });
-    expect(issues[0]?.message).toMatch(/bound parameters; D1 allows 100/);
+    expect(issues[0]?.message).toMatch(/needs \d+ bound parameters \(0 for its fields\); D1 allows 100/);
+    // 120 fields with their own defaults: the fields are to blame.
+    const wide = v({ fields: Array.from({ length: 120 }, (_, i) => ({ from: "level", to: `l${i}`, default: i })) });
+    expect(wide[0]).toMatchObject({ path: "fields", message: expect.stringMatching(/fewer fields with replace maps or defaults/) });
     // The same 1000 values as one `in` list are one parameter.
     expect(v({ filters: [[{ field: "level", op: "in", value: Array.from({ length: 1000 }, (_, i) => i) }]] })).toEqual([]);
     // Equal values share one parameter.
