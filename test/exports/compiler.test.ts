@@ -458,6 +458,9 @@ describe("validation", () => {
     expect(v({ filters: [[{ field: "clan_id.x", op: "eq", value: "1" }]] })[0]?.message).toMatch(/no nested keys/);
     expect(v({ fields: [{ from: "user_id" }, { from: "clan_id", to: "user_id" }] })[0]?.path).toBe("fields.1.to");
     expect(v({ fields: [] })[0]?.path).toBe("fields");
+    expect(v({ filters: [[{ field: "timestamp", op: "gt", value: "2026-01-01' OR '1'='1" }]] })[0]?.message).toMatch(/is not a date/);
+    expect(v({ filters: [[{ field: "level", op: "in", value: [1, "1 OR 1=1"] }]] })[0]).toMatchObject({ path: "filters.0.0.value.1" });
+    expect(v({ filters: [[{ field: "has_won", op: "eq", value: 1 }]] })[0]?.message).toMatch(/unknown field 'has_won'/);
     expect(v({ filters: [[{ field: "level", op: "gt", value: 1 }]] })).toEqual([]);
   });
 
