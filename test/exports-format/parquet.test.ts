@@ -1,6 +1,6 @@
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
-import { formatterFor } from "../../src/exports/format";
+import { columnTypesFor, formatterFor } from "../../src/exports/format";
 import type { FormatterState, Row } from "../../src/exports/types";
 import { body, concat, produce } from "./run";
 import { TRICKY } from "./samples";
@@ -99,5 +99,51 @@ describe("parquet", () => {
     f.start(s);
     expect(() => f.rows([{ qty: "many" }], s)).toThrow(/column "qty" is integer .* "many"/);
     expect(() => f.rows([{ qty: 1.5 }], s)).toThrow(/column "qty"/);
+  });
+});
+
+describe("parquet column types from the model catalog", () => {
+  it("types integer, float and boolean fields and aggregates; text, timestamps and params stay strings", () => {
+    const d = body({
+      model: "purchases",
+      format: { type: "parquet" },
+      fields: [
+        { from: "timestamp" },
+        { from: "item_id", to: "item" },
+        { from: "count" },
+        { from: "price", to: "spent" },
+        { from: "price", to: "priced", default: "n/a" },
+        { from: "count", to: "n", replace: [{ value: 0, with: 1 }] },
+      ],
+    });
+    expect(columnTypesFor(d)).toEqual({ timestamp: "string", item: "string", count: "integer", spent: "float", priced: "string", n: "integer" });
+    const agg = body({
+      model: "purchases",
+      aggregate: true,
+      fields: [
+        { from: "item_id", aggregation: "group" },
+        { from: "count", to: "total", aggregation: "sum" },
+        { from: "price", to: "avg_price", aggregation: "avg" },
+        { from: "user_id", to: "buyers", aggregation: "count" },
+        { from: "price", to: "max_price", aggregation: "max" },
+      ],
+    });
+    expect(columnTypesFor(agg)).toEqual({ item_id: "string", total: "integer", avg_price: "float", buyers: "integer", max_price: "float" });
+    expect(columnTypesFor(body({ model: "survey_responses", all_fields: true }))).toMatchObject({ completed: "boolean", answer: "string" });
+    expect(columnTypesFor(body({ model: "no_such_model", fields: [{ from: "x" }] }))).toEqual({});
+  });
+
+  it("writes a typed file without being given types", async () => {
+    const d = body({ model: "purchases", format: { type: "parquet" }, fields: [{ from: "item_id" }, { from: "count" }, { from: "price" }] });
+    const data = [
+      { item_id: "sword", count: 2, price: 9.5 },
+      { item_id: "shield", count: null, price: 12 },
+    ];
+    const file = produce(d, ["item_id", "count", "price"], data);
+    expect(parquetMetadata(buf(file)).schema.slice(1).map((s) => s.type)).toEqual(["BYTE_ARRAY", "INT64", "DOUBLE"]);
+    expect(await read(file)).toEqual([
+      { item_id: "sword", count: 2n, price: 9.5 },
+      { item_id: "shield", count: null, price: 12 },
+    ]);
   });
 });
