@@ -81,6 +81,29 @@ describe("parquet", () => {
     expect(await read(file)).toEqual(rows.map((r) => ({ s: r.s, n: r.n === null ? null : String(r.n) })));
   });
 
+  it("keeps min/max/null-count statistics of numeric columns through the JSON state, none for text", () => {
+    const rowsWithZero: Row[] = [
+      { id: "a", name: "x", qty: 5, price: -0, active: 1, note: null },
+      { id: "b", name: "y", qty: -3, price: 2.5, active: 0, note: null },
+      { id: "c", name: "z", qty: null, price: null, active: null, note: "n" },
+    ];
+    const meta = parquetMetadata(buf(produceTyped(rowsWithZero, 3)));
+    const stats = (meta.row_groups[0]?.columns ?? []).map((c) => c.meta_data?.statistics);
+    expect(stats[0]).toBeUndefined();
+    expect(stats[2]).toMatchObject({ min_value: -3n, max_value: 5n, null_count: 1n });
+    expect(stats[3]).toMatchObject({ max_value: 2.5, null_count: 1n });
+    expect(Object.is(stats[3]?.min_value, -0)).toBe(true);
+    expect(stats[4]).toMatchObject({ min_value: false, max_value: true, null_count: 1n });
+  });
+
+  it("keeps the state small: well under 100 bytes per column per rows() call", () => {
+    const f = formatterFor(def, COLUMNS, TYPES);
+    const s: FormatterState = {};
+    f.start(s);
+    for (let i = 0; i < 250; i += 10) f.rows(DATA.slice(i, i + 10), s);
+    expect(JSON.stringify(s).length / (25 * COLUMNS.length)).toBeLessThan(100);
+  });
+
   it("is a valid empty file with no rows", async () => {
     const file = produce(def, ["a"], []);
     expect(parquetMetadata(buf(file)).num_rows).toBe(0n);
