@@ -6,6 +6,8 @@ import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
+import { exportsRouter } from "./routes/exports";
+import { ingestRouter } from "./routes/ingest";
 import { downloadsRouter } from "./routes/downloads";
 import { runsRouter } from "./routes/exports/runs";
 import { modelsRouter } from "./routes/models";
@@ -74,7 +76,9 @@ export function createApp() {
   app.route("/api/1", oauthRouter);
   app.route("/.well-known", jwksRouter);
   app.route("/api/1/models", modelsRouter);
+  app.route("/api/1/exports", exportsRouter);
   app.route("/", meRouter);
+  app.route("/v1", ingestRouter);
   app.route("/api/1/exports", runsRouter);
   app.route("/api/1/downloads", downloadsRouter);
 
