@@ -1,15 +1,17 @@
 import { SELF, createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { signDownload } from "../../src/services/runs/downloads";
 import { createRun } from "../../src/services/runs/runs";
-import { BASE, call, setupTenant } from "../helpers";
-import { ManualQueue, drain, e, expectedCsv, fileBytes, runRow, seedExport, seedParticipations } from "./helpers";
+import { BASE, call, createClient, getToken, setupTenant } from "../helpers";
+import { ManualQueue, drain, e, expectedCsv, fileBytes, runRow, seedExport, seedParticipations, SLOW } from "./helpers";
+
+vi.setConfig(SLOW);
 
 async function finishedRun(name: string, rows = 50) {
   const t = await setupTenant(name);
   await seedParticipations(t.tenant.id, rows);
-  const exportId = await seedExport(t.tenant.id, { name });
+  const exportId = await seedExport(t.token, { name });
   const q = new ManualQueue();
   const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId, trigger: "manual" });
   await drain(q);
@@ -24,7 +26,7 @@ const fetchPath = (url: string, headers: Record<string, string> = {}) => {
 describe("runs API", () => {
   it("POST starts a pending run; GET lists and shows it; another tenant gets 404", async () => {
     const t = await setupTenant("api");
-    const exportId = await seedExport(t.tenant.id);
+    const exportId = await seedExport(t.token);
     const r = await call("POST", `/api/1/exports/${exportId}/runs`, { token: t.token });
     expect(r.status).toBe(202);
     expect(r.json).toEqual({ id: expect.stringMatching(/^run_/), status: "pending" });
@@ -51,7 +53,7 @@ describe("runs API", () => {
 
   it("needs exports-manage; unknown export and disabled export are refused clearly", async () => {
     const t = await setupTenant("perm", ["ingest"]);
-    const exportId = await seedExport(t.tenant.id);
+    const exportId = await seedExport(await getToken(await createClient(t.tenant.id, ["exports-manage"])));
     const r = await call("POST", `/api/1/exports/${exportId}/runs`, { token: t.token });
     expect(r.status).toBe(403);
     expect(r.json.error.message).toContain("exports-manage");
@@ -59,7 +61,8 @@ describe("runs API", () => {
 
     const ok = await setupTenant("perm2");
     expect((await call("POST", "/api/1/exports/exp_missing/runs", { token: ok.token })).status).toBe(404);
-    const disabled = await seedExport(ok.tenant.id, { name: "off", status: "disabled" as "active" });
+    const disabled = await seedExport(ok.token, { name: "off" });
+    expect((await call("POST", `/api/1/exports/${disabled}/disable`, { token: ok.token })).status).toBe(200);
     const c = await call("POST", `/api/1/exports/${disabled}/runs`, { token: ok.token });
     expect(c.status).toBe(409);
     expect(c.json.error.message).toMatch(/disabled.*enable it first/);
@@ -70,8 +73,28 @@ describe("runs API", () => {
 
   it("a run of another export of the same tenant is 404 under the wrong export id", async () => {
     const { t, runId } = await finishedRun("wrong-export");
-    const other = await seedExport(t.tenant.id, { name: "other" });
+    const other = await seedExport(t.token, { name: "other" });
     expect((await call("GET", `/api/1/exports/${other}/runs/${runId}`, { token: t.token })).status).toBe(404);
+  });
+});
+
+describe("end to end through the real queue", () => {
+  it("POST /runs is picked up by the queue consumer and finishes with a working download link", async () => {
+    const t = await setupTenant("e2e");
+    await seedParticipations(t.tenant.id, 500);
+    const exportId = await seedExport(t.token, { name: "e2e" });
+    const r = await call("POST", `/api/1/exports/${exportId}/runs`, { token: t.token });
+    expect(r.status).toBe(202);
+    let run = (await call("GET", `/api/1/exports/${exportId}/runs/${r.json.id}`, { token: t.token })).json;
+    // the consumer runs in the background; wait for it without a timing assertion
+    for (let i = 0; i < 600 && (run.status === "pending" || run.status === "processing"); i++) {
+      await new Promise((ok) => setTimeout(ok, 250));
+      run = (await call("GET", `/api/1/exports/${exportId}/runs/${r.json.id}`, { token: t.token })).json;
+    }
+    expect(run).toMatchObject({ status: "finished", rows: 500, progress: 1, error: null, file_name: "e2e.csv" });
+    const res = await fetchPath(run.download_url);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(await expectedCsv(t.tenant.id));
   });
 });
 
@@ -96,7 +119,7 @@ describe("downloads", () => {
     expect(res.headers.get("content-disposition")).toBe(
       `attachment; filename="dl-export.csv"; filename*=UTF-8''dl-export.csv`,
     );
-    expect(res.headers.get("content-type")).toBe("text/csv");
+    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(res.headers.get("accept-ranges")).toBe("bytes");
     expect(await res.text()).toBe(expected);
   });

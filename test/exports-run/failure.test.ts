@@ -1,25 +1,35 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type ExportEngine, runExportChunk } from "../../src/exports/runner";
 import worker from "../../src/index";
 import { createRun } from "../../src/services/runs/runs";
 import { setupTenant } from "../helpers";
-import { ManualQueue, deliver, e, fakeEngine, runRow, seedExport, seedParticipations } from "./helpers";
+import { defaultEngine } from "../../src/exports/engine";
+import { ManualQueue, deliver, e, runRow, seedExport, seedParticipations, SLOW } from "./helpers";
 
-/** Same as the fake engine, but its query breaks once the cursor passes `row`. */
-const breaksAfter = (row: number): ExportEngine => ({
-  ...fakeEngine,
-  compile(def, ctx) {
-    const c = fakeEngine.compile(def, ctx);
-    return {
-      ...c,
-      chunk(cursor, limit) {
-        const q = c.chunk(cursor, limit);
-        return cursor && (cursor.after[0] as number) > row ? { ...q, sql: q.sql.replace("stackid", "no_such_column") } : q;
-      },
-    };
-  },
-});
+vi.setConfig(SLOW);
+
+/**
+ * The real engine, except that after `calls` chunk queries its query names a column the
+ * shard does not have (as a definition gone stale against its table would).
+ */
+function breaksAfter(calls: number): ExportEngine {
+  let n = 0;
+  return {
+    ...defaultEngine,
+    compile(def, ctx) {
+      const c = defaultEngine.compile(def, ctx);
+      return {
+        columns: c.columns,
+        nextCursor: (row) => c.nextCursor(row),
+        chunk(cursor, limit) {
+          const q = c.chunk(cursor, limit);
+          return ++n > calls ? { ...q, sql: q.sql.replace(/\bstackid\b/, "no_such_column") } : q;
+        },
+      };
+    },
+  };
+}
 
 async function expectAborted(fileKey: string, uploadId: string) {
   const upload = e.FILES.resumeMultipartUpload(fileKey, uploadId);
@@ -32,14 +42,14 @@ describe("failures", () => {
   it("a query the shard refuses fails the run at once with the reason, aborting the upload", async () => {
     const t = await setupTenant("fail");
     await seedParticipations(t.tenant.id, 36_000);
-    const exportId = await seedExport(t.tenant.id);
+    const exportId = await seedExport(t.token);
     const q = new ManualQueue();
     const run = await createRun(q.env({ EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" }), {
       tenantId: t.tenant.id,
       exportId,
       trigger: "manual",
     });
-    const engine = breaksAfter(20_000);
+    const engine = breaksAfter(12); // past part 1 (about 8 chunks of 2000 rows)
     for (let m = q.take(); m; m = q.take()) await runExportChunk(q.env(), m, engine);
     const failed = await runRow(run.id);
     expect(failed.status).toBe("failed");
@@ -55,19 +65,23 @@ describe("failures", () => {
 
   it("a definition the compiler rejects fails the run with the compiler's reason", async () => {
     const t = await setupTenant("fail-compile");
-    const exportId = await seedExport(t.tenant.id, { model: "nope" });
+    const exportId = await seedExport(t.token);
     const q = new ManualQueue();
     const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId, trigger: "manual" });
+    // the run's snapshot names a field its model does not have (e.g. a catalog change since)
+    await e.DB.prepare("UPDATE export_runs SET definition = json_set(definition, '$.fields[0].from', 'gone') WHERE id = ?1")
+      .bind(run.id)
+      .run();
     await deliver(q, q.take()!);
     const failed = await runRow(run.id);
     expect(failed.status).toBe("failed");
-    expect(failed.error).toBe("compiling the export: unknown model nope");
+    expect(failed.error).toMatch(/^compiling the export: fields\.0\.from: .*gone/);
   });
 
   it("a message that keeps failing reaches the dead-letter queue, whose consumer fails the run and aborts the upload", async () => {
     const t = await setupTenant("dlq");
     await seedParticipations(t.tenant.id, 20_000);
-    const exportId = await seedExport(t.tenant.id);
+    const exportId = await seedExport(t.token);
     const q = new ManualQueue();
     const run = await createRun(q.env({ EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" }), {
       tenantId: t.tenant.id,
