@@ -1,9 +1,11 @@
 import type { Env } from "../env";
+import { handleCsvIngest } from "./csv-ingest";
 import { JobMessage } from "./messages";
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
   noop: async () => {},
+  csv_ingest: handleCsvIngest,
 };
 
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */

@@ -7,5 +7,13 @@ import { z } from "zod";
  */
 export const JobMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("noop"), version: z.literal(1), note: z.string().optional() }),
+  /** One chunk of a CSV ingestion, starting at byte `offset` of the staged file (src/jobs/csv-ingest.ts). */
+  z.object({
+    type: z.literal("csv_ingest"),
+    version: z.literal(1),
+    ingestion_id: z.string().min(1),
+    tenant_id: z.string().min(1),
+    offset: z.number().int().nonnegative(),
+  }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
