@@ -6,6 +6,10 @@ import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
+import { exportsRouter } from "./routes/exports";
+import { ingestRouter } from "./routes/ingest";
+import { downloadsRouter } from "./routes/downloads";
+import { runsRouter } from "./routes/exports/runs";
 import { ingestCsvRouter } from "./routes/ingest-csv";
 import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
@@ -73,7 +77,11 @@ export function createApp() {
   app.route("/api/1", oauthRouter);
   app.route("/.well-known", jwksRouter);
   app.route("/api/1/models", modelsRouter);
+  app.route("/api/1/exports", exportsRouter);
   app.route("/", meRouter);
+  app.route("/v1", ingestRouter);
+  app.route("/api/1/exports", runsRouter);
+  app.route("/api/1/downloads", downloadsRouter);
   app.route("/", ingestCsvRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);

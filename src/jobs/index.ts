@@ -1,10 +1,12 @@
 import type { Env } from "../env";
+import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
 import { handleCsvIngest } from "./csv-ingest";
 import { JobMessage } from "./messages";
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
   noop: async () => {},
+  export_chunk: handleExportChunk,
   csv_ingest: handleCsvIngest,
 };
 
@@ -12,6 +14,7 @@ const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K
 export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt);
 
 export async function handleBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
+  if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, env);
   for (const message of batch.messages) {
     const parsed = JobMessage.safeParse(message.body);
     if (!parsed.success) {

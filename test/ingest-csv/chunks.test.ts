@@ -55,7 +55,7 @@ describe("chunked CSV ingestion", () => {
     // rows 3, 6 and 9 span three lines each; record 11 starts on line 1 + 10 + 3*2 + 1 = 18
     expect(s.errors).toEqual([
       { line: 18, field: "", message: "the record has 4 fields, the header has 6" },
-      { line: 22, field: "user_id", message: "user_id is required" },
+      { line: 22, field: "user_id", message: "user_id is required and must not be empty" },
     ]);
   });
 
@@ -72,6 +72,32 @@ describe("chunked CSV ingestion", () => {
     expect(project(await storedRows(t.tenant.id, "survey_responses"))).toEqual(project(rows));
     const again = await status(t.apiKey, id, "?errors_limit=1000");
     expect(again.json.data).toEqual(s);
+  });
+
+  it("writes a chunk's rows once when the worker died after the write but before the checkpoint", async () => {
+    const t = await setupTenant("csv-crash");
+    const d = manualEnv({ CSV_CHUNK_BYTES: "64" });
+    const body = surveyFile(12);
+    const r = await uploadWith(d, t.apiKey, "survey-data", body);
+    const id = r.json.data.ingestion_id;
+    const first = d.sent.shift();
+    const before = await e.DB.prepare("SELECT * FROM ingestions WHERE id = ?1").bind(id).first<Record<string, unknown>>();
+    expect(await deliver(d, first)).toBe(true);
+    const written = (await storedRows(t.tenant.id, "survey_responses")).length;
+    expect(written).toBeGreaterThan(0);
+    // roll the control-DB checkpoint back: the rows are on the shard, the checkpoint is not
+    await e.DB.prepare(
+      "UPDATE ingestions SET next_offset = ?2, next_line = ?3, prev_offset = ?4, enqueued_offset = ?5, chunks = 0, rows_accepted = 0, rows_rejected = 0, status = 'pending' WHERE id = ?1",
+    )
+      .bind(id, before?.next_offset, before?.next_line, before?.prev_offset, before?.enqueued_offset)
+      .run();
+    d.sent.length = 0;
+    expect(await deliver(d, first)).toBe(true);
+    expect(await storedRows(t.tenant.id, "survey_responses")).toHaveLength(written);
+    await drain(d);
+    const s = await status(t.apiKey, id);
+    expect(s.json.data).toMatchObject({ status: "completed", rows_accepted: 11, rows_rejected: 1 });
+    expect(await storedRows(t.tenant.id, "survey_responses")).toHaveLength(11);
   });
 
   it("resends the next message when a redelivered one finds it was never sent", async () => {

@@ -10,6 +10,8 @@ import { createIngestion, getIngestion, listErrors } from "../../services/ingest
 import { type CsvRoute, checkHeader, csvModel } from "../../services/ingest-csv/models";
 import { parseHeader } from "../../services/ingest-csv/parse";
 import { UploadError, stageMultipartFile } from "../../services/ingest-csv/upload";
+import { tenantData } from "../../services/shards";
+import { envelope, idempotent } from "../ingest/envelope";
 
 /** CSV ingestion: `POST /v1/kpis/csv`, `POST /v1/survey-data/csv`, `GET /v1/ingestions/{id}`. */
 export const ingestCsvRouter = createRouter();
@@ -89,31 +91,42 @@ async function upload(c: Context<AppEnv>, route: CsvRoute) {
   const check = checkHeader(model, header.columns);
   if (!check.ok) throw await refuse(check.message);
 
-  const chunk = chunkSettings(c.env);
-  await createIngestion(c.env, {
-    id,
-    tenant_id: principal.tenantId,
-    model: model.name,
-    file_key: key,
-    file_name: staged.fileName,
-    file_bytes: staged.bytes,
-    columns: check.columns,
-    chunk_bytes: chunk.bytes,
-    chunk_rows: chunk.rows,
-    next_offset: header.end,
-    next_line: header.nextLine,
-  });
-  await enqueueChunk(c.env, { id, tenant_id: principal.tenantId }, header.end);
-  const chunks = Math.max(1, Math.ceil((staged.bytes - header.end) / chunk.bytes));
-  c.header("Location", `/v1/ingestions/${id}`);
-  return c.json(
-    {
-      code: 201 as const,
-      message: "ingestion has been started" as const,
-      data: { estimated_time_to_complete: chunks * SECONDS_PER_CHUNK, ingestion_id: id },
-    },
-    201,
-  );
+  // The Idempotency-Key fingerprint is the file's digest (computed while streaming) and name,
+  // so the same file replays its first answer and another file with the same key is 422.
+  let started = false;
+  try {
+    const res = await idempotent(c, `${staged.sha256} ${staged.fileName ?? ""}`, async (store) => {
+      started = true;
+      const chunk = chunkSettings(c.env);
+      await createIngestion(c.env, {
+        id,
+        tenant_id: principal.tenantId,
+        model: model.name,
+        file_key: key,
+        file_name: staged.fileName,
+        file_bytes: staged.bytes,
+        columns: check.columns,
+        chunk_bytes: chunk.bytes,
+        chunk_rows: chunk.rows,
+        next_offset: header.end,
+        next_line: header.nextLine,
+      });
+      await enqueueChunk(c.env, { id, tenant_id: principal.tenantId }, header.end);
+      const chunks = Math.max(1, Math.ceil((staged.bytes - header.end) / chunk.bytes));
+      const response = envelope(201, "ingestion has been started", {
+        estimated_time_to_complete: chunks * SECONDS_PER_CHUNK,
+        ingestion_id: id,
+      });
+      const storeStatements = store(response);
+      if (storeStatements.length) await tenantData(c.env, principal).db.batch(storeStatements);
+      return response;
+    });
+    if (!started) await c.env.FILES.delete(key); // a replay: the first upload's file is the one ingested
+    return res;
+  } catch (err) {
+    if (!started) await c.env.FILES.delete(key);
+    throw err;
+  }
 }
 
 const RowError = z.object({

@@ -1,4 +1,5 @@
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import busboy from "busboy";
 
 /**
@@ -28,6 +29,8 @@ export interface StagedFile {
   fileName: string | null;
   /** the first HEAD_BYTES of the file (fewer when the file is smaller) */
   head: Uint8Array;
+  /** hex SHA-256 of the file, computed as it streams (the Idempotency-Key fingerprint) */
+  sha256: string;
 }
 
 /** Writes a byte stream to R2 in equal parts; a file smaller than one part is one plain put. */
@@ -38,6 +41,7 @@ class R2PartWriter {
   private parts: R2UploadedPart[] = [];
   bytes = 0;
   head = new Uint8Array(0);
+  readonly hash = createHash("sha256");
 
   constructor(
     private bucket: R2Bucket,
@@ -54,6 +58,7 @@ class R2PartWriter {
       this.head = next;
     }
     this.bytes += chunk.length;
+    this.hash.update(chunk);
     let at = 0;
     while (at < chunk.length) {
       const n = Math.min(PART_BYTES - this.fill, chunk.length - at);
@@ -155,5 +160,5 @@ export async function stageMultipartFile(req: Request, bucket: R2Bucket, key: st
     throw failure;
   }
   if (!fileDone) throw new UploadError("bad_request", "No file in the multipart field 'file' (curl -F file=@data.csv)");
-  return { key, bytes: writer.bytes, fileName, head: writer.head };
+  return { key, bytes: writer.bytes, fileName, head: writer.head, sha256: writer.hash.digest("hex") };
 }

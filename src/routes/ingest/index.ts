@@ -1,0 +1,6 @@
+import { createRouter } from "../../lib/router";
+import { eventsRouter } from "./events";
+
+/** The ingestion API, mounted at `/v1` (reference/ingestion-api.md); answers `{ code, message, data }`. */
+export const ingestRouter = createRouter();
+ingestRouter.route("/", eventsRouter);
