@@ -127,6 +127,19 @@ describe("chunked CSV ingestion", () => {
     expect((await status(a.apiKey, r.json.data.ingestion_id)).json.data).toMatchObject({ status: "pending", bytes_processed: HEADER.length + 2 });
   });
 
+  it("marks the ingestion failed when its chunk message lands on the dead-letter queue", async () => {
+    const t = await setupTenant("csv-dlq");
+    const d = manualEnv({ CSV_CHUNK_BYTES: "64" });
+    const r = await uploadWith(d, t.apiKey, "survey-data", surveyFile(6));
+    expect(await deliver(d, d.sent.shift())).toBe(true);
+    const stuck = d.sent.shift();
+    expect(await deliver(d, stuck, "ferry-jobs-dlq")).toBe(true);
+    const s = (await status(t.apiKey, r.json.data.ingestion_id)).json.data;
+    expect(s.status).toBe("failed");
+    expect(s.error).toMatch(/^Processing kept failing from line 3 and was given up after its retries/);
+    expect(s.rows_accepted).toBe(1);
+  });
+
   it("fails the ingestion, with the line, when a record has no end within the longest record size", async () => {
     const body = `${HEADER}\n2019-09-23 10:00:00,u1,s,q1,ok,1\n2019-09-23 10:00:00,u2,s,q2,"${"x".repeat(1024 * 1024 + 10)}\n`;
     const { s, rows } = await ingestManually(body, { CSV_CHUNK_BYTES: "65536" });
@@ -138,9 +151,12 @@ describe("chunked CSV ingestion", () => {
   it("stages a file larger than one R2 multipart part byte for byte and ingests all of it", async () => {
     const lines = [HEADER];
     let i = 0;
-    while (lines.reduce((n, l) => n + l.length + 1, 0) < 6 * 1024 * 1024) {
+    let size = HEADER.length + 1;
+    while (size < 6 * 1024 * 1024) {
       i++;
-      lines.push(`2019-09-23 10:00:00,user-${i},survey,question-${i},"answer ${i}, padded ${"p".repeat(40)}",true`);
+      const line = `2019-09-23 10:00:00,user-${i},survey,question-${i},"answer ${i}, padded ${"p".repeat(40)}",true`;
+      lines.push(line);
+      size += line.length + 1;
     }
     const body = `${lines.join("\n")}\n`;
     const t = await setupTenant("csv-big");

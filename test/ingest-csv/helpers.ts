@@ -83,9 +83,9 @@ export async function uploadWith(d: Driver, apiKey: string, route: "kpis" | "sur
 
 let seq = 0;
 /** Delivers one message body to the worker's queue() handler; returns whether it was acked. */
-export async function deliver(d: Driver, body: unknown, attempts = 1) {
+export async function deliver(d: Driver, body: unknown, queue = "ferry-jobs") {
   const id = `m${++seq}`;
-  const batch = createMessageBatch("ferry-jobs", [{ id, timestamp: new Date(), attempts, body }]);
+  const batch = createMessageBatch(queue, [{ id, timestamp: new Date(), attempts: 1, body }]);
   const ctx = createExecutionContext();
   await worker.queue(batch, d.env, ctx);
   const result = await getQueueResult(batch, ctx);

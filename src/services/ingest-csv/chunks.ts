@@ -162,3 +162,19 @@ export async function processCsvChunk(env: Env, msg: CsvIngestMessage): Promise<
   if (done) await env.FILES.delete(ing.file_key);
   else await enqueueChunk(env, ing, to);
 }
+
+/**
+ * A chunk message that failed every retry lands on the dead-letter queue: the ingestion stops
+ * there, marked failed, with the rows before that chunk kept.
+ * https://developers.cloudflare.com/queues/configuration/dead-letter-queues/
+ */
+export async function giveUpCsvChunk(env: Env, msg: CsvIngestMessage): Promise<void> {
+  const ing = await getIngestion(env, msg.tenant_id, msg.ingestion_id);
+  if (!ing || ing.next_offset !== msg.offset) return;
+  await failIngestion(
+    env,
+    ing,
+    msg.offset,
+    `Processing kept failing from line ${ing.next_line} and was given up after its retries; the rows before that line were ingested. Upload the rest again.`,
+  );
+}
