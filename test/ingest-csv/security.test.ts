@@ -103,3 +103,32 @@ describe("CSV ingestion: tenants, auth and limits", () => {
     expect(r.json.message).toMatch(/errors_limit/);
   });
 });
+
+describe("CSV ingestion: status paging and docs", () => {
+  it("pages per-row errors by line without losing any", async () => {
+    const a = await setupTenant("csv-paging");
+    const bad = Array.from({ length: 5 }, (_, i) => `,kpi${i},not-a-number`).join("\n");
+    const r = await upload(a.apiKey, "kpis", `user_id,kpi_id,value\n${bad}\n`);
+    const id = r.json.data.ingestion_id;
+    const done = await waitDone(a.apiKey, id);
+    expect(done.json.data).toMatchObject({ rows_rejected: 5, rows_accepted: 0 });
+    const all: { line: number; field: string }[] = [];
+    let after = 0;
+    for (let guard = 0; guard < 20; guard++) {
+      const page = (await status(a.apiKey, id, `?errors_limit=3&errors_after_line=${after}`)).json.data;
+      all.push(...page.errors);
+      if (page.errors_next_after_line === null) break;
+      after = page.errors_next_after_line;
+    }
+    // two errors per line (user_id and value), lines 2..6
+    expect(all.map((x) => `${x.line}:${x.field}`)).toEqual([2, 3, 4, 5, 6].flatMap((l) => [`${l}:user_id`, `${l}:value`]));
+  });
+
+  it("describes the CSV routes in /openapi.json", async () => {
+    const res = await SELF.fetch(`${BASE}/openapi.json`);
+    const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths["/v1/kpis/csv"] ?? {})).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/v1/survey-data/csv"] ?? {})).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/v1/ingestions/{id}"] ?? {})).toEqual(["get"]);
+  });
+});

@@ -183,7 +183,10 @@ ingestCsvRouter.openapi(
     if (!ing) throw notFound(`Ingestion ${id}`);
     const errors = await listErrors(c.env, ing.id, q.errors_after_line, q.errors_limit + 1);
     const more = errors.length > q.errors_limit;
-    const page = errors.slice(0, q.errors_limit);
+    let page = errors.slice(0, q.errors_limit);
+    // A page ends on a whole line, so the cursor (the last line) never skips errors of that line.
+    const lastLine = page[page.length - 1]?.line;
+    if (more && errors[q.errors_limit]?.line === lastLine && page[0]?.line !== lastLine) page = page.filter((x) => x.line !== lastLine);
     return c.json(
       {
         code: 200 as const,
