@@ -101,7 +101,7 @@ async function readRecords(env: Env, ing: Ingestion, columns: number) {
     }
     const parsed = parseChunk(buf, { final, firstLine: ing.next_line, columns, maxRecords: ing.chunk_rows, bom: ing.next_offset === 0 });
     if (parsed.consumed > 0 || final) return { parsed, done: final && parsed.consumed === buf.length };
-    if (window >= MAX_RECORD_BYTES) return { tooLong: true as const };
+    if (window >= MAX_RECORD_BYTES) return { tooLong: window };
     window = Math.min(window * 2, MAX_RECORD_BYTES);
   }
 }
@@ -130,7 +130,7 @@ export async function processCsvChunk(env: Env, msg: CsvIngestMessage): Promise<
       env,
       ing,
       msg.offset,
-      `Line ${ing.next_line}: no end of record within ${MAX_RECORD_BYTES} bytes (is a quote left open?); nothing after this line was read`,
+      `Line ${ing.next_line}: no end of record within ${read.tooLong} bytes (is a quote left open?); nothing after this line was read`,
     );
   }
   const { parsed, done } = read;
