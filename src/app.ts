@@ -11,6 +11,7 @@ import { exportsRouter } from "./routes/exports";
 import { ingestRouter } from "./routes/ingest";
 import { downloadsRouter } from "./routes/downloads";
 import { runsRouter } from "./routes/exports/runs";
+import { ingestCsvRouter } from "./routes/ingest-csv";
 import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
@@ -85,6 +86,7 @@ export function createApp() {
   app.route("/api/1/downloads", downloadsRouter);
   app.route("/api/1/data-exporter/automated", automatedRouter);
   app.route("/api/1/targets", targetsRouter);
+  app.route("/", ingestCsvRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));

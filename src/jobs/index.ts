@@ -1,5 +1,6 @@
 import type { Env } from "../env";
 import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
+import { handleCsvIngest } from "./csv-ingest";
 import { JobMessage } from "./messages";
 import { handleTargetDelivery } from "./target-delivery";
 
@@ -8,6 +9,7 @@ const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K
   noop: async () => {},
   export_chunk: handleExportChunk,
   target_delivery: handleTargetDelivery,
+  csv_ingest: handleCsvIngest,
 };
 
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */

@@ -6,7 +6,31 @@ import { mkdtempSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRequire } from "node:module";
+import tls from "node:tls";
 import FtpSrv from "ftp-srv";
+
+/**
+ * ftp-srv's AUTH TLS writes "234" and wraps the socket in TLS only once the write has
+ * completed, so a quick client's ClientHello can reach the plain-text command parser
+ * first (it happens on loopback). Real servers switch before the client can answer:
+ * this handler queues the 234 and wraps the socket in the same tick.
+ */
+const registry = createRequire(import.meta.url)("ftp-srv/src/commands/registry") as Record<string, { handler: unknown }>;
+registry.AUTH!.handler = function (this: any, { command }: { command: { arg: string } }) {
+  if (String(command.arg).toUpperCase() !== "TLS") return this.reply(504);
+  if (!this.server.options.tls) return this.reply(502);
+  if (this.secure) return this.reply(202);
+  const raw = this.commandSocket;
+  raw.write("234 Honored\r\n");
+  const secureSocket = new tls.TLSSocket(raw, { isServer: true, secureContext: tls.createSecureContext(this.server.options.tls) });
+  for (const event of ["data", "timeout", "end", "close", "drain", "error"]) {
+    secureSocket.on(event, (...args: unknown[]) => raw.emit(event, ...args));
+  }
+  this.commandSocket = secureSocket;
+  this.secure = true;
+  return Promise.resolve();
+};
 
 export async function startFtp(opts: { user: string; password: string; tls?: { key: string; cert: string } }) {
   const root = mkdtempSync(join(tmpdir(), opts.tls ? "ferry-ftps-" : "ferry-ftp-"));

@@ -92,7 +92,12 @@ function verifySigV4(req: http.IncomingMessage, body: Buffer, creds: S3Creds): [
     { service: "s3", region, method: req.method, host: headers.host, path: req.url, headers },
     { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
   );
-  if (signer.signedHeaders() !== signedHeaders || signer.signature() !== signature) {
+  // Before signature(): aws4 otherwise takes the date from the clock, not from x-amz-date.
+  signer.prepareRequest();
+  const expected: string = signer.signature();
+  const expectedHeaders: string = signer.signedHeaders();
+  if (expectedHeaders !== signedHeaders || expected !== signature) {
+    if (process.env.FERRY_S3_DEBUG) console.error("SIGV4 MISMATCH", req.url, expectedHeaders, signedHeaders, expected, signature);
     return [403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."];
   }
   return null;
