@@ -1,7 +1,10 @@
-import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { prepareTestTls } from "./test/servers/tls";
 
 export default defineConfig(async () => {
+  // Before miniflare is imported: it reads NODE_EXTRA_CA_CERTS once (test/servers/tls.ts).
+  await prepareTestTls();
+  const { cloudflareTest, readD1Migrations } = await import("@cloudflare/vitest-plugin");
   const controlMigrations = await readD1Migrations("migrations/control");
   const dataMigrations = await readD1Migrations("migrations/data");
   return {
@@ -15,6 +18,8 @@ export default defineConfig(async () => {
                 bindings: {
                   ADMIN_TOKEN: "test-admin-token",
                   SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=",
+                  // Delivery-target tests talk to servers on loopback (test/servers/).
+                  ALLOW_PRIVATE_TARGETS: "true",
                   CONTROL_MIGRATIONS: controlMigrations,
                   DATA_MIGRATIONS: dataMigrations,
                 },

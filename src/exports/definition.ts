@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AzureTarget, FtpsTarget, PlainFtpTarget, S3Target, SftpTarget } from "../targets/config";
 
 /**
  * The export definition body (DESIGN.md, Contracts). It may grow, but the core
@@ -92,8 +93,18 @@ export const Schedule = z.discriminatedUnion("type", [
 ]);
 export type Schedule = z.infer<typeof Schedule>;
 
-/** Delivery targets; the delivery issue adds s3, ftp, ftps, sftp, azure here. */
-export const Target = z.discriminatedUnion("type", [z.object({ type: z.literal("download") })]);
+/**
+ * Delivery targets: download (R2 + signed URL) or a push target from src/targets/config.ts.
+ * Secret fields are sealed before storage and masked in responses (sealTarget, maskTarget).
+ */
+export const Target = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("download") }),
+  S3Target,
+  PlainFtpTarget,
+  FtpsTarget,
+  SftpTarget,
+  AzureTarget,
+]);
 export type Target = z.infer<typeof Target>;
 
 export const ExportBody = z.object({
