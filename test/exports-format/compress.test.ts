@@ -2,8 +2,7 @@ import { unzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { compressorFor } from "../../src/exports/compress";
 import { zipCompressor } from "../../src/exports/compress/zip";
-import type { Compressor, FormatterState } from "../../src/exports/types";
-import { body, concat, produce } from "./run";
+import { body, compress, concat, produce } from "./run";
 import { COLUMNS, rows } from "./samples";
 
 async function decompress(format: "gzip" | "deflate-raw", data: Uint8Array): Promise<Uint8Array> {
@@ -11,19 +10,6 @@ async function decompress(format: "gzip" | "deflate-raw", data: Uint8Array): Pro
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** Pushes `parts` through fresh compressors with the state JSON-round-tripped between calls. */
-function compress(make: () => Compressor, parts: Uint8Array[]): Uint8Array {
-  let state: FormatterState = {};
-  const again = () => (state = JSON.parse(JSON.stringify(state)));
-  const out = [make().start(state)];
-  for (const p of parts) {
-    again();
-    out.push(make().push(p, state));
-  }
-  again();
-  out.push(make().finish(state));
-  return concat(out);
-}
 
 /** Pseudo-random bytes (incompressible) and repetitive text (very compressible). */
 function sampleParts(): Uint8Array[] {

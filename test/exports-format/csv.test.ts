@@ -145,3 +145,11 @@ describe("csv options", () => {
     expect(text(produce(body({ format: { type: "tsv" } }), ["a", "b"], [{ a: "x,y", b: "z\tw" }]))).toBe('a\tb\nx,y\t"z\tw"\n');
   });
 });
+
+describe("csv header", () => {
+  it("quotes header names like cells", () => {
+    const out = text(produce(body({ format: { type: "csv" } }), ["a,b", 'say "x"', "plain"], []));
+    expect(out).toBe(`"a,b","say ""x""",plain\n`);
+    expect(parse(out)).toEqual([["a,b", 'say "x"', "plain"]]);
+  });
+});

@@ -2,7 +2,7 @@ import { compressorFor } from "../../src/exports/compress";
 import { concatBytes } from "../../src/exports/compress/bytes";
 import { ExportBody } from "../../src/exports/definition";
 import { formatterFor } from "../../src/exports/format";
-import type { FormatterState, Row } from "../../src/exports/types";
+import type { Compressor, FormatterState, Row } from "../../src/exports/types";
 
 export function body(extra: Record<string, unknown> = {}): ExportBody {
   return ExportBody.parse({ name: "orders", model: "events", ...extra });
@@ -44,3 +44,16 @@ export function produce(def: ExportBody, columns: string[], rows: Row[], chunk =
 export const text = (b: Uint8Array) => new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(b);
 
 export const concat = concatBytes;
+
+/** Pushes `parts` through fresh compressors with the state JSON-round-tripped between calls. */
+export function compress(make: () => Compressor, parts: Uint8Array[]): Uint8Array {
+  let state: FormatterState = {};
+  const out = [make().start(state)];
+  for (const p of parts) {
+    state = persist(state);
+    out.push(make().push(p, state));
+  }
+  state = persist(state);
+  out.push(make().finish(state));
+  return concatBytes(out);
+}

@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { zipCompressor } from "../../src/exports/compress/zip";
-import type { Compressor, FormatterState } from "../../src/exports/types";
-import { body, concat, produce } from "../exports-format/run";
+import { body, compress, concat, produce } from "../exports-format/run";
 import { COLUMNS, rows } from "../exports-format/samples";
 
 /**
@@ -65,17 +64,6 @@ describe("resumed in many small steps", () => {
   });
 });
 
-function compress(make: () => Compressor, parts: Uint8Array[]): Uint8Array {
-  let state: FormatterState = {};
-  const out = [make().start(state)];
-  for (const p of parts) {
-    state = JSON.parse(JSON.stringify(state));
-    out.push(make().push(p, state));
-  }
-  state = JSON.parse(JSON.stringify(state));
-  out.push(make().finish(state));
-  return concat(out);
-}
 
 describe("zip details", () => {
   const parts = [new TextEncoder().encode("a,b\n".repeat(10_000)), new Uint8Array(0), new TextEncoder().encode("ünï,🦀\n")];

@@ -8,6 +8,11 @@ import { concatBytes } from "./bytes";
  * concatenate into one valid stream, and a call needs no state from the previous one.
  * https://www.rfc-editor.org/rfc/rfc1951#section-3.2.3 , https://zlib.net/manual.html (Z_SYNC_FLUSH)
  *
+ * Synchronous because the Compressor contract is: CompressionStream would be native zlib but
+ * is asynchronous and only ends its stream with a final block. At roughly 15 MB of input per
+ * CPU second this stays well inside a queue consumer's CPU time per message
+ * (https://developers.cloudflare.com/workers/platform/limits/#cpu-time) for 5 MiB parts.
+ *
  * pako (a port of zlib) rather than fflate: fflate 0.8's streaming Deflate can emit distances
  * that reach before the start of the stream, which zlib rejects ("invalid distance too far back")
  * and which would read the previous segment's bytes once segments are concatenated.

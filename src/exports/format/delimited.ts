@@ -19,8 +19,8 @@ const CONTENT_TYPES = {
   tsv: "text/tab-separated-values; charset=utf-8",
 } as const;
 
-/** First characters that make a spreadsheet treat a cell as a formula (OWASP "CSV Injection"). */
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** First characters that make a spreadsheet treat a cell as a formula (OWASP "CSV Injection"): = + - @ tab CR. */
+const FORMULA_FIRST = new Set([0x3d, 0x2b, 0x2d, 0x40, 0x09, 0x0d]);
 /** A plain decimal number such as `-12.5` or `+3e4` is data, not a formula, and stays as is. */
 const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -41,38 +41,50 @@ export class FormatError extends Error {
  * Stateless between calls: every row is written on its own, so no state is kept.
  */
 export function delimitedFormatter(columns: string[], o: DelimitedOptions): Formatter {
-  const needsEnclosure = (s: string) =>
-    s.includes(o.delimiter) || (o.enclosure !== "" && s.includes(o.enclosure)) || s.includes("\n") || s.includes("\r");
+  const special = [o.delimiter, o.enclosure, "\r", "\n"].filter((x) => x.length === 1);
+  const classChars = special.map((c) => c.replace(/[\\\]^-]/g, "\\$&")).join("");
+  const singleChars = new RegExp(`[${classChars}]`);
+  const needsEnclosure =
+    o.delimiter.length === 1 ? (s: string) => singleChars.test(s) : (s: string) => singleChars.test(s) || s.includes(o.delimiter);
   const doubled = o.enclosure + o.enclosure;
+  const enclosureRe = o.enclosure ? new RegExp(o.enclosure.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "g") : null;
 
   const cell = (v: string | number | null, isHeader: boolean): string => {
     if (v === null) return "";
     if (typeof v === "number") return numberText(v);
     let s = v;
-    if (o.formulaProtection && FORMULA_START.test(s) && !PLAIN_NUMBER.test(s)) s = `'${s}`;
     if (s === "") return isHeader ? "" : doubled;
+    if (o.formulaProtection && FORMULA_FIRST.has(s.charCodeAt(0)) && !PLAIN_NUMBER.test(s)) s = `'${s}`;
     if (!needsEnclosure(s)) return s;
-    if (o.enclosure === "") {
+    if (!enclosureRe) {
       throw new FormatError(
         `a value contains the delimiter or a line break and the export has no enclosure character; set format.enclosure (for example '"') to write it`,
       );
     }
-    return o.enclosure + s.split(o.enclosure).join(doubled) + o.enclosure;
+    return o.enclosure + s.replace(enclosureRe, doubled) + o.enclosure;
   };
 
-  const line = (values: (string | number | null)[], isHeader: boolean) =>
-    values.map((v) => cell(v, isHeader)).join(o.delimiter) + o.newline;
+  const lines = (rows: Row[]) => {
+    let out = "";
+    for (const row of rows) {
+      for (let i = 0; i < columns.length; i++) {
+        if (i) out += o.delimiter;
+        out += cell(row[columns[i] as string] ?? null, false);
+      }
+      out += o.newline;
+    }
+    return out;
+  };
 
   return {
     contentType: CONTENT_TYPES[o.type],
     extension: o.type,
     start(_state: FormatterState) {
-      return utf8((o.bom ? "\uFEFF" : "") + (o.header ? line(columns, true) : ""));
+      const header = o.header ? columns.map((c) => cell(c, true)).join(o.delimiter) + o.newline : "";
+      return utf8((o.bom ? "\uFEFF" : "") + header);
     },
     rows(rows: Row[], _state: FormatterState) {
-      let out = "";
-      for (const row of rows) out += line(columns.map((c) => row[c] ?? null), false);
-      return utf8(out);
+      return utf8(lines(rows));
     },
     finish(_state: FormatterState) {
       return new Uint8Array(0);

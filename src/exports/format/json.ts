@@ -3,15 +3,17 @@ import { utf8 } from "./text";
 
 const EMPTY = new Uint8Array(0);
 
-/** One row as a JSON object with keys in column order. JSON.stringify escapes lone surrogates. */
-function rowJson(columns: string[], row: Row): string {
-  let s = "{";
-  for (let i = 0; i < columns.length; i++) {
-    const c = columns[i] as string;
-    const v = row[c] ?? null;
-    s += `${i ? "," : ""}${JSON.stringify(c)}:${typeof v === "number" && !Number.isFinite(v) ? "null" : JSON.stringify(v)}`;
-  }
-  return `${s}}`;
+/** Writes one row as a JSON object with keys in column order. JSON.stringify escapes lone surrogates. */
+function rowWriter(columns: string[]): (row: Row) => string {
+  const keys = columns.map((c, i) => `${i ? "," : "{"}${JSON.stringify(c)}:`);
+  return (row) => {
+    let s = "";
+    for (let i = 0; i < columns.length; i++) {
+      const v = row[columns[i] as string] ?? null;
+      s += keys[i] + (typeof v === "number" ? (Number.isFinite(v) ? String(v) : "null") : JSON.stringify(v));
+    }
+    return columns.length ? `${s}}` : "{}";
+  };
 }
 
 /**
@@ -19,6 +21,7 @@ function rowJson(columns: string[], row: Row): string {
  * State: `rows` written so far (a comma goes before every row but the first).
  */
 export function jsonFormatter(name: string, columns: string[]): Formatter {
+  const rowJson = rowWriter(columns);
   return {
     contentType: "application/json; charset=utf-8",
     extension: "json",
@@ -29,7 +32,7 @@ export function jsonFormatter(name: string, columns: string[]): Formatter {
     rows(rows: Row[], state: FormatterState) {
       let n = Number(state.rows ?? 0);
       let out = "";
-      for (const row of rows) out += `${n++ ? "," : ""}\n${rowJson(columns, row)}`;
+      for (const row of rows) out += `${n++ ? "," : ""}\n${rowJson(row)}`;
       state.rows = n;
       return utf8(out);
     },
@@ -41,13 +44,14 @@ export function jsonFormatter(name: string, columns: string[]): Formatter {
 
 /** Newline-delimited JSON: one object per line, each line ending in LF. https://github.com/ndjson/ndjson-spec */
 export function ndjsonFormatter(columns: string[]): Formatter {
+  const rowJson = rowWriter(columns);
   return {
     contentType: "application/x-ndjson; charset=utf-8",
     extension: "ndjson",
     start: () => EMPTY,
     rows(rows: Row[]) {
       let out = "";
-      for (const row of rows) out += `${rowJson(columns, row)}\n`;
+      for (const row of rows) out += `${rowJson(row)}\n`;
       return utf8(out);
     },
     finish: () => EMPTY,

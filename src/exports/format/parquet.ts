@@ -19,7 +19,8 @@ interface ParquetState extends FormatterState {
 }
 
 /**
- * Apache Parquet, one row group per `rows()` call, so only that call's rows are in memory.
+ * Apache Parquet, one row group per `rows()` call, so only that call's rows are in memory
+ * (a Worker has 128 MB: https://developers.cloudflare.com/workers/platform/limits/#memory).
  * https://parquet.apache.org/docs/file-format/
  *
  * The footer (FileMetaData) lists every row group with its column chunk offsets, so the
@@ -28,6 +29,10 @@ interface ParquetState extends FormatterState {
  * (those are written after all row groups and would have to live in state too); numeric and
  * boolean columns carry min/max/null-count statistics, text columns none (their bounds would
  * have to be kept in state).
+ *
+ * The state is stored in a D1 row with the checkpoint, so it is kept small: row group metadata
+ * is packed positionally and text columns carry no min/max (a D1 row or string holds at most
+ * 2 MB: https://developers.cloudflare.com/d1/platform/limits/).
  *
  * Row group boundaries follow the `rows()` calls: the same rows split differently give a
  * different (equally valid) file; the same rows from the same state give the same bytes.
