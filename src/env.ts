@@ -14,6 +14,9 @@ export interface Env {
   TOKEN_TTL_SECONDS: string;
   MAX_BODY_BYTES: string;
   MAX_UPLOAD_BYTES: string;
+  /** CSV ingestion: bytes read and records handled per queue message (defaults in src/services/ingest-csv/chunks.ts). */
+  CSV_CHUNK_BYTES?: string;
+  CSV_CHUNK_ROWS?: string;
   /** Bearer token for `/api/1/admin/*`. Secret. */
   ADMIN_TOKEN: string;
   /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */
@@ -26,6 +29,8 @@ export interface Env {
   DOWNLOAD_URL_TTL_SECONDS?: string;
   /** Only in tests: `point` or `point@step` makes the export runner throw there (simulated crash). */
   FERRY_FAULT?: string;
+  /** "true" lets delivery targets point at private/loopback hosts (tests, local dev). Off by default. */
+  ALLOW_PRIVATE_TARGETS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */
   CONTROL_MIGRATIONS?: D1Migration[];
   DATA_MIGRATIONS?: D1Migration[];
