@@ -59,7 +59,7 @@ async function api(url, method, path, token, body, retry = true) {
   }).catch((err) => {
     // A keep-alive connection the server closed while we were seeding: the request never
     // reached it, so sending it again on a new connection is safe.
-    if (retry && err.cause?.code === "UND_ERR_SOCKET") return null;
+    if (retry && ["UND_ERR_SOCKET", "EPIPE", "ECONNRESET"].includes(err.cause?.code)) return null;
     throw new Error(`${method} ${path}: ${err.cause?.code ?? err.message}`);
   });
   if (r === null) return api(url, method, path, token, body, false);
