@@ -3,6 +3,7 @@ import { createRun } from "../../src/services/runs/runs";
 import { setupTenant } from "../helpers";
 import {
   ManualQueue,
+  deliver,
   PART,
   drain,
   e,
@@ -95,6 +96,34 @@ describe("export run chain", () => {
     expect(decoder.decode(await fileBytes(done.file_key as string))).toBe(
       "user_id,stackinstanceid,stackid,value,has_won,participation_date\n",
     );
+  });
+
+  it("a run for a push target queues its delivery once the file is complete; a download target does not", async () => {
+    const t = await setupTenant("push");
+    await seedParticipations(t.tenant.id, 10);
+    const exp = await seedExport(t.token, { name: "push" });
+    const q = new ManualQueue();
+    const push = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
+    // the run's snapshot names a push target (target configuration itself is the targets' concern)
+    await e.DB.prepare("UPDATE export_runs SET definition = json_set(definition, '$.target', json('{\"type\":\"s3\"}')) WHERE id = ?1")
+      .bind(push.id)
+      .run();
+    const delivered: unknown[] = [];
+    for (let m = q.take(); m; m = q.take()) {
+      if ((m as { type: string }).type === "target_delivery") delivered.push(m);
+      else await deliver(q, m);
+    }
+    expect((await runRow(push.id)).status).toBe("finished");
+    expect(delivered).toEqual([{ type: "target_delivery", version: 1, tenant_id: t.tenant.id, run_id: push.id }]);
+
+    const plain = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
+    const types: string[] = [];
+    for (let m = q.take(); m; m = q.take()) {
+      types.push(m.type);
+      await deliver(q, m);
+    }
+    expect((await runRow(plain.id)).status).toBe("finished");
+    expect(types).toEqual(["export_chunk"]);
   });
 
   it("createRun is idempotent per scheduled slot", async () => {
