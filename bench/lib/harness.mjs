@@ -37,7 +37,7 @@ export async function startDev({ log = false } = {}) {
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + 180_000;
   for (;;) {
     try {
       const r = await fetch(`${url}/health`);
@@ -45,7 +45,7 @@ export async function startDev({ log = false } = {}) {
     } catch {}
     if (Date.now() > deadline) {
       stop();
-      throw new Error("dev server did not answer /health within 90 s");
+      throw new Error("dev server did not answer /health within 180 s");
     }
     await new Promise((r) => setTimeout(r, 250));
   }
