@@ -23,7 +23,7 @@ export async function freePort() {
 }
 
 /** Starts the API as `npm run dev` does, on its own port and a throw-away state directory. */
-export async function startDev({ log = false, args = [], timeoutMs = 90_000 } = {}) {
+export async function startDev({ log = false, args = [], timeoutMs = 180_000 } = {}) {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "ferry-bench-"));
   const child = spawn(

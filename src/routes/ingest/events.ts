@@ -7,6 +7,7 @@ import { MODELS, getModel } from "../../models";
 import type { ModelDef } from "../../models";
 import { insertRows, validateItems } from "../../services/ingest";
 import { batchItems, envelope, idempotent, itemErrors, readJson, send } from "./envelope";
+import { documentBatch } from "./openapi";
 
 /**
  * The reference's batch endpoints: path, top-level key and the noun of the success message
@@ -46,6 +47,10 @@ export const eventsRouter = createRouter();
 for (const ep of EVENT_ENDPOINTS) {
   const model = getModel(ep.model) as ModelDef;
   eventsRouter.post(ep.path, requireApiKey(), (c) => ingest(c, model, [ep.key], ep.noun));
+  documentBatch(eventsRouter, ep.path, ep.key, model, `Push ${model.title.toLowerCase()} (1 to 1000 items)`);
+}
+for (const model of RECORD_MODELS) {
+  documentBatch(eventsRouter, `/records/${model.name}`, model.name, model, `Push ${model.title.toLowerCase()} records (${model.kind === "entity" ? "upsert by key" : "append"})`);
 }
 
 eventsRouter.post("/records/:model", requireApiKey(), (c) => {

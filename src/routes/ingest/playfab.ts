@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import type { ModelDef } from "../../models";
 import { getModel } from "../../models";
 import { ApiError } from "../../lib/errors";
@@ -8,6 +9,7 @@ import type { ItemError, Row } from "../../services/ingest";
 import { type Mapped, type PlayFabEvent, mapPlayFabEvent } from "../../services/ingest/playfab";
 import { tenantData } from "../../services/shards";
 import { MAX_ITEMS, envelope, idempotent, itemErrors, readJson, send } from "./envelope";
+import { documentRoute } from "./openapi";
 
 export const playfabRouter = createRouter();
 
@@ -59,4 +61,13 @@ playfabRouter.post("/playfab", requireApiKey({ allowQuery: true }), async (c) =>
     if (statements.length) await td.db.batch(statements);
     return res;
   });
+});
+
+documentRoute(playfabRouter, {
+  method: "post",
+  path: "/playfab",
+  summary: "PlayFab webhook: PlayStream events mapped to the models (docs/ingestion.md)",
+  query: z.object({ api_key: z.string() }),
+  body: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]),
+  ok: 201,
 });

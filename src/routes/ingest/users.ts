@@ -1,10 +1,11 @@
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
 import { assessmentStatus, deleteUserData } from "../../services/ingest/users";
 import { tenantData } from "../../services/shards";
 import { envelope, idempotent, readJson, send } from "./envelope";
+import { documentRoute } from "./openapi";
 
 const UserId = z.string({ error: '"id" must be a string' }).min(1, '"id" must not be empty').max(4096);
 const DeleteBody = z.object({ id: UserId }).strict();
@@ -35,4 +36,13 @@ usersRouter.get("/assessment/user/status", requireApiKey(), async (c) => {
   const id = UserId.safeParse(c.req.query("id"));
   if (!id.success) throw new ApiError("bad_request", "Query parameter id is required: /v1/assessment/user/status?id=<user id>");
   return send(c, envelope(200, "", await assessmentStatus(c.env, c.get("principal"), id.data)));
+});
+
+documentRoute(usersRouter, { method: "post", path: "/user-data", summary: "Delete every row of one user (all models)", body: DeleteBody, ok: 200 });
+documentRoute(usersRouter, {
+  method: "get",
+  path: "/assessment/user/status",
+  summary: "Whether a user completed the survey",
+  query: z.object({ id: UserId }),
+  ok: 200,
 });
