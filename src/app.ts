@@ -6,6 +6,7 @@ import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
+import { automatedRouter } from "./routes/automated";
 import { exportsRouter } from "./routes/exports";
 import { ingestRouter } from "./routes/ingest";
 import { downloadsRouter } from "./routes/downloads";
@@ -15,6 +16,7 @@ import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
+import { targetsRouter } from "./routes/targets";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -82,6 +84,8 @@ export function createApp() {
   app.route("/v1", ingestRouter);
   app.route("/api/1/exports", runsRouter);
   app.route("/api/1/downloads", downloadsRouter);
+  app.route("/api/1/data-exporter/automated", automatedRouter);
+  app.route("/api/1/targets", targetsRouter);
   app.route("/", ingestCsvRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);

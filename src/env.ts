@@ -29,6 +29,8 @@ export interface Env {
   DOWNLOAD_URL_TTL_SECONDS?: string;
   /** Only in tests: `point` or `point@step` makes the export runner throw there (simulated crash). */
   FERRY_FAULT?: string;
+  /** "true" lets delivery targets point at private/loopback hosts (tests, local dev). Off by default. */
+  ALLOW_PRIVATE_TARGETS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */
   CONTROL_MIGRATIONS?: D1Migration[];
   DATA_MIGRATIONS?: D1Migration[];

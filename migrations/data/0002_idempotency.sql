@@ -13,3 +13,6 @@ CREATE TABLE idempotency_keys (
   PRIMARY KEY (tenant_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
+
+-- User-data deletion also matches the other side of a social interaction (catalog: identifiesUser).
+CREATE INDEX social_dynamics_tenant_target_user_id ON social_dynamics (tenant_id, target_user_id);

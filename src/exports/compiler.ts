@@ -1,7 +1,8 @@
 import { getModel } from "../models";
-import type { FieldDef, FieldType, ModelDef } from "../models";
+import type { FieldDef, ModelDef } from "../models";
+import { AGGREGATIONS_BY_TYPE, OPERATORS_BY_TYPE, type ValueKind } from "../models/operators";
 import { DateExpressionError, evaluateDateExpression, isDateExpression, isValidTimeZone, localDate, parseDateLiteral, utcTimestamp } from "./dates";
-import type { Condition, ExportBody, FieldSpec, FilterOp } from "./definition";
+import type { Condition, ExportBody, FieldSpec } from "./definition";
 import type { ChunkQuery, Cursor, ExportCompiler, Row } from "./types";
 
 /**
@@ -45,34 +46,11 @@ export interface CompileContext {
   watermark?: { after?: number; until?: number };
 }
 
-/** Which operators each field type takes. Nested params (`field.key`) are compared as text. */
-export const OPERATORS_BY_TYPE: Record<FieldType | "param_value", readonly FilterOp[]> = {
-  string: ["eq", "neq", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "is_empty", "is_not_empty"],
-  param_value: ["eq", "neq", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "is_empty", "is_not_empty"],
-  integer: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "in", "not_in", "is_empty", "is_not_empty"],
-  float: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "in", "not_in", "is_empty", "is_not_empty"],
-  boolean: ["eq", "neq", "is_empty", "is_not_empty"],
-  timestamp: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "is_empty", "is_not_empty"],
-  date: ["eq", "neq", "gt", "gte", "lt", "lte", "between", "is_empty", "is_not_empty"],
-  params: ["is_empty", "is_not_empty"],
-};
-
-const AGGREGATIONS_BY_TYPE: Record<FieldType | "param_value", readonly string[]> = {
-  string: ["group", "count", "min", "max"],
-  param_value: ["group", "count", "sum", "avg", "min", "max"],
-  integer: ["group", "count", "sum", "avg", "min", "max"],
-  float: ["group", "count", "sum", "avg", "min", "max"],
-  boolean: ["group", "count", "sum", "avg", "min", "max"],
-  timestamp: ["group", "count", "min", "max"],
-  date: ["group", "count", "min", "max"],
-  params: ["count"],
-};
-
 const MAX_LIST = 1000;
 const MAX_TEXT = 1000;
 
 type Param = string | number | null;
-type Kind = FieldType | "param_value";
+type Kind = ValueKind;
 
 /** Numbered parameters; equal values share one number. */
 class Params {
@@ -112,13 +90,15 @@ function resolve(model: ModelDef, name: string, forFilter: boolean): Ref | strin
   if (dot < 0) return { sql: () => col, kind: field.type, field, label: name };
   if (field.type !== "params") return `'${head}' is a ${field.type} field and has no nested keys`;
   const key = name.slice(dot + 1);
-  if (!key || key.length > 200 || /["\u0000-\u001f\u007f]/.test(key)) {
-    return `nested key of '${head}' must be 1-200 characters without double quotes or control characters`;
-  }
-  // The key goes in as a bound JSON path, never into the SQL text. https://www.sqlite.org/json1.html#path_arguments
-  const path = `$."${key}"`;
+  if (!key || key.length > 256) return `nested key of '${head}' must be 1 to 256 characters`;
+  // The key goes in as a bound value, never into the SQL text: as a JSON path where the path
+  // syntax can quote it, otherwise matched against json_each's keys.
+  // https://www.sqlite.org/json1.html#path_arguments
+  const value = /["\\\u0000-\u001f]/.test(key)
+    ? (p: Params) => `(SELECT j.value FROM json_each(${col}) AS j WHERE j.key = ${p.add(key)})`
+    : (p: Params) => `json_extract(${col}, ${p.add(`$."${key}"`)})`;
   return {
-    sql: (p) => (forFilter ? `CAST(json_extract(${col}, ${p.add(path)}) AS TEXT)` : `json_extract(${col}, ${p.add(path)})`),
+    sql: (p) => (forFilter ? `CAST(${value(p)} AS TEXT)` : value(p)),
     kind: "param_value",
     field,
     label: name,
@@ -389,7 +369,10 @@ function analyse(def: ExportBody, now: Date, issues: ValidationIssue[]): Analysi
       }
       if (agg === "group") groups++;
     }
-    maps.push(replaceMap(ref.kind, spec, path, issues));
+    // Replace maps compare with the value as written: a count is an integer, a sum or avg a number.
+    const agg = aggregate ? spec.aggregation : undefined;
+    const valueKind: Kind = agg === "count" ? "integer" : agg === "sum" || agg === "avg" ? "float" : ref.kind;
+    maps.push(replaceMap(valueKind, spec, path, issues));
     fields.push({ to, ref, spec });
   }
   if (aggregate && specs.length > 0 && groups === 0) {
@@ -406,8 +389,39 @@ function analyse(def: ExportBody, now: Date, issues: ValidationIssue[]): Analysi
   return { model, fields, maps, conditions, aggregate };
 }
 
+/** Value type of an output column, for typed formats (parquet); anything else is text. */
+export type OutputType = "string" | "integer" | "float" | "boolean";
+
+function outputType(f: OutField, aggregate: boolean): OutputType {
+  const agg = aggregate ? (f.spec.aggregation ?? "group") : "group";
+  const k = f.ref.kind;
+  let t: OutputType =
+    agg === "count"
+      ? "integer"
+      : agg === "avg"
+        ? "float"
+        : agg === "sum"
+          ? k === "integer" || k === "boolean"
+            ? "integer"
+            : "float"
+          : k === "integer" || k === "float" || k === "boolean"
+            ? k
+            : "string";
+  // Replacements and defaults may put other values in the column.
+  const extra = [...(f.spec.replace ?? []).map((r) => r.with), ...(f.spec.default !== undefined ? [f.spec.default] : [])];
+  for (const v of extra) {
+    if (v === null) continue;
+    if (t === "boolean" && (typeof v === "boolean" || v === 0 || v === 1)) continue;
+    if ((t === "integer" && typeof v === "number" && Number.isInteger(v)) || (t === "float" && typeof v === "number")) continue;
+    t = "string";
+  }
+  return t;
+}
+
 class Compiler implements ExportCompiler {
   readonly columns: string[];
+  /** Output column -> value type (numbers stay numbers, booleans are 0/1). */
+  readonly types: Record<string, OutputType>;
   private readonly keyCount: number;
 
   constructor(
@@ -415,6 +429,7 @@ class Compiler implements ExportCompiler {
     private readonly ctx: CompileContext,
   ) {
     this.columns = a.fields.map((f) => f.to);
+    this.types = Object.fromEntries(a.fields.map((f) => [f.to, outputType(f, a.aggregate)]));
     this.keyCount = a.aggregate ? a.fields.filter((f) => f.spec.aggregation === "group").length : 2;
   }
 
@@ -454,7 +469,8 @@ class Compiler implements ExportCompiler {
       const alias = `a${i}`;
       if (agg === "group") groupExprs.push(e);
       inner.push(`${agg === "group" ? e : agg === "count" ? "COUNT(*)" : `${agg.toUpperCase()}(${e})`} AS ${alias}`);
-      outer.push(`${outputExpr(`i.${alias}`, agg === "count" ? "integer" : f.ref.kind, f.spec, this.a.maps[i] ?? null, p)} AS ${ident(f.to)}`);
+      const kind: Kind = agg === "count" ? "integer" : agg === "sum" || agg === "avg" ? "float" : f.ref.kind;
+      outer.push(`${outputExpr(`i.${alias}`, kind, f.spec, this.a.maps[i] ?? null, p)} AS ${ident(f.to)}`);
     });
     groupExprs.forEach((g, i) => inner.push(`${g} AS g${i}`));
     const gAliases = groupExprs.map((_, i) => `i.g${i}`);
@@ -536,7 +552,10 @@ function build(def: ExportBody, ctx: CompileContext): { compiler: Compiler | nul
  * Compiles a definition for one tenant. `date:` expressions are evaluated once, at
  * `ctx.now`, so every chunk of a run sees the same window. Throws ExportValidationError.
  */
-export function compileExport(def: ExportBody, ctx: CompileContext): ExportCompiler & { output(row: Row): Row } {
+export function compileExport(
+  def: ExportBody,
+  ctx: CompileContext,
+): ExportCompiler & { output(row: Row): Row; readonly types: Record<string, OutputType> } {
   const { compiler, issues } = build(def, ctx);
   if (!compiler) throw new ExportValidationError(issues);
   return compiler;

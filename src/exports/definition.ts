@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AzureTarget, FtpsTarget, PlainFtpTarget, S3Target, SftpTarget } from "../targets/config";
 
 /**
  * The export definition body (DESIGN.md, Contracts). It may grow, but the core
@@ -58,6 +59,23 @@ export const FormatSpec = z.object({
   header: z.boolean().optional(),
   /** neutralise cells starting with = + - @ tab CR against spreadsheet formula injection */
   formula_protection: z.boolean().optional(),
+  /** csv, psv, tsv: start the file with a UTF-8 byte order mark (lets Excel detect UTF-8) */
+  bom: z.boolean().optional(),
+}).superRefine((f, ctx) => {
+  const fixed = f.type === "psv" ? "|" : f.type === "tsv" ? "\t" : undefined;
+  if (f.delimiter !== undefined && fixed !== undefined && f.delimiter !== fixed) {
+    ctx.addIssue({ code: "custom", path: ["delimiter"], message: `${f.type} always uses ${JSON.stringify(fixed)} as delimiter; leave delimiter out or use type csv` });
+  }
+  if (f.delimiter !== undefined && /[\r\n]/.test(f.delimiter)) {
+    ctx.addIssue({ code: "custom", path: ["delimiter"], message: "delimiter cannot contain a line break" });
+  }
+  if (f.enclosure && /[\r\n]/.test(f.enclosure)) {
+    ctx.addIssue({ code: "custom", path: ["enclosure"], message: "enclosure cannot be a line break" });
+  }
+  const enclosure = f.enclosure ?? '"';
+  if (enclosure && (f.delimiter ?? fixed ?? ",").includes(enclosure)) {
+    ctx.addIssue({ code: "custom", path: ["enclosure"], message: `enclosure ${JSON.stringify(enclosure)} cannot be part of the delimiter` });
+  }
 });
 export type FormatSpec = z.infer<typeof FormatSpec>;
 
@@ -75,8 +93,18 @@ export const Schedule = z.discriminatedUnion("type", [
 ]);
 export type Schedule = z.infer<typeof Schedule>;
 
-/** Delivery targets; the delivery issue adds s3, ftp, ftps, sftp, azure here. */
-export const Target = z.discriminatedUnion("type", [z.object({ type: z.literal("download") })]);
+/**
+ * Delivery targets: download (R2 + signed URL) or a push target from src/targets/config.ts.
+ * Secret fields are sealed before storage and masked in responses (sealTarget, maskTarget).
+ */
+export const Target = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("download") }),
+  S3Target,
+  PlainFtpTarget,
+  FtpsTarget,
+  SftpTarget,
+  AzureTarget,
+]);
 export type Target = z.infer<typeof Target>;
 
 export const ExportBody = z.object({

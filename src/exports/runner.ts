@@ -4,6 +4,7 @@ import type { JobMessage } from "../jobs/messages";
 import { Sha256, type Sha256State } from "../lib/sha256";
 import { type RunOptions, type RunRow, chunkMessage, isoSeconds, parseDefinition } from "../services/runs/runs";
 import { tenantData } from "../services/shards";
+import type { CompileContext } from "./compiler";
 import type { ExportBody } from "./definition";
 import type { Compressor, Cursor, ExportCompiler, Formatter, FormatterState, Row } from "./types";
 
@@ -19,12 +20,6 @@ import type { Compressor, Cursor, ExportCompiler, Formatter, FormatterState, Row
  * after a crash produces the same bytes. A message whose checkpoints are all recorded
  * does nothing (beyond making sure the next message exists).
  */
-
-export interface CompileContext {
-  tenantId: string;
-  now: Date;
-  watermark?: { after?: number; until?: number };
-}
 
 /** The three parts the runner drives; the real ones are wired in exports/engine.ts. */
 export interface ExportEngine {

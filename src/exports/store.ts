@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { validateExport } from "./compiler";
+import { refreshNextRun } from "../cron/schedules";
 import { ExportBody } from "./definition";
 
 /**
@@ -150,11 +151,21 @@ export async function createExport(env: Env, tenantId: string, createdBy: string
     .bind(id, tenantId, def.name, def.model, def.status, JSON.stringify(def), createdBy, t)
     .run()
     .catch((err) => uniqueViolation(err, def.name));
+  await refreshNextRun(env, tenantId, id);
   return requireExport(env, tenantId, id);
 }
 
-/** Replaces the definition of a draft (or disabled) export; anything else is a 409. */
-export async function updateExport(env: Env, tenantId: string, id: string, def: ExportBody): Promise<ExportRecord> {
+/**
+ * Replaces the definition of a draft (or disabled) export; anything else is a 409.
+ * `publish` true makes it active; otherwise it keeps its status.
+ */
+export async function updateExport(
+  env: Env,
+  tenantId: string,
+  id: string,
+  def: ExportBody,
+  publish: boolean,
+): Promise<ExportRecord> {
   const cur = await requireExport(env, tenantId, id);
   if (!EDITABLE.includes(cur.status)) {
     throw new ApiError(
@@ -164,8 +175,7 @@ export async function updateExport(env: Env, tenantId: string, id: string, def: 
   }
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name, id);
-  // A disabled export stays disabled unless the body publishes it.
-  const status: ExportStatus = def.status === "active" ? "active" : cur.status === "disabled" ? "disabled" : "draft";
+  const status: ExportStatus = publish ? "active" : cur.status;
   const res = await env.DB.prepare(
     "UPDATE exports SET name = ?1, model = ?2, status = ?3, definition = ?4, updated_at = ?5 WHERE id = ?6 AND tenant_id = ?7 AND deleted_at IS NULL AND status IN ('draft', 'disabled')",
   )
@@ -173,6 +183,7 @@ export async function updateExport(env: Env, tenantId: string, id: string, def: 
     .run()
     .catch((err) => uniqueViolation(err, def.name));
   if (res.meta.changes === 0) throw new ApiError("conflict", `Export '${id}' changed while it was being edited; read it again`);
+  await refreshNextRun(env, tenantId, id);
   return requireExport(env, tenantId, id);
 }
 
@@ -224,6 +235,7 @@ export async function setEnabled(env: Env, tenantId: string, id: string, enabled
   await env.DB.prepare("UPDATE exports SET status = ?1, definition = ?2, updated_at = ?3 WHERE id = ?4 AND tenant_id = ?5 AND deleted_at IS NULL")
     .bind(status, JSON.stringify({ ...cur.definition, status: enabled ? "active" : "draft" }), now(), id, tenantId)
     .run();
+  await refreshNextRun(env, tenantId, id);
   return requireExport(env, tenantId, id);
 }
 

@@ -2,11 +2,13 @@ import type { Env } from "../env";
 import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
 import { handleCsvIngest } from "./csv-ingest";
 import { JobMessage } from "./messages";
+import { handleTargetDelivery } from "./target-delivery";
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
   noop: async () => {},
   export_chunk: handleExportChunk,
+  target_delivery: handleTargetDelivery,
   csv_ingest: handleCsvIngest,
 };
 

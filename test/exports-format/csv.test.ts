@@ -1,5 +1,6 @@
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
+import { ExportBody } from "../../src/exports/definition";
 import { formatterFor } from "../../src/exports/format";
 import { COLUMNS, TRICKY, rows } from "./samples";
 import { body, produce, text } from "./run";
@@ -116,6 +117,27 @@ describe("csv options", () => {
   ])("%s reports its extension and content type", (type, contentType) => {
     const f = formatterFor(body({ format: { type } }), ["a"]);
     expect([f.extension, f.contentType]).toEqual([type, contentType]);
+  });
+
+  it("starts with a UTF-8 byte order mark only when asked", () => {
+    const withBom = produce(body({ format: { type: "csv", bom: true } }), ["a"], [{ a: "é" }]);
+    expect(Array.from(withBom.slice(0, 3))).toEqual([0xef, 0xbb, 0xbf]);
+    expect(parse(text(withBom), { bom: true })).toEqual([["a"], ["é"]]);
+    const noHeader = produce(body({ format: { type: "csv", bom: true, header: false } }), ["a"], [{ a: "x" }]);
+    expect(Array.from(noHeader)).toEqual([0xef, 0xbb, 0xbf, 0x78, 0x0a]);
+    expect(produce(body({ format: { type: "csv" } }), ["a"], [{ a: "x" }])[0]).toBe(0x61);
+  });
+
+  it("rejects format options that cannot work, naming the option", () => {
+    const issues = (format: unknown) =>
+      ExportBody.safeParse({ name: "x", model: "m", format }).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`) ?? [];
+    expect(issues({ type: "psv", delimiter: ";" })).toEqual(['format.delimiter: psv always uses "|" as delimiter; leave delimiter out or use type csv']);
+    expect(issues({ type: "tsv", delimiter: "\t" })).toEqual([]);
+    expect(issues({ type: "csv", delimiter: "a\nb" })).toEqual(["format.delimiter: delimiter cannot contain a line break"]);
+    expect(issues({ type: "csv", enclosure: "\n" })).toEqual(["format.enclosure: enclosure cannot be a line break"]);
+    expect(issues({ type: "csv", delimiter: '"' })).toEqual(['format.enclosure: enclosure "\\"" cannot be part of the delimiter']);
+    expect(issues({ type: "csv", delimiter: ";", enclosure: ";" })).toEqual(['format.enclosure: enclosure ";" cannot be part of the delimiter']);
+    expect(issues({ type: "csv", delimiter: ";", enclosure: "'", newline: "\r\n", header: false, bom: true })).toEqual([]);
   });
 
   it("psv and tsv keep their own delimiter", () => {

@@ -1,6 +1,6 @@
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
-import { formatterFor } from "../../src/exports/format";
+import { columnTypesFor, formatterFor } from "../../src/exports/format";
 import type { FormatterState, Row } from "../../src/exports/types";
 import { body, concat, produce } from "./run";
 import { TRICKY } from "./samples";
@@ -81,6 +81,29 @@ describe("parquet", () => {
     expect(await read(file)).toEqual(rows.map((r) => ({ s: r.s, n: r.n === null ? null : String(r.n) })));
   });
 
+  it("keeps min/max/null-count statistics of numeric columns through the JSON state, none for text", () => {
+    const rowsWithZero: Row[] = [
+      { id: "a", name: "x", qty: 5, price: -0, active: 1, note: null },
+      { id: "b", name: "y", qty: -3, price: 2.5, active: 0, note: null },
+      { id: "c", name: "z", qty: null, price: null, active: null, note: "n" },
+    ];
+    const meta = parquetMetadata(buf(produceTyped(rowsWithZero, 3)));
+    const stats = (meta.row_groups[0]?.columns ?? []).map((c) => c.meta_data?.statistics);
+    expect(stats[0]).toBeUndefined();
+    expect(stats[2]).toMatchObject({ min_value: -3n, max_value: 5n, null_count: 1n });
+    expect(stats[3]).toMatchObject({ max_value: 2.5, null_count: 1n });
+    expect(Object.is(stats[3]?.min_value, -0)).toBe(true);
+    expect(stats[4]).toMatchObject({ min_value: false, max_value: true, null_count: 1n });
+  });
+
+  it("keeps the state small: well under 100 bytes per column per rows() call", () => {
+    const f = formatterFor(def, COLUMNS, TYPES);
+    const s: FormatterState = {};
+    f.start(s);
+    for (let i = 0; i < 250; i += 10) f.rows(DATA.slice(i, i + 10), s);
+    expect(JSON.stringify(s).length / (25 * COLUMNS.length)).toBeLessThan(100);
+  });
+
   it("is a valid empty file with no rows", async () => {
     const file = produce(def, ["a"], []);
     expect(parquetMetadata(buf(file)).num_rows).toBe(0n);
@@ -99,5 +122,51 @@ describe("parquet", () => {
     f.start(s);
     expect(() => f.rows([{ qty: "many" }], s)).toThrow(/column "qty" is integer .* "many"/);
     expect(() => f.rows([{ qty: 1.5 }], s)).toThrow(/column "qty"/);
+  });
+});
+
+describe("parquet column types from the model catalog", () => {
+  it("types integer, float and boolean fields and aggregates; text, timestamps and params stay strings", () => {
+    const d = body({
+      model: "purchases",
+      format: { type: "parquet" },
+      fields: [
+        { from: "timestamp" },
+        { from: "item_id", to: "item" },
+        { from: "count" },
+        { from: "price", to: "spent" },
+        { from: "price", to: "priced", default: "n/a" },
+        { from: "count", to: "n", replace: [{ value: 0, with: 1 }] },
+      ],
+    });
+    expect(columnTypesFor(d)).toEqual({ timestamp: "string", item: "string", count: "integer", spent: "float", priced: "string", n: "integer" });
+    const agg = body({
+      model: "purchases",
+      aggregate: true,
+      fields: [
+        { from: "item_id", aggregation: "group" },
+        { from: "count", to: "total", aggregation: "sum" },
+        { from: "price", to: "avg_price", aggregation: "avg" },
+        { from: "user_id", to: "buyers", aggregation: "count" },
+        { from: "price", to: "max_price", aggregation: "max" },
+      ],
+    });
+    expect(columnTypesFor(agg)).toEqual({ item_id: "string", total: "integer", avg_price: "float", buyers: "integer", max_price: "float" });
+    expect(columnTypesFor(body({ model: "survey_responses", all_fields: true }))).toMatchObject({ completed: "boolean", answer: "string" });
+    expect(columnTypesFor(body({ model: "no_such_model", fields: [{ from: "x" }] }))).toEqual({});
+  });
+
+  it("writes a typed file without being given types", async () => {
+    const d = body({ model: "purchases", format: { type: "parquet" }, fields: [{ from: "item_id" }, { from: "count" }, { from: "price" }] });
+    const data = [
+      { item_id: "sword", count: 2, price: 9.5 },
+      { item_id: "shield", count: null, price: 12 },
+    ];
+    const file = produce(d, ["item_id", "count", "price"], data);
+    expect(parquetMetadata(buf(file)).schema.slice(1).map((s) => s.type)).toEqual(["BYTE_ARRAY", "INT64", "DOUBLE"]);
+    expect(await read(file)).toEqual([
+      { item_id: "sword", count: 2n, price: 9.5 },
+      { item_id: "shield", count: null, price: 12 },
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import { compressorFor } from "../../src/exports/compress";
+import { concatBytes } from "../../src/exports/compress/bytes";
 import { ExportBody } from "../../src/exports/definition";
 import { formatterFor } from "../../src/exports/format";
 import type { FormatterState, Row } from "../../src/exports/types";
@@ -9,16 +10,6 @@ export function body(extra: Record<string, unknown> = {}): ExportBody {
 
 /** Round-trips state through JSON, as the runner does between queue messages. */
 const persist = (s: FormatterState): FormatterState => JSON.parse(JSON.stringify(s));
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * Formats (and compresses) `rows` in chunks of `chunk` rows, with a fresh formatter and
@@ -47,7 +38,9 @@ export function produce(def: ExportBody, columns: string[], rows: Row[], chunk =
   step((f) => f.finish(fState));
   const c = compressorFor(def, inner);
   out.push(c.finish(cState));
-  return concat(out);
+  return concatBytes(out);
 }
 
 export const text = (b: Uint8Array) => new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(b);
+
+export const concat = concatBytes;

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createRun } from "../../src/services/runs/runs";
 import { setupTenant } from "../helpers";
 import {
@@ -12,7 +12,10 @@ import {
   seedExport,
   seedParticipations,
   sha256,
+  SLOW,
 } from "./helpers";
+
+vi.setConfig(SLOW);
 
 const ROWS = 36_000; // about 12.5 MB of CSV: two full 5 MiB parts and a shorter last one
 const decoder = new TextDecoder();
@@ -25,7 +28,7 @@ describe("export run chain", () => {
     const t = await setupTenant("chain");
     tenantId = t.tenant.id;
     await seedParticipations(tenantId, ROWS);
-    exportId = await seedExport(tenantId);
+    exportId = await seedExport(t.token);
     expected = await expectedCsv(tenantId);
   });
 
@@ -70,7 +73,7 @@ describe("export run chain", () => {
   it("a small export is one plain object (no multipart)", async () => {
     const t = await setupTenant("small");
     await seedParticipations(t.tenant.id, 10);
-    const exp = await seedExport(t.tenant.id, { name: "small" });
+    const exp = await seedExport(t.token, { name: "small" });
     const q = new ManualQueue();
     const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
     await drain(q);
@@ -82,7 +85,7 @@ describe("export run chain", () => {
 
   it("an export with no rows finishes with the header only", async () => {
     const t = await setupTenant("empty");
-    const exp = await seedExport(t.tenant.id, { name: "empty" });
+    const exp = await seedExport(t.token, { name: "empty" });
     const q = new ManualQueue();
     const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
     await drain(q);

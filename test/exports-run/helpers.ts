@@ -1,12 +1,18 @@
 import { env } from "cloudflare:test";
 import type { Env } from "../../src/env";
 import type { JobMessage } from "../../src/jobs/messages";
-import { type ExportChunkMessage, type ExportEngine, runExportChunk } from "../../src/exports/runner";
-import type { ExportBody } from "../../src/exports/definition";
-import { newId } from "../../src/lib/ids";
+import { type ExportChunkMessage, runExportChunk } from "../../src/exports/runner";
+import { defaultEngine } from "../../src/exports/engine";
+import { call } from "../helpers";
 import type { RunRow } from "../../src/services/runs/runs";
 
 export const e = env as unknown as Env;
+
+/**
+ * These tests move tens of MB through D1 and R2; on a shared 2-core machine that can take
+ * minutes, so they get generous limits rather than failing on timing.
+ */
+export const SLOW = { testTimeout: 600_000, hookTimeout: 600_000 };
 
 /** 5 MiB: the smallest part R2 (and miniflare) accepts for all but the last part. */
 export const PART = 5 * 1024 * 1024;
@@ -35,85 +41,30 @@ export async function seedParticipations(tenantId: string, n: number, from = 1):
     .run();
 }
 
-/** Inserts an export definition row directly (the definitions API lives on another branch). */
-export async function seedExport(tenantId: string, body: Partial<ExportBody> = {}): Promise<string> {
-  const id = newId("exp");
-  const def = {
-    name: "win-info",
-    model: "participations",
-    fields: [],
-    all_fields: true,
-    filters: [],
-    aggregate: false,
-    timezone: "UTC",
-    format: { type: "csv" },
-    compression: "none",
-    schedule: { type: "now" },
-    incremental: false,
-    target: { type: "download" },
-    retention_days: 7,
-    status: "active",
-    ...body,
-  };
-  await e.DB.prepare(
-    `INSERT INTO exports (id, tenant_id, name, model, status, definition, created_by, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'test', 0, 0)`,
-  )
-    .bind(id, tenantId, def.name, def.model, def.status, JSON.stringify(def))
-    .run();
-  return id;
+/** Creates an export through the definitions API; all participations fields, CSV. */
+export async function seedExport(token: string, body: Record<string, unknown> = {}): Promise<string> {
+  const r = await call("POST", "/api/1/exports", {
+    token,
+    body: {
+      name: "win-info",
+      model: "participations",
+      fields: COLUMNS.map((from) => ({ from })),
+      format: { type: "csv" },
+      ...body,
+    },
+  });
+  if (r.status !== 201) throw new Error(`seedExport: ${r.status} ${r.text}`);
+  return r.json.id;
 }
 
-/**
- * THROWAWAY stand-in for the compiler/formatter/compressor until their branches are
- * merged: participations by row_id, plain RFC 4180 CSV, no compression.
- */
-export const fakeEngine: ExportEngine = {
-  compile(def, ctx) {
-    if (def.model !== "participations") throw new Error(`unknown model ${def.model}`);
-    const columns = ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"];
-    return {
-      columns,
-      chunk(cursor, limit) {
-        const after = cursor ? (cursor.after[0] as number) : 0;
-        return {
-          sql: `SELECT row_id AS _k, ${columns.join(", ")} FROM participations WHERE tenant_id = ?1 AND row_id > ?2 ORDER BY row_id LIMIT ?3`,
-          params: [ctx.tenantId, after, limit],
-          columns,
-        };
-      },
-      nextCursor: (row) => ({ after: [row._k as number] }),
-    };
-  },
-  formatter(_def, columns) {
-    const enc = new TextEncoder();
-    const cell = (v: unknown) => {
-      const s = v === null || v === undefined ? "" : String(v);
-      return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-    };
-    return {
-      contentType: "text/csv",
-      extension: "csv",
-      start: () => enc.encode(`${columns.join(",")}\n`),
-      rows: (rows) => enc.encode(rows.map((r) => `${columns.map((c) => cell(r[c])).join(",")}\n`).join("")),
-      finish: () => new Uint8Array(0),
-    };
-  },
-  compressor: () => ({
-    extension: "",
-    contentType: null,
-    start: () => new Uint8Array(0),
-    push: (d) => d,
-    finish: () => new Uint8Array(0),
-  }),
-};
+export const COLUMNS = ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"];
 
-/** Expected CSV for the fake engine, built independently from a plain query. */
+/** Expected CSV of seedExport's definition, built independently from a plain query (RFC 4180 quoting). */
 export async function expectedCsv(tenantId: string): Promise<string> {
   const db = await tenantShard(tenantId);
   const { results } = await db
     .prepare(
-      "SELECT user_id, stackinstanceid, stackid, value, has_won, participation_date FROM participations WHERE tenant_id = ?1 ORDER BY row_id",
+      "SELECT user_id, stackinstanceid, stackid, value, has_won, participation_date FROM participations WHERE tenant_id = ?1 ORDER BY participation_date, row_id",
     )
     .bind(tenantId)
     .all<Record<string, unknown>>();
@@ -151,7 +102,7 @@ export class ManualQueue {
 }
 
 export const deliver = (q: ManualQueue, msg: ExportChunkMessage, extra: Partial<Env> = {}) =>
-  runExportChunk(q.env(extra), msg, fakeEngine);
+  runExportChunk(q.env(extra), msg, defaultEngine);
 
 /** Delivers until the queue is empty; returns how many messages were handled. */
 export async function drain(q: ManualQueue, extra: Partial<Env> = {}): Promise<number> {

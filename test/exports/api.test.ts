@@ -83,6 +83,10 @@ describe("export definitions: CRUD", () => {
     const upd = await call("PUT", `/api/1/exports/${draft.id}`, { token, body: def({ name: "d", status: "draft", compression: "gzip" }) });
     expect(upd.status).toBe(200);
     expect(upd.json).toMatchObject({ compression: "gzip", status: "draft" });
+    // A body without status keeps the draft a draft.
+    const noStatus = def({ name: "d", compression: "zip" });
+    const upd2 = await call("PUT", `/api/1/exports/${draft.id}`, { token, body: noStatus });
+    expect(upd2.json).toMatchObject({ compression: "zip", status: "draft" });
     const pub = await call("PATCH", `/api/1/exports/${draft.id}`, { token, body: { status: "active" } });
     expect(pub.json.status).toBe("active");
   });
@@ -165,6 +169,18 @@ describe("export definitions: validation", () => {
 });
 
 describe("export definitions: security and isolation", () => {
+  it("the model catalog lists the operators and aggregations of each field", async () => {
+    const { token } = await setupTenant();
+    const m = await call("GET", "/api/1/models/logins", { token });
+    const level = m.json.fields.find((f: { name: string }) => f.name === "level");
+    expect(level.operators).toEqual(expect.arrayContaining(["between", "gt", "in"]));
+    expect(level.operators).not.toContain("contains");
+    expect(level.aggregations).toContain("sum");
+    const device = m.json.fields.find((f: { name: string }) => f.name === "device");
+    expect(device.operators).toContain("starts_with");
+    expect(device.aggregations).not.toContain("sum");
+  });
+
   it("every route is in the OpenAPI document", async () => {
     const doc = (await call("GET", "/openapi.json")).json;
     for (const p of ["/api/1/exports", "/api/1/exports/{id}", "/api/1/exports/{id}/clone", "/api/1/exports/{id}/favourite", "/api/1/exports/{id}/disable"]) {

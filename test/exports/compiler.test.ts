@@ -196,6 +196,8 @@ describe("filter compiler against D1", () => {
       { tenantId: td.tenantId, now: new Date() },
     );
     expect(compiler.columns).toEqual(["User", "Clan", "level", "device"]);
+    // level gets "one" from a replace map: no longer a pure integer column.
+    expect(compiler.types).toEqual({ User: "string", Clan: "string", level: "string", device: "string" });
     const { rows } = await runAll(compiler, td, 13);
     const want = data.map((r) => ({
       User: r.user_id,
@@ -222,6 +224,7 @@ describe("filter compiler against D1", () => {
       "register_date",
       "last_login_timestamp",
     ]);
+    expect(all.types).toMatchObject({ level: "integer", timestamp: "string", Device: "string" });
     const allRows = (await runAll(all, td, 1000)).rows;
     expect(allRows).toHaveLength(data.length);
     const u5 = allRows.find((r) => r.user_id === "u005");
@@ -235,20 +238,21 @@ describe("filter compiler against D1", () => {
       user_id: `u${String(i).padStart(2, "0")}`,
       action_id: "a",
       action_name: "fight",
-      action_params: JSON.stringify({ enemy_id: i % 3 === 0 ? "orc" : `troll-${i}`, "odd.key": i % 2 ? "y" : "n", "it's": "q", n: i }),
+      action_params: JSON.stringify({ enemy_id: i % 3 === 0 ? "orc" : `troll-${i}`, "odd.key": i % 2 ? "y" : "n", "it's": "q", 'say "hi"\\': `dq${i % 4}`, n: i }),
     }));
     rows.push({ timestamp: "2026-01-01 00:00:00", user_id: "u99", action_id: "a", action_name: "idle", action_params: null as unknown as string });
     await insertRows(td, "actions", rows);
     const compiler = compileExport(
       body({
         model: "actions",
-        fields: [{ from: "user_id" }, { from: "action_params.enemy_id", to: "enemy" }, { from: "action_params.it's", to: "q" }],
+        fields: [{ from: "user_id" }, { from: "action_params.enemy_id", to: "enemy" }, { from: "action_params.it's", to: "q" }, { from: 'action_params.say "hi"\\', to: "dq" }],
         filters: [
           [
             { field: "action_params.enemy_id", op: "starts_with", value: "troll" },
             { field: "action_params.odd.key", op: "eq", value: "y" },
           ],
           [{ field: "action_params.n", op: "in", value: ["3", "6"] }],
+          [{ field: 'action_params.say "hi"\\', op: "eq", value: "dq1" }],
           [{ field: "action_params", op: "is_empty" }],
         ],
       }),
@@ -259,9 +263,12 @@ describe("filter compiler against D1", () => {
       .filter((r) => {
         if (r.action_params === null) return true;
         const p = JSON.parse(r.action_params);
-        return (String(p.enemy_id).startsWith("troll") && p["odd.key"] === "y") || ["3", "6"].includes(String(p.n));
+        return (String(p.enemy_id).startsWith("troll") && p["odd.key"] === "y") || ["3", "6"].includes(String(p.n)) || p['say "hi"\\'] === "dq1";
       })
-      .map((r) => ({ user_id: r.user_id, enemy: r.action_params ? JSON.parse(r.action_params).enemy_id : null, q: r.action_params ? "q" : null }));
+      .map((r) => {
+        const p = r.action_params ? JSON.parse(r.action_params) : null;
+        return { user_id: r.user_id, enemy: p?.enemy_id ?? null, q: p ? "q" : null, dq: p?.['say "hi"\\'] ?? null };
+      });
     expect(out.sort(byUser)).toEqual(want.sort(byUser));
     expect(out.length).toBeGreaterThan(5);
     expect(statements[0]?.sql).not.toContain("enemy_id");
@@ -293,6 +300,35 @@ describe("filter compiler against D1", () => {
     expect(await run("UTC", [[{ field: "timestamp", op: "lt", value: "2026-03-08T14:00:00+09:00" }]])).toEqual(["2026-03-08 04:59:59"]);
   });
 
+  it("booleans, floats, hostile column names", async () => {
+    const td = await freshTenant();
+    const data = Array.from({ length: 30 }, (_, i) => ({
+      user_id: `u${String(i).padStart(2, "0")}`,
+      stackinstanceid: "s1",
+      value: i * 10,
+      has_won: i % 3 === 0 ? null : i % 2,
+      participation_date: "2026-01-01 00:00:00",
+    }));
+    await insertRows(td, "participations", data);
+    const run = async (filters: unknown[][], fields: unknown[] = [{ from: "user_id" }]) =>
+      (await runAll(compileExport(body({ model: "participations", fields, filters }), { tenantId: td.tenantId, now: new Date() }), td)).rows;
+    const ids = (rows: Row[]) => rows.map((r) => r.user_id);
+    const want = (f: (r: (typeof data)[number]) => boolean) => data.filter(f).map((r) => r.user_id);
+    expect(ids(await run([[{ field: "has_won", op: "eq", value: true }]]))).toEqual(want((r) => r.has_won === 1));
+    expect(ids(await run([[{ field: "has_won", op: "eq", value: "0" }]]))).toEqual(want((r) => r.has_won === 0));
+    expect(ids(await run([[{ field: "has_won", op: "neq", value: 1 }]]))).toEqual(want((r) => r.has_won !== 1));
+    expect(ids(await run([[{ field: "has_won", op: "is_empty" }]]))).toEqual(want((r) => r.has_won === null));
+    expect(ids(await run([[{ field: "value", op: "between", value: ["55", 120] }]]))).toEqual(want((r) => r.value >= 55 && r.value <= 120));
+    expect(ids(await run([[{ field: "value", op: "not_in", value: [0, 10, 20] }]]))).toEqual(want((r) => ![0, 10, 20].includes(r.value)));
+    const names = ['a"b', "it's", "x; DROP TABLE participations; --", "Zoë 日本"];
+    const rows = await run(
+      [[{ field: "value", op: "lt", value: 20 }]],
+      names.map((to) => ({ from: "user_id", to })),
+    );
+    expect(rows).toEqual(want((r) => r.value < 20).map((u) => Object.fromEntries(names.map((n) => [n, u]))));
+    expect((await td.db.prepare("SELECT count(*) AS n FROM participations").first<{ n: number }>())?.n).toBeGreaterThanOrEqual(30);
+  });
+
   it("watermark limits rows to those ingested after / until", async () => {
     const td = await freshTenant();
     for (const at of [100, 200, 300]) await insertRows(td, "logins", [{ timestamp: "2026-01-01 00:00:00", user_id: `at${at}` }], at);
@@ -315,6 +351,7 @@ describe("aggregation", () => {
       price: 0.5 * (i % 9),
       platform: i % 5 === 0 ? null : i % 2 ? "ios" : "android",
     }));
+    data.push({ timestamp: "2026-02-01 00:00:00", user_id: "solo", item_id: "shield", count: 3, price: 2.25, platform: "web" });
     await insertRows(td, "purchases", data);
     const compiler = compileExport(
       body({
@@ -323,7 +360,7 @@ describe("aggregation", () => {
         fields: [
           { from: "user_id", aggregation: "group" },
           { from: "platform", aggregation: "group", default: "unknown" },
-          { from: "item_id", to: "n", aggregation: "count" },
+          { from: "item_id", to: "n", aggregation: "count", replace: [{ value: "1", with: 100 }] },
           { from: "count", to: "items", aggregation: "sum" },
           { from: "price", to: "avg_price", aggregation: "avg" },
           { from: "price", to: "min_price", aggregation: "min" },
@@ -333,6 +370,7 @@ describe("aggregation", () => {
       }),
       { tenantId: td.tenantId, now: new Date() },
     );
+    expect(compiler.types).toEqual({ user_id: "string", platform: "string", n: "integer", items: "integer", avg_price: "float", min_price: "float", last: "string" });
     const { rows } = await runAll(compiler, td, 2);
     const groups = new Map<string, typeof data>();
     for (const r of data.filter((r) => r.count >= 2)) {
@@ -344,7 +382,7 @@ describe("aggregation", () => {
       return {
         user_id,
         platform: platform ?? "unknown",
-        n: rs.length,
+        n: rs.length === 1 ? 100 : rs.length,
         items: rs.reduce((s, r) => s + r.count, 0),
         avg_price: rs.reduce((s, r) => s + r.price, 0) / rs.length,
         min_price: Math.min(...rs.map((r) => r.price)),
@@ -354,6 +392,7 @@ describe("aggregation", () => {
     const key = (r: Row) => `${r.user_id}|${r.platform}`;
     const sortK = (a: Row, b: Row) => key(a).localeCompare(key(b));
     expect(rows).toHaveLength(want.length);
+    expect(rows.find((r) => r.user_id === "solo")).toMatchObject({ n: 100, items: 3, platform: "web" });
     const got = [...rows].sort(sortK);
     want.sort(sortK).forEach((w, i) => {
       const g = got[i] as Row;

@@ -1,5 +1,7 @@
 import type { ExportBody } from "../definition";
 import type { Compressor } from "../types";
+import { gzipCompressor } from "./gzip";
+import { zipCompressor } from "./zip";
 
 const EMPTY = new Uint8Array(0);
 
@@ -14,14 +16,17 @@ export const noCompression: Compressor = {
 
 /**
  * The compressor for an export definition. `innerFileName` is the name of the file inside
- * a zip archive (e.g. `orders.csv`); gzip and none ignore it.
+ * a zip archive (e.g. `orders.csv`); gzip and none ignore it. `modifiedAt` is the time zip
+ * stores for that file: pass the run's creation time so every attempt writes the same bytes
+ * (default 1980-01-01, the earliest zip date).
  */
-export function compressorFor(def: ExportBody, innerFileName: string): Compressor {
-  void innerFileName;
+export function compressorFor(def: ExportBody, innerFileName: string, modifiedAt?: Date): Compressor {
   switch (def.compression) {
     case "none":
       return noCompression;
-    default:
-      throw new Error(`compression ${def.compression} is not implemented yet`);
+    case "gzip":
+      return gzipCompressor;
+    case "zip":
+      return zipCompressor(innerFileName, { modifiedAt });
   }
 }

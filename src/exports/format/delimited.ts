@@ -9,6 +9,8 @@ export interface DelimitedOptions {
   newline: "\n" | "\r\n";
   header: boolean;
   formulaProtection: boolean;
+  /** Start with a UTF-8 byte order mark. */
+  bom: boolean;
 }
 
 const CONTENT_TYPES = {
@@ -65,7 +67,7 @@ export function delimitedFormatter(columns: string[], o: DelimitedOptions): Form
     contentType: CONTENT_TYPES[o.type],
     extension: o.type,
     start(_state: FormatterState) {
-      return o.header ? utf8(line(columns, true)) : new Uint8Array(0);
+      return utf8((o.bom ? "\uFEFF" : "") + (o.header ? line(columns, true) : ""));
     },
     rows(rows: Row[], _state: FormatterState) {
       let out = "";

@@ -1,5 +1,6 @@
 import type { ExportBody } from "../definition";
 import type { Formatter } from "../types";
+import { columnTypesFor } from "./column-types";
 import { delimitedFormatter } from "./delimited";
 import { jsonFormatter, ndjsonFormatter } from "./json";
 import { type ColumnType, parquetFormatter } from "./parquet";
@@ -7,6 +8,7 @@ import { xmlFormatter } from "./xml";
 
 export { FormatError } from "./delimited";
 export type { ColumnType } from "./parquet";
+export { columnTypesFor } from "./column-types";
 
 /** The delimiter each delimited type uses; only csv lets the definition choose another. */
 export const FIXED_DELIMITERS = { csv: ",", psv: "|", tsv: "\t" } as const;
@@ -14,7 +16,8 @@ export const FIXED_DELIMITERS = { csv: ",", psv: "|", tsv: "\t" } as const;
 /**
  * The formatter for an export definition. `columns` are the output column names in order
  * (the compiler's `columns`); rows are looked up by these names. `types` is used by parquet
- * only (a typed schema); a column without a type is written as a UTF-8 string.
+ * only (its schema); by default it comes from the model catalog (columnTypesFor), and a
+ * column without a type is written as a UTF-8 string.
  */
 export function formatterFor(
   def: ExportBody,
@@ -33,6 +36,7 @@ export function formatterFor(
         newline: f.newline ?? "\n",
         header: f.header ?? true,
         formulaProtection: f.formula_protection ?? true,
+        bom: f.bom ?? false,
       });
     case "json":
       return jsonFormatter(def.name, columns);
@@ -41,6 +45,6 @@ export function formatterFor(
     case "xml":
       return xmlFormatter(def.name, columns);
     case "parquet":
-      return parquetFormatter(columns, types);
+      return parquetFormatter(columns, types ?? columnTypesFor(def));
   }
 }

@@ -14,7 +14,7 @@ interface ParquetState extends FormatterState {
   /** Bytes of the file written so far: the offset the next row group starts at. */
   offset: number;
   rows: number;
-  /** Footer metadata of every row group written, JSON-encoded with {@link toJsonSafe}. */
+  /** Footer metadata of every row group written, packed by {@link packGroup}. */
   groups: unknown[];
 }
 
@@ -24,8 +24,10 @@ interface ParquetState extends FormatterState {
  *
  * The footer (FileMetaData) lists every row group with its column chunk offsets, so the
  * metadata of each written row group is kept in `state.groups` and the footer is written
- * by `finish()`. Column chunks are SNAPPY-compressed, with statistics, without page indexes
- * or bloom filters (those are written after all row groups and would have to live in state too).
+ * by `finish()`. Column chunks are SNAPPY-compressed, without page indexes or bloom filters
+ * (those are written after all row groups and would have to live in state too); numeric and
+ * boolean columns carry min/max/null-count statistics, text columns none (their bounds would
+ * have to be kept in state).
  *
  * Row group boundaries follow the `rows()` calls: the same rows split differently give a
  * different (equally valid) file; the same rows from the same state give the same bytes.
@@ -84,11 +86,13 @@ export function parquetFormatter(columns: string[], types: Partial<Record<string
           name,
           data: rows.map((r) => convert(name, r[name] ?? null)),
           offsetIndex: false,
+          // min/max of text could be long and would sit in state until finish(); numbers are small
+          statistics: typeOf(name) !== "string",
         })) as Parameters<ParquetWriter["write"]>[0]["columnData"],
         rowGroupSize: rows.length,
       });
       const bytes = w.getBytes().slice();
-      s.groups.push(toJsonSafe(pw.row_groups[0]));
+      s.groups.push(packGroup(pw.row_groups[0] as RowGroup));
       s.offset += bytes.length;
       s.rows += rows.length;
       return bytes;
@@ -96,7 +100,7 @@ export function parquetFormatter(columns: string[], types: Partial<Record<string
     finish(state: FormatterState) {
       const s = state as ParquetState;
       const { pw, w } = writerAt(s.offset);
-      pw.row_groups = s.groups.map((g) => fromJsonSafe(g) as RowGroup);
+      pw.row_groups = s.groups.map((g) => unpackGroup(g as unknown[], schema));
       pw.num_rows = BigInt(s.rows);
       void pw.finish();
       return w.getBytes().slice();
@@ -104,30 +108,92 @@ export function parquetFormatter(columns: string[], types: Partial<Record<string
   };
 }
 
-/** Makes footer metadata JSON-safe: bigint, bytes and non-finite or negative-zero numbers are tagged. */
-export function toJsonSafe(v: unknown): unknown {
-  if (typeof v === "bigint") return { $bigint: v.toString() };
-  if (typeof v === "number") return Number.isFinite(v) && !Object.is(v, -0) ? v : { $number: Object.is(v, -0) ? "-0" : String(v) };
-  if (v instanceof Uint8Array) return { $bytes: Array.from(v) };
-  if (Array.isArray(v)) return v.map(toJsonSafe);
-  if (v && typeof v === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = toJsonSafe(x);
-    return out;
-  }
-  return v;
+type ColumnChunk = RowGroup["columns"][number];
+/** hyparquet's type lacks nan_count, which hyparquet-writer computes for float columns and writes. */
+type Statistics = NonNullable<NonNullable<ColumnChunk["meta_data"]>["statistics"]> & { nan_count?: bigint };
+
+/** A statistics bound as JSON: bigint and -0 / non-finite numbers are tagged. */
+function boundToJson(v: unknown): unknown {
+  if (typeof v === "bigint") return { n: v.toString() };
+  if (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0))) return { f: Object.is(v, -0) ? "-0" : String(v) };
+  return v ?? null;
 }
 
-export function fromJsonSafe(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(fromJsonSafe);
+function boundFromJson(v: unknown): unknown {
   if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    if (typeof o.$bigint === "string") return BigInt(o.$bigint);
-    if (typeof o.$number === "string") return Number(o.$number);
-    if (Array.isArray(o.$bytes)) return new Uint8Array(o.$bytes as number[]);
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) out[k] = fromJsonSafe(x);
-    return out;
+    const o = v as { n?: string; f?: string };
+    return o.n !== undefined ? BigInt(o.n) : Number(o.f);
   }
-  return v;
+  return v ?? undefined;
+}
+
+const big = (v: bigint | undefined) => (v === undefined ? null : Number(v));
+const bigBack = (v: unknown) => (v === null || v === undefined ? undefined : BigInt(v as number));
+
+/**
+ * A row group's footer metadata, positional and without what the schema already says
+ * (type, path, codec), so `state.groups` grows by a few dozen bytes per column per rows() call.
+ */
+export function packGroup(g: RowGroup): unknown[] {
+  return [
+    big(g.num_rows),
+    big(g.total_byte_size),
+    big(g.total_compressed_size),
+    g.columns.map((c) => {
+      const m = c.meta_data;
+      if (!m) throw new Error("parquet column chunk without metadata");
+      const st = m.statistics as Statistics | undefined;
+      return [
+        big(c.file_offset),
+        big(m.num_values),
+        big(m.total_compressed_size),
+        big(m.total_uncompressed_size),
+        big(m.data_page_offset),
+        big(m.dictionary_page_offset),
+        m.encodings,
+        m.encoding_stats?.map((e) => [e.page_type, e.encoding, e.count]) ?? null,
+        st ? [boundToJson(st.min_value), boundToJson(st.max_value), big(st.null_count), big(st.nan_count)] : null,
+      ];
+    }),
+  ];
+}
+
+export function unpackGroup(p: unknown[], schema: SchemaElement[]): RowGroup {
+  const [numRows, byteSize, compressedSize, cols] = p as [number, number, number, unknown[][]];
+  return {
+    num_rows: BigInt(numRows),
+    total_byte_size: BigInt(byteSize),
+    total_compressed_size: bigBack(compressedSize),
+    columns: cols.map((c, i) => {
+      const [fileOffset, numValues, compressed, uncompressed, dataOffset, dictOffset, encodings, encStats, stats] = c as [
+        number, number, number, number, number, number | null, string[], [string, string, number][] | null,
+        [unknown, unknown, number | null, number | null] | null,
+      ];
+      const element = schema[i + 1] as SchemaElement;
+      const statistics = stats
+        ? ({
+            min_value: boundFromJson(stats[0]),
+            max_value: boundFromJson(stats[1]),
+            null_count: bigBack(stats[2]),
+            nan_count: bigBack(stats[3]),
+          } as Statistics)
+        : undefined;
+      return {
+        file_offset: BigInt(fileOffset),
+        meta_data: {
+          type: element.type,
+          encodings,
+          path_in_schema: [element.name],
+          codec: "SNAPPY",
+          num_values: BigInt(numValues),
+          total_compressed_size: BigInt(compressed),
+          total_uncompressed_size: BigInt(uncompressed),
+          data_page_offset: BigInt(dataOffset),
+          dictionary_page_offset: bigBack(dictOffset),
+          statistics,
+          encoding_stats: encStats?.map(([page_type, encoding, count]) => ({ page_type, encoding, count })),
+        } as ColumnChunk["meta_data"],
+      } as ColumnChunk;
+    }),
+  };
 }

@@ -176,7 +176,13 @@ exportsRouter.openapi(
     request: { params: IdParam, body: { content: { "application/json": { schema: ExportBody } }, required: true } },
     responses: { 200: json(ExportDetail, "Updated") },
   }),
-  async (c) => c.json(detail(await updateExport(c.env, principal(c).tenantId, c.req.valid("param").id, c.req.valid("json"))), 200),
+  async (c) => {
+    const def = c.req.valid("json");
+    const raw = await c.req.json<Record<string, unknown>>();
+    // The body's `status` defaults to active; only an explicit "active" publishes a draft.
+    const publish = raw.status === "active";
+    return c.json(detail(await updateExport(c.env, principal(c).tenantId, c.req.valid("param").id, def, publish)), 200);
+  },
 );
 
 exportsRouter.openapi(
@@ -197,9 +203,10 @@ exportsRouter.openapi(
     const { tenantId } = principal(c);
     const { id } = c.req.valid("param");
     const cur = await requireExport(c.env, tenantId, id);
-    const merged = ExportBody.safeParse({ ...cur.definition, ...c.req.valid("json") });
+    const patch = c.req.valid("json");
+    const merged = ExportBody.safeParse({ ...cur.definition, ...patch });
     if (!merged.success) throw validationError(merged.error, "body");
-    return c.json(detail(await updateExport(c.env, tenantId, id, merged.data)), 200);
+    return c.json(detail(await updateExport(c.env, tenantId, id, merged.data, patch.status === "active")), 200);
   },
 );
 

@@ -1,6 +1,7 @@
 import { nowSeconds } from "../../db/client";
 import type { Env } from "../../env";
 import type { ExportBody } from "../../exports/definition";
+import { getExport } from "../../exports/store";
 import { ApiError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { JobMessage } from "../../jobs/messages";
@@ -70,22 +71,6 @@ export function runOptionsFromEnv(env: Env): RunOptions {
   };
 }
 
-interface ExportRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  status: string;
-  definition: string;
-}
-
-async function loadExport(env: Env, tenantId: string, exportId: string): Promise<ExportRow | null> {
-  return env.DB.prepare(
-    "SELECT id, tenant_id, name, status, definition FROM exports WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
-  )
-    .bind(exportId, tenantId)
-    .first<ExportRow>();
-}
-
 export function chunkMessage(runId: string, step: number): JobMessage {
   return { type: "export_chunk", version: 1, run_id: runId, step };
 }
@@ -107,8 +92,8 @@ export interface CreateRunInput {
  * the runner treats as a no-op if the chain already started).
  */
 export async function createRun(env: Env, input: CreateRunInput): Promise<RunRow> {
-  const exp = await loadExport(env, input.tenantId, input.exportId);
-  if (!exp) throw notFound("Export");
+  const exp = await getExport(env, input.tenantId, input.exportId);
+  if (!exp) throw notFound(`Export '${input.exportId}'`);
   if (exp.status !== "active") {
     throw new ApiError(
       "conflict",
@@ -128,7 +113,7 @@ export async function createRun(env: Env, input: CreateRunInput): Promise<RunRow
       input.tenantId,
       exp.id,
       input.trigger,
-      exp.definition,
+      JSON.stringify(exp.definition),
       now,
       input.scheduledFor ?? null,
       input.watermark?.after ?? null,
@@ -162,8 +147,7 @@ export async function listRunRows(
   exportId: string,
   page: { limit: number; offset: number },
 ): Promise<{ runs: RunRow[]; total: number }> {
-  const exp = await loadExport(env, tenantId, exportId);
-  if (!exp) throw notFound("Export");
+  if (!(await getExport(env, tenantId, exportId))) throw notFound(`Export '${exportId}'`);
   const [list, count] = await env.DB.batch([
     env.DB.prepare(
       "SELECT * FROM export_runs WHERE tenant_id = ?1 AND export_id = ?2 ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",

@@ -1,0 +1,74 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, notFound } from "../../lib/errors";
+import { createRouter } from "../../lib/router";
+import { requireToken } from "../../middleware/auth";
+import { getDelivery } from "../../services/targets/deliveries";
+import { testTarget } from "../../targets";
+import { DeliveryTarget, MASK, SECRET_FIELDS } from "../../targets/config";
+import { TargetError } from "../../targets/types";
+
+/** Delivery targets: "test connection", and the delivery state of a run. */
+export const targetsRouter = createRouter();
+targetsRouter.use("*", requireToken("exports-manage"));
+
+const Delivery = z.object({
+  id: z.string(),
+  run_id: z.string(),
+  target_type: z.string(),
+  status: z.enum(["pending", "delivering", "retrying", "delivered", "failed"]),
+  attempts: z.number(),
+  location: z.string().nullable(),
+  error: z.string().nullable(),
+  created_at: z.number(),
+  updated_at: z.number(),
+  delivered_at: z.number().nullable(),
+});
+
+targetsRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/test",
+    tags: ["targets"],
+    summary: "Test a delivery target: connect and authenticate (S3: HeadBucket; Azure: stage an uncommitted block)",
+    security: [{ bearerAuth: [] }],
+    request: { body: { required: true, content: { "application/json": { schema: DeliveryTarget } } } },
+    responses: {
+      200: { description: "The target accepted the connection and the credentials", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } },
+      422: { description: "The target refused (error.message says why; error.details[0].message is the kind: auth, not_found, config, refused, transient)" },
+    },
+  }),
+  async (c) => {
+    const target = c.req.valid("json");
+    const masked = SECRET_FIELDS[target.type].filter((f) => (target as Record<string, unknown>)[f] === MASK);
+    if (masked.length) {
+      throw new ApiError("validation_failed", `Send the real ${masked.join(", ")} to test a target; "${MASK}" is only how responses show it`, {
+        details: masked.map((f) => ({ path: f, message: "masked value" })),
+      });
+    }
+    try {
+      await testTarget(c.env, target, { attempts: 2, timeoutMs: 15_000 });
+    } catch (err) {
+      if (!(err instanceof TargetError)) throw err;
+      throw new ApiError("unprocessable", `Connection test failed: ${err.message}`, { details: [{ path: "kind", message: err.kind }] });
+    }
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+targetsRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/deliveries/{run_id}",
+    tags: ["targets"],
+    summary: "Where a run's file was delivered, or why it was not",
+    security: [{ bearerAuth: [] }],
+    request: { params: z.object({ run_id: z.string().openapi({ example: "run_..." }) }) },
+    responses: { 200: { description: "Delivery", content: { "application/json": { schema: Delivery } } } },
+  }),
+  async (c) => {
+    const { run_id } = c.req.valid("param");
+    const d = await getDelivery(c.env, c.get("principal").tenantId, run_id);
+    if (!d) throw notFound(`Delivery of run '${run_id}'`);
+    return c.json(d, 200);
+  },
+);

@@ -1,0 +1,149 @@
+/**
+ * Delivery target configurations (the `target` of an export definition), how their
+ * credentials are sealed at rest, and how they are masked in responses.
+ *
+ * Stored form: every secret field holds `encryptSecret(SECRETS_KEY, value)`
+ * (`v1.<iv>.<ciphertext>`). Response form: every secret field is `"****"`.
+ * An update that sends `"****"` back keeps the stored secret (see sealTarget).
+ */
+import { z } from "zod";
+import type { Env } from "../env";
+import { decryptSecret, encryptSecret } from "../lib/crypto";
+
+export const MASK = "****";
+
+const Host = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:\-\[\]]+$/, "host: a DNS name or an IP address, without scheme or port");
+const Template = (dflt: string) =>
+  z
+    .string()
+    .min(1)
+    .max(1024)
+    .refine((s) => !s.split("/").includes(".."), "must not contain '..' segments")
+    .default(dflt)
+    .describe("may use {name} (file name), {date} (YYYY-MM-DD), {run_id} and {export}");
+const Secret = (what: string) => z.string().min(1, `${what} is required`).max(16_384);
+
+export const S3Target = z.object({
+  type: z.literal("s3"),
+  /** e.g. https://s3.eu-west-1.amazonaws.com, https://<account>.r2.cloudflarestorage.com, https://storage.googleapis.com */
+  endpoint: z.url({ protocol: /^https?$/, error: "endpoint: an http(s) URL such as https://s3.us-east-1.amazonaws.com" }),
+  region: z.string().min(1).max(64).default("us-east-1"),
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.\-_]{1,253}[a-z0-9]$/, "bucket: 3-255 lower-case letters, digits, '.', '-' or '_'"),
+  access_key_id: z.string().min(1).max(256),
+  secret_access_key: Secret("secret_access_key"),
+  session_token: z.string().max(16_384).optional(),
+  /** true: https://endpoint/bucket/key; false: https://bucket.endpoint/key */
+  path_style: z.boolean().default(true),
+  key: Template("{name}"),
+  /** multipart part size; S3 wants >= 5 MiB for every part but the last */
+  part_size_mb: z.number().int().min(5).max(1024).default(8),
+});
+export type S3Target = z.infer<typeof S3Target>;
+
+const FtpBase = {
+  host: Host,
+  port: z.number().int().min(1).max(65535).default(21),
+  username: z.string().min(1).max(256),
+  password: Secret("password"),
+  path: Template("/{name}"),
+};
+export const PlainFtpTarget = z.object({ type: z.literal("ftp"), ...FtpBase });
+/** explicit TLS (AUTH TLS on the plain port, RFC 4217); data channel encrypted too (PROT P) */
+export const FtpsTarget = z.object({ type: z.literal("ftps"), ...FtpBase });
+export const FtpTarget = z.discriminatedUnion("type", [PlainFtpTarget, FtpsTarget]);
+export type FtpTarget = z.infer<typeof FtpTarget>;
+
+export const SftpTarget = z
+  .object({
+    type: z.literal("sftp"),
+    host: Host,
+    port: z.number().int().min(1).max(65535).default(22),
+    username: z.string().min(1).max(256),
+    password: z.string().min(1).max(1024).optional(),
+    /** OpenSSH or PEM private key (ed25519, ecdsa, rsa) */
+    private_key: z.string().min(1).max(16_384).optional(),
+    passphrase: z.string().max(1024).optional(),
+    /** optional pin: SHA-256 of the server's host key, base64 as `ssh-keygen -l` prints it (without "SHA256:") */
+    host_key_sha256: z.string().max(128).optional(),
+    path: Template("/{name}"),
+  })
+  .refine((t) => t.password !== undefined || t.private_key !== undefined, {
+    message: "sftp needs a password or a private_key",
+    path: ["password"],
+  });
+export type SftpTarget = z.infer<typeof SftpTarget>;
+
+export const AzureTarget = z.object({
+  type: z.literal("azure"),
+  /** the account's blob endpoint, e.g. https://myaccount.blob.core.windows.net */
+  endpoint: z.url({ protocol: /^https?$/, error: "endpoint: the blob service URL, e.g. https://myaccount.blob.core.windows.net" }),
+  container: z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, "container: 3-63 lower-case letters, digits and single hyphens"),
+  /** a SAS token with create+write permission on the container (with or without the leading '?') */
+  sas_token: Secret("sas_token").refine((s) => /(^|[?&])sig=/.test(s), "sas_token: must be a SAS query string containing sig="),
+  blob: Template("{name}"),
+  block_size_mb: z.number().int().min(1).max(4000).default(8),
+});
+export type AzureTarget = z.infer<typeof AzureTarget>;
+
+/** Every target that pushes the file somewhere (everything but `download`). */
+export const DeliveryTarget = z.discriminatedUnion("type", [S3Target, PlainFtpTarget, FtpsTarget, SftpTarget, AzureTarget]);
+export type DeliveryTarget = z.infer<typeof DeliveryTarget>;
+
+/** Secret fields per target type: encrypted at rest, masked in responses. */
+export const SECRET_FIELDS: Record<DeliveryTarget["type"], readonly string[]> = {
+  s3: ["secret_access_key", "session_token"],
+  ftp: ["password"],
+  ftps: ["password"],
+  sftp: ["password", "private_key", "passphrase"],
+  azure: ["sas_token"],
+};
+
+type AnyTarget = { type: string } & Record<string, unknown>;
+
+function secretFields(t: AnyTarget): readonly string[] {
+  return SECRET_FIELDS[t.type as DeliveryTarget["type"]] ?? [];
+}
+
+/**
+ * Encrypts the secret fields of a validated target for storage. When `previous` (the
+ * stored, sealed target) is given, a field sent back as `"****"` keeps its stored
+ * value, so clients can update a definition they read without re-entering secrets.
+ */
+export async function sealTarget<T extends AnyTarget>(env: Pick<Env, "SECRETS_KEY">, target: T, previous?: AnyTarget | null): Promise<T> {
+  const out: AnyTarget = { ...target };
+  for (const f of secretFields(target)) {
+    const v = out[f];
+    if (v === undefined || v === null) continue;
+    if (v === MASK) {
+      const kept = previous && previous.type === target.type ? previous[f] : undefined;
+      if (typeof kept !== "string") throw new Error(`${f}: "${MASK}" keeps the stored value, but none is stored; send the real value`);
+      out[f] = kept;
+      continue;
+    }
+    out[f] = await encryptSecret(env.SECRETS_KEY, String(v));
+  }
+  return out as T;
+}
+
+/** Decrypts a stored target's secret fields (for the drivers only; never put this in a response). */
+export async function unsealTarget<T extends AnyTarget>(env: Pick<Env, "SECRETS_KEY">, stored: T): Promise<T> {
+  const out: AnyTarget = { ...stored };
+  for (const f of secretFields(stored)) {
+    const v = out[f];
+    if (typeof v === "string") out[f] = await decryptSecret(env.SECRETS_KEY, v);
+  }
+  return out as T;
+}
+
+/** The target as every response shows it: secret fields replaced by `"****"`. */
+export function maskTarget<T extends AnyTarget>(stored: T): T {
+  const out: AnyTarget = { ...stored };
+  for (const f of secretFields(stored)) if (out[f] !== undefined && out[f] !== null) out[f] = MASK;
+  return out as T;
+}

@@ -1,0 +1,209 @@
+/**
+ * FTP and FTPS (explicit TLS, RFC 4217) over `cloudflare:sockets`.
+ *
+ * Why not basic-ftp: it runs in workerd for plain FTP, but its AUTH TLS upgrade goes
+ * through node:tls over a node:net socket, which in workerd always has a read pending;
+ * workerd's upgrade (Socket.startTls) needs the stream unlocked and fails with
+ * "Cannot call releaseLock() on a reader with outstanding read promises". Talking FTP
+ * over connect() directly lets us read only when a reply is due, then upgrade.
+ * https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#opportunistic-tls-starttls
+ *
+ * Passive mode only (EPSV, then PASV); the data connection always goes to the control
+ * host, never to the address a PASV reply names (no FTP bounce to other hosts).
+ * Certificates are verified by the runtime against its trust store.
+ */
+import { connect } from "cloudflare:sockets";
+import type { Env } from "../env";
+import { checkTargetHost } from "./hosts";
+import type { FtpTarget } from "./config";
+import { type DeliveryContext, type DeliveryFile, type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile, withTimeout } from "./types";
+
+interface Reply {
+  code: number;
+  text: string;
+}
+
+const encoder = new TextEncoder();
+
+class FtpSession {
+  private socket: Socket;
+  private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private writer: WritableStreamDefaultWriter<Uint8Array>;
+  private buffer = "";
+  private readonly decoder = new TextDecoder();
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly secure: boolean,
+    private readonly timeoutMs: number,
+  ) {
+    this.socket = connect({ hostname: host, port }, { secureTransport: secure ? "starttls" : "off", allowHalfOpen: false });
+    this.reader = this.socket.readable.getReader();
+    this.writer = this.socket.writable.getWriter();
+  }
+
+  /** Reads one (possibly multi-line) reply; no read is left pending afterwards. */
+  async reply(): Promise<Reply> {
+    return withTimeout(this.timeoutMs, `FTP reply from ${this.host}`, async () => {
+      for (;;) {
+        const parsed = this.parseReply();
+        if (parsed) return parsed;
+        const { value, done } = await this.reader.read();
+        if (done) throw new TargetError("transient", `FTP server ${this.host} closed the connection`);
+        this.buffer += this.decoder.decode(value, { stream: true });
+      }
+    });
+  }
+
+  private parseReply(): Reply | null {
+    const lines = this.buffer.split("\r\n");
+    if (lines.length < 2) return null;
+    const first = /^(\d{3})([ -])/.exec(lines[0] ?? "");
+    if (!first) throw new TargetError("refused", `not an FTP server at ${this.host}:${this.port} (got "${(lines[0] ?? "").slice(0, 60)}")`);
+    const code = first[1]!;
+    let end = 0;
+    if (first[2] === "-") {
+      end = lines.findIndex((l, i) => i > 0 && l.startsWith(`${code} `));
+      if (end < 0 || end === lines.length - 1) return null;
+    }
+    const text = lines.slice(0, end + 1).join("\n");
+    this.buffer = lines.slice(end + 1).join("\r\n");
+    return { code: Number(code), text };
+  }
+
+  async send(command: string): Promise<Reply> {
+    await this.writer.write(encoder.encode(`${command}\r\n`));
+    return this.reply();
+  }
+
+  /** Sends a command and insists on one of the expected reply codes. */
+  async expect(command: string, ok: number[], what: string): Promise<Reply> {
+    const r = await this.send(command);
+    if (!ok.includes(r.code)) throw replyError(r, what, this.host);
+    return r;
+  }
+
+  /** AUTH TLS, then swap the socket for its TLS upgrade (RFC 4217 section 4). */
+  async upgrade(): Promise<void> {
+    const r = await this.send("AUTH TLS");
+    if (r.code !== 234) throw new TargetError("refused", `FTPS: ${this.host} does not offer explicit TLS (AUTH TLS answered ${r.code} ${firstLine(r)})`);
+    this.reader.releaseLock();
+    this.writer.releaseLock();
+    this.socket = this.socket.startTls();
+    this.reader = this.socket.readable.getReader();
+    this.writer = this.socket.writable.getWriter();
+  }
+
+  async login(user: string, password: string): Promise<void> {
+    const u = await this.send(`USER ${user}`);
+    if (u.code === 230) return;
+    if (u.code !== 331) throw replyError(u, "login", this.host);
+    const p = await this.send(`PASS ${password}`);
+    if (p.code !== 230 && p.code !== 202) throw replyError(p, "login", this.host);
+  }
+
+  /** Opens a passive data connection (EPSV, falling back to PASV). */
+  async openData(): Promise<Socket> {
+    let port: number | undefined;
+    const e = await this.send("EPSV");
+    if (e.code === 229) port = Number(/\(\|\|\|(\d+)\|\)/.exec(e.text)?.[1]);
+    if (!port) {
+      const p = await this.expect("PASV", [227], "passive mode");
+      const m = /(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)/.exec(p.text);
+      if (!m) throw new TargetError("refused", `FTP: unreadable PASV reply from ${this.host}: ${firstLine(p)}`);
+      port = Number(m[5]) * 256 + Number(m[6]);
+    }
+    return connect({ hostname: this.host, port }, { secureTransport: this.secure ? "on" : "off", allowHalfOpen: false });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await withTimeout(2000, "FTP QUIT", () => this.send("QUIT"));
+    } catch {
+      // best effort
+    }
+    await this.socket.close().catch(() => {});
+  }
+}
+
+const firstLine = (r: Reply) => r.text.split("\n")[0]?.slice(4) ?? "";
+
+function replyError(r: Reply, what: string, host: string): TargetError {
+  const msg = `FTP ${what} failed on ${host}: ${r.code} ${firstLine(r)}`;
+  if (r.code === 530 || r.code === 532) return new TargetError("auth", `${msg} (check the username and password)`);
+  if (r.code === 550 || r.code === 553) return new TargetError("not_found", `${msg} (check the path and the account's permissions)`);
+  if (r.code >= 400 && r.code < 500) return new TargetError("transient", msg);
+  return new TargetError("refused", msg);
+}
+
+function connectError(err: unknown, host: string, port: number): TargetError {
+  if (err instanceof TargetError) return err;
+  const text = String(err instanceof Error ? err.message : err);
+  if (/certificate|tls|ssl|handshake/i.test(text)) {
+    return new TargetError("refused", `FTPS: TLS with ${host}:${port} failed (${text}); the server needs a certificate valid for that host`);
+  }
+  return new TargetError("transient", `FTP: could not reach ${host}:${port} (${text})`);
+}
+
+async function openSession(env: Env, cfg: FtpTarget, opts: DeliveryOptions): Promise<FtpSession> {
+  await checkTargetHost(env, cfg.host);
+  const secure = cfg.type === "ftps";
+  const s = new FtpSession(cfg.host, cfg.port, secure, opts.timeoutMs ?? 30_000);
+  try {
+    const greeting = await s.reply();
+    if (greeting.code !== 220) throw replyError(greeting, "greeting", cfg.host);
+    if (secure) await s.upgrade();
+    await s.login(cfg.username, cfg.password);
+    if (secure) {
+      await s.expect("PBSZ 0", [200], "PBSZ");
+      await s.expect("PROT P", [200], "PROT P (encrypted data channel)");
+    }
+    await s.expect("TYPE I", [200], "binary mode");
+    return s;
+  } catch (err) {
+    await s.close();
+    throw connectError(err, cfg.host, cfg.port);
+  }
+}
+
+/** Creates each missing directory of `path` (MKD answers 550 when one exists; that is fine). */
+async function ensureDirs(s: FtpSession, path: string): Promise<void> {
+  const parts = path.split("/").slice(0, -1).filter(Boolean);
+  let dir = path.startsWith("/") ? "" : ".";
+  for (const p of parts) {
+    dir += `/${p}`;
+    await s.send(`MKD ${dir}`);
+  }
+}
+
+export const ftpDriver: TargetDriver<FtpTarget> = {
+  async test(env, cfg, opts = {}) {
+    const s = await openSession(env, cfg, opts);
+    await s.close();
+  },
+
+  async deliver(env, cfg, file: DeliveryFile, ctx: DeliveryContext, opts = {}) {
+    const path = expandTemplate(cfg.path, file, ctx);
+    const s = await openSession(env, cfg, opts);
+    try {
+      await ensureDirs(s, path);
+      const data = await s.openData();
+      const stor = await s.send(`STOR ${path}`);
+      if (stor.code !== 150 && stor.code !== 125) {
+        await data.close().catch(() => {});
+        throw replyError(stor, `upload of ${path}`, cfg.host);
+      }
+      const obj = await readFile(env, file.key);
+      await obj.body.pipeTo(data.writable);
+      const done = await s.reply();
+      if (done.code !== 226 && done.code !== 250) throw replyError(done, `upload of ${path}`, cfg.host);
+      const scheme = cfg.type === "ftps" ? "ftps" : "ftp";
+      return { location: `${scheme}://${cfg.host}:${cfg.port}${path.startsWith("/") ? "" : "/"}${path}` };
+    } catch (err) {
+      throw connectError(err, cfg.host, cfg.port);
+    } finally {
+      await s.close();
+    }
+  },
+};

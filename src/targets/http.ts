@@ -1,0 +1,77 @@
+import { type DeliveryOptions, TargetError, sleep } from "./types";
+
+export interface HttpFailure {
+  status: number;
+  /** service error code from the body (`<Code>`), or the x-ms-error-code header */
+  code: string;
+  message: string;
+}
+
+/** Reads `<Code>` and `<Message>` from an S3 or Azure XML error body. */
+export function parseXmlError(status: number, body: string, headerCode?: string | null): HttpFailure {
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? headerCode ?? `HTTP${status}`;
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? "";
+  return { status, code, message };
+}
+
+/**
+ * One HTTP call against a storage service with bounded retries: exponential backoff
+ * (backoffMs, 2x, 4x, ...) on failures `classify` calls transient, on timeouts and on
+ * dropped connections; anything else fails at once. `send` must build a fresh request
+ * each time (bodies are ArrayBuffers, so they can be sent again).
+ */
+export async function requestWithRetry(
+  what: string,
+  send: (signal: AbortSignal) => Promise<Response>,
+  classify: (f: HttpFailure) => TargetError,
+  opts: DeliveryOptions,
+  check?: (res: Response, body: string) => HttpFailure | null,
+): Promise<{ res: Response; body: string }> {
+  const attempts = opts.attempts ?? 4;
+  const backoff = opts.backoffMs ?? 500;
+  let last: TargetError | undefined;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const res = await send(AbortSignal.timeout(opts.timeoutMs ?? 60_000));
+      const body = await res.text();
+      const failure = res.ok ? (check?.(res, body) ?? null) : parseXmlError(res.status, body, res.headers.get("x-ms-error-code"));
+      if (!failure) return { res, body };
+      last = classify(failure);
+      if (!last.retryable) throw last;
+    } catch (err) {
+      if (err instanceof TargetError && !err.retryable) throw err;
+      if (!(err instanceof TargetError)) {
+        const name = (err as Error)?.name;
+        last = new TargetError(
+          "transient",
+          name === "TimeoutError" || name === "AbortError" ? `${what} timed out after ${opts.timeoutMs ?? 60_000} ms` : `${what}: ${String((err as Error)?.message ?? err)}`,
+        );
+      } else {
+        last = err;
+      }
+    }
+    if (attempt < attempts) await sleep(backoff * 2 ** (attempt - 1));
+  }
+  throw new TargetError("transient", `${last?.message ?? what} (gave up after ${attempts} attempts)`);
+}
+
+/** Sizes of the parts a file is cut into: all `partSize` but the last. */
+export function partRanges(size: number, partSize: number): { offset: number; length: number }[] {
+  const out: { offset: number; length: number }[] = [];
+  for (let offset = 0; offset < size; offset += partSize) out.push({ offset, length: Math.min(partSize, size - offset) });
+  return out;
+}
+
+export const MiB = 1024 * 1024;
+
+/**
+ * Part size for a multipart upload: the configured size, raised so a file needs at
+ * most `maxParts` parts. Each part costs an R2 read and an upload request, and one
+ * Worker invocation may make at most 1000 subrequests (Workers Paid).
+ * https://developers.cloudflare.com/workers/platform/limits/#subrequests
+ */
+export function choosePartSize(size: number, configuredMiB: number, maxParts = 400): number {
+  const min = configuredMiB * MiB;
+  const needed = Math.ceil(size / maxParts / MiB) * MiB;
+  return Math.max(min, needed);
+}

@@ -1,0 +1,133 @@
+/**
+ * Vitest globalSetup (runs in Node, outside workerd): starts the real protocol servers
+ * the delivery-target tests talk to on loopback, and hands their addresses and
+ * credentials to the tests with `provide` (read them with `inject("targetServers")`).
+ *
+ * A control server (plain HTTP on loopback) lets tests create buckets, inject faults,
+ * read the request log and read back what each server stored.
+ */
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, normalize } from "node:path";
+import ssh2 from "ssh2";
+import type { TestProject } from "vitest/node";
+import { startAzure } from "./azure";
+import { startFtp } from "./ftp";
+import { type S3Fault, startS3 } from "./s3";
+import { startSftp } from "./sftp";
+import { prepareTestTls, testTls } from "./tls";
+import { readBody } from "./body";
+
+export interface TargetServers {
+  control: string;
+  s3: { endpoint: string; port: number; region: string; accessKeyId: string; secretAccessKey: string };
+  ftp: { host: string; port: number; user: string; password: string };
+  ftps: { host: string; port: number; user: string; password: string; cert: string };
+  sftp: { host: string; port: number; user: string; password: string; privateKey: string; rsaPrivateKey: string };
+  azure: { endpoint: string; sas: string };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    targetServers: TargetServers;
+  }
+}
+
+
+export default async function setup(project: TestProject) {
+  const user = "ferry";
+  const password = "correct horse battery staple";
+  const s3Creds = { accessKeyId: "AKIAFERRYTEST0000001", secretAccessKey: "ferry/test/secret/key/0123456789abcdefABCD", region: "eu-test-1" };
+
+  // Made by vitest.config.ts before miniflare loads, so workerd trusts it (see tls.ts).
+  await prepareTestTls();
+  const pems = testTls()!;
+  const ed = ssh2.utils.generateKeyPairSync("ed25519");
+  const rsa = ssh2.utils.generateKeyPairSync("rsa", { bits: 2048 });
+
+  const azureSig = "c2lnbmF0dXJlLWZvci10ZXN0cw==";
+  const azureSas = `sv=2022-11-02&ss=b&srt=co&sp=rwc&se=2099-01-01T00:00:00Z&spr=https,http&sig=${encodeURIComponent(azureSig)}`;
+
+  const [s3, ftp, ftps, sftp, azure] = await Promise.all([
+    startS3(s3Creds),
+    startFtp({ user, password }),
+    startFtp({ user, password, tls: { key: pems.key, cert: pems.cert } }),
+    startSftp({ user, password, publicKeys: [ed.public, rsa.public] }),
+    startAzure({ account: "ferrytest", sig: azureSig }),
+  ]);
+
+  const roots: Record<string, string> = { ftp: ftp.root, ftps: ftps.root, sftp: sftp.root };
+  const control = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const q = url.searchParams;
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const body = await readBody(req);
+      switch (`${req.method} ${url.pathname}`) {
+        case "POST /s3/buckets":
+          await s3.createBucket(JSON.parse(body.toString()).name);
+          return json(200, { ok: true });
+        case "POST /s3/faults":
+          s3.addFault(JSON.parse(body.toString()) as S3Fault);
+          return json(200, { ok: true });
+        case "GET /s3/log":
+          return json(200, s3.log(q.get("bucket") ?? ""));
+        case "GET /s3/uploads": {
+          const r = await s3.listUploads(q.get("bucket") ?? "");
+          res.writeHead(r.status, { "content-type": "application/xml" });
+          return res.end(r.body);
+        }
+        case "GET /s3/object": {
+          const r = await s3.getObject(q.get("bucket") ?? "", q.get("key") ?? "");
+          res.writeHead(r.status);
+          return res.end(r.body);
+        }
+        case "POST /azure/faults":
+          azure.addFault(JSON.parse(body.toString()));
+          return json(200, { ok: true });
+        case "GET /azure/log":
+          return json(200, azure.log(q.get("container") ?? ""));
+        case "GET /azure/blob": {
+          const data = azure.blob(q.get("container") ?? "", q.get("blob") ?? "");
+          if (!data) return json(404, { error: "no such blob" });
+          res.writeHead(200);
+          return res.end(data);
+        }
+        case "GET /file": {
+          const root = roots[q.get("server") ?? ""];
+          if (!root) return json(400, { error: "server must be ftp, ftps or sftp" });
+          try {
+            const data = readFileSync(join(root, normalize(`/${q.get("path") ?? ""}`)));
+            res.writeHead(200);
+            return res.end(data);
+          } catch {
+            return json(404, { error: "no such file" });
+          }
+        }
+        default:
+          return json(404, { error: "unknown control route" });
+      }
+    } catch (err) {
+      json(500, { error: String(err) });
+    }
+  });
+  await new Promise<void>((r) => control.listen(0, "127.0.0.1", r));
+
+  project.provide("targetServers", {
+    control: `http://127.0.0.1:${(control.address() as AddressInfo).port}`,
+    s3: { endpoint: s3.endpoint, port: s3.port, ...s3Creds },
+    ftp: { host: "127.0.0.1", port: ftp.port, user, password },
+    ftps: { host: "127.0.0.1", port: ftps.port, user, password, cert: pems.cert },
+    sftp: { host: "127.0.0.1", port: sftp.port, user, password, privateKey: ed.private, rsaPrivateKey: rsa.private },
+    azure: { endpoint: azure.endpoint, sas: azureSas },
+  });
+
+  return async () => {
+    await new Promise((r) => control.close(r));
+    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), sftp.close(), azure.close()]);
+  };
+}

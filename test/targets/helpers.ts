@@ -1,0 +1,59 @@
+import { env } from "cloudflare:test";
+import { inject } from "vitest";
+import type { Env } from "../../src/env";
+import type { DeliveryContext, DeliveryFile } from "../../src/targets/types";
+
+export const e = env as unknown as Env;
+export const servers = () => inject("targetServers");
+
+/** Deterministic pseudo-random bytes (xorshift32), so a wrong byte anywhere shows. */
+export function bytes(size: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 255;
+  }
+  return out;
+}
+
+let n = 0;
+/** A unique name per call, for buckets, containers and paths (tests share the servers). */
+export const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(n++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+
+/** Puts `data` in R2 as a finished run's file would be. */
+export async function putFile(data: Uint8Array, name = "export.csv"): Promise<DeliveryFile> {
+  const key = `runs/${unique("run")}/${name}`;
+  await e.FILES.put(key, data);
+  return { key, size: data.length, name, contentType: "text/csv" };
+}
+
+export const ctx = (runId = "run_test"): DeliveryContext => ({ exportName: "win-info", runId, date: "2026-11-25" });
+
+export async function control(path: string, init?: RequestInit): Promise<Response> {
+  return fetch(`${servers().control}${path}`, init);
+}
+
+export async function controlJson(path: string, body: unknown): Promise<void> {
+  const r = await control(path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  await r.body?.cancel();
+}
+
+/** Reads back what a server stored, as bytes. */
+export async function readBack(path: string): Promise<Uint8Array> {
+  const r = await control(path);
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Fast options for tests: short backoff; timeouts long enough never to fire by accident. */
+export const fast = { backoffMs: 20, attempts: 4, timeoutMs: 20_000 };
