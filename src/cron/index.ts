@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { resumeStalledIngestions } from "./ingestions";
 import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
 
@@ -8,6 +9,7 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
   const tasks: [string, () => Promise<unknown>][] = [
     ["schedules", () => enqueueDueRuns(env)],
     ["retention", () => expireRunFiles(env)],
+    ["csv ingestions", () => resumeStalledIngestions(env)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {

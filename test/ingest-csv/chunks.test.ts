@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { setupTenant } from "../helpers";
-import { deliver, drain, e, manualEnv, status, storedRows, uploadWith } from "./helpers";
+import { deliver, drain, e, manualEnv, runCron, status, storedRows, uploadWith } from "./helpers";
 
 /**
  * The chunked queue chain, driven message by message through the worker's queue() entry point
@@ -138,6 +138,24 @@ describe("chunked CSV ingestion", () => {
     expect(s.status).toBe("failed");
     expect(s.error).toMatch(/^Processing kept failing from line 3 and was given up after its retries/);
     expect(s.rows_accepted).toBe(1);
+  });
+
+  it("resends, from the cron trigger, the message of an ingestion whose chain was lost", async () => {
+    const t = await setupTenant("csv-stalled");
+    const d = manualEnv({ CSV_CHUNK_BYTES: "64" });
+    const r = await uploadWith(d, t.apiKey, "survey-data", surveyFile(6));
+    const id = r.json.data.ingestion_id;
+    expect(await deliver(d, d.sent.shift())).toBe(true);
+    const lost = d.sent.shift();
+    await runCron(d);
+    expect(d.sent, "a live chain is left alone").toHaveLength(0);
+    await e.DB.prepare("UPDATE ingestions SET updated_at = updated_at - 3600 WHERE id = ?1").bind(id).run();
+    await runCron(d);
+    expect(d.sent).toEqual([lost]);
+    await runCron(d);
+    expect(d.sent, "resent once, not every minute").toHaveLength(1);
+    await drain(d);
+    expect((await status(t.apiKey, id)).json.data).toMatchObject({ status: "completed", rows_accepted: 6 });
   });
 
   it("fails the ingestion, with the line, when a record has no end within the longest record size", async () => {

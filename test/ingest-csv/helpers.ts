@@ -1,4 +1,12 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  env,
+  getQueueResult,
+  SELF,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import worker from "../../src/index";
 import type { Env } from "../../src/env";
 import { BASE } from "../helpers";
@@ -109,4 +117,11 @@ export async function storedRows(tenantId: string, table: "kpis" | "survey_respo
   const db = (e as unknown as Record<string, D1Database>)[`DATA_${t?.shard}`] as D1Database;
   const { results } = await db.prepare(`SELECT * FROM ${table} WHERE tenant_id = ?1 ORDER BY row_id`).bind(tenantId).all<Record<string, unknown>>();
   return results;
+}
+
+/** Runs the worker's scheduled() entry point once with the driver's env. */
+export async function runCron(d: Driver) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), d.env, ctx);
+  await waitOnExecutionContext(ctx);
 }

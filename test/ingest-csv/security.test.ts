@@ -96,6 +96,17 @@ describe("CSV ingestion: tenants, auth and limits", () => {
     expect(((await res.json()) as { message: string }).message).toBe("No file in the multipart field 'file' (curl -F file=@data.csv)");
   });
 
+  it("explains a 'file' field sent as text instead of as a file", async () => {
+    const a = await setupTenant("csv-400-text");
+    const fd = new FormData();
+    fd.append("file", CSV);
+    const res = await SELF.fetch(`${BASE}/v1/kpis/csv`, { method: "POST", headers: { Authorization: `Bearer ${a.apiKey}` }, body: fd });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      "The field 'file' came without a filename, as a text field: send the CSV as a file (curl -F file=@data.csv)",
+    );
+  });
+
   it("validates the status query", async () => {
     const a = await setupTenant("csv-query");
     const r = await status(a.apiKey, "ing_x", "?errors_limit=0");

@@ -19,8 +19,8 @@ export const ingestCsvRouter = createRouter();
 /** Bytes of multipart framing (boundaries, part headers, other small fields) allowed on top of the file. */
 const MULTIPART_SLACK = 64 * 1024;
 
-/** Seconds per chunk assumed by estimated_time_to_complete (one queue message each). */
-const SECONDS_PER_CHUNK = 1;
+/** Processing rate assumed by estimated_time_to_complete (measured end to end under `npm run dev`: ~430 KB/s). */
+const BYTES_PER_SECOND = 400 * 1024;
 
 const Started = z.object({
   code: z.literal(201),
@@ -112,9 +112,8 @@ async function upload(c: Context<AppEnv>, route: CsvRoute) {
         next_line: header.nextLine,
       });
       await enqueueChunk(c.env, { id, tenant_id: principal.tenantId }, header.end);
-      const chunks = Math.max(1, Math.ceil((staged.bytes - header.end) / chunk.bytes));
       const response = envelope(201, "ingestion has been started", {
-        estimated_time_to_complete: chunks * SECONDS_PER_CHUNK,
+        estimated_time_to_complete: Math.max(1, Math.ceil((staged.bytes - header.end) / BYTES_PER_SECOND)),
         ingestion_id: id,
       });
       const storeStatements = store(response);

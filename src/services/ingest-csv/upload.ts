@@ -134,6 +134,10 @@ export async function stageMultipartFile(req: Request, bucket: R2Bucket, key: st
       stream.resume();
     });
   });
+  let fileAsText = false;
+  bb.on("field", (name) => {
+    if (name === "file") fileAsText = true;
+  });
   const closed = new Promise<void>((resolve, reject) => {
     bb.on("close", resolve);
     bb.on("error", (err) => reject(new UploadError("bad_request", `Malformed multipart/form-data body: ${(err as Error).message}`)));
@@ -158,6 +162,9 @@ export async function stageMultipartFile(req: Request, bucket: R2Bucket, key: st
   if (failure) {
     await writer.abort();
     throw failure;
+  }
+  if (!fileDone && fileAsText) {
+    throw new UploadError("bad_request", "The field 'file' came without a filename, as a text field: send the CSV as a file (curl -F file=@data.csv)");
   }
   if (!fileDone) throw new UploadError("bad_request", "No file in the multipart field 'file' (curl -F file=@data.csv)");
   return { key, bytes: writer.bytes, fileName, head: writer.head, sha256: writer.hash.digest("hex") };
