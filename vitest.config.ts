@@ -8,25 +8,42 @@ export default defineConfig(async () => {
   const controlMigrations = await readD1Migrations("migrations/control");
   const dataMigrations = await readD1Migrations("migrations/data");
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            ADMIN_TOKEN: "test-admin-token",
-            SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=",
-            // Delivery-target tests talk to servers on loopback (test/servers/).
-            ALLOW_PRIVATE_TARGETS: "true",
-            CONTROL_MIGRATIONS: controlMigrations,
-            DATA_MIGRATIONS: dataMigrations,
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  ADMIN_TOKEN: "test-admin-token",
+                  SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=",
+                  // Delivery-target tests talk to servers on loopback (test/servers/).
+                  ALLOW_PRIVATE_TARGETS: "true",
+                  CONTROL_MIGRATIONS: controlMigrations,
+                  DATA_MIGRATIONS: dataMigrations,
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/node/**"],
+            setupFiles: ["./test/setup/apply-migrations.ts"],
+            testTimeout: 30_000,
           },
         },
-      }),
-    ],
-    test: {
-      setupFiles: ["./test/setup/apply-migrations.ts"],
-      globalSetup: ["./test/servers/global-setup.ts"],
-      testTimeout: 30_000,
+        /** Tests that need the host: standard command-line tools (gunzip, unzip) reading our output. */
+        {
+          test: {
+            name: "node",
+            include: ["test/node/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 60_000,
+          },
+        },
+      ],
     },
   };
 });

@@ -6,6 +6,12 @@ import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
+import { automatedRouter } from "./routes/automated";
+import { exportsRouter } from "./routes/exports";
+import { ingestRouter } from "./routes/ingest";
+import { downloadsRouter } from "./routes/downloads";
+import { runsRouter } from "./routes/exports/runs";
+import { ingestCsvRouter } from "./routes/ingest-csv";
 import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
@@ -73,8 +79,14 @@ export function createApp() {
   app.route("/api/1", oauthRouter);
   app.route("/.well-known", jwksRouter);
   app.route("/api/1/models", modelsRouter);
+  app.route("/api/1/exports", exportsRouter);
   app.route("/", meRouter);
+  app.route("/v1", ingestRouter);
+  app.route("/api/1/exports", runsRouter);
+  app.route("/api/1/downloads", downloadsRouter);
+  app.route("/api/1/data-exporter/automated", automatedRouter);
   app.route("/api/1/targets", targetsRouter);
+  app.route("/", ingestCsvRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));

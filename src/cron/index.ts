@@ -1,6 +1,16 @@
 import type { Env } from "../env";
+import { expireRunFiles } from "./retention";
+import { enqueueDueRuns } from "./schedules";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
-export async function runCron(_controller: ScheduledController, _env: Env, _ctx: ExecutionContext): Promise<void> {
-  // Due schedules, retention clean-up and bucket discovery register here as they are built.
+export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+  // Each task is independent: one failing must not stop the others.
+  const tasks: [string, () => Promise<unknown>][] = [
+    ["schedules", () => enqueueDueRuns(env)],
+    ["retention", () => expireRunFiles(env)],
+  ];
+  const results = await Promise.allSettled(tasks.map(([, run]) => run()));
+  results.forEach((r, i) => {
+    if (r.status === "rejected") console.error(JSON.stringify({ cron: tasks[i]![0], error: String(r.reason) }));
+  });
 }

@@ -59,6 +59,23 @@ export const FormatSpec = z.object({
   header: z.boolean().optional(),
   /** neutralise cells starting with = + - @ tab CR against spreadsheet formula injection */
   formula_protection: z.boolean().optional(),
+  /** csv, psv, tsv: start the file with a UTF-8 byte order mark (lets Excel detect UTF-8) */
+  bom: z.boolean().optional(),
+}).superRefine((f, ctx) => {
+  const fixed = f.type === "psv" ? "|" : f.type === "tsv" ? "\t" : undefined;
+  if (f.delimiter !== undefined && fixed !== undefined && f.delimiter !== fixed) {
+    ctx.addIssue({ code: "custom", path: ["delimiter"], message: `${f.type} always uses ${JSON.stringify(fixed)} as delimiter; leave delimiter out or use type csv` });
+  }
+  if (f.delimiter !== undefined && /[\r\n]/.test(f.delimiter)) {
+    ctx.addIssue({ code: "custom", path: ["delimiter"], message: "delimiter cannot contain a line break" });
+  }
+  if (f.enclosure && /[\r\n]/.test(f.enclosure)) {
+    ctx.addIssue({ code: "custom", path: ["enclosure"], message: "enclosure cannot be a line break" });
+  }
+  const enclosure = f.enclosure ?? '"';
+  if (enclosure && (f.delimiter ?? fixed ?? ",").includes(enclosure)) {
+    ctx.addIssue({ code: "custom", path: ["enclosure"], message: `enclosure ${JSON.stringify(enclosure)} cannot be part of the delimiter` });
+  }
 });
 export type FormatSpec = z.infer<typeof FormatSpec>;
 

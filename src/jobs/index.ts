@@ -1,17 +1,22 @@
 import type { Env } from "../env";
+import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
+import { handleCsvIngest } from "./csv-ingest";
 import { JobMessage } from "./messages";
 import { handleTargetDelivery } from "./target-delivery";
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
   noop: async () => {},
+  export_chunk: handleExportChunk,
   target_delivery: handleTargetDelivery,
+  csv_ingest: handleCsvIngest,
 };
 
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */
 export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt);
 
 export async function handleBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
+  if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, env);
   for (const message of batch.messages) {
     const parsed = JobMessage.safeParse(message.body);
     if (!parsed.success) {

@@ -27,6 +27,9 @@ export function modelDdl(model: ModelDef): string[] {
   const time = model.timeField ?? "ingested_at";
   out.push(`CREATE INDEX ${model.name}_tenant_time ON ${model.name} (tenant_id, ${time}, row_id);`);
   if (model.userField) out.push(`CREATE INDEX ${model.name}_tenant_user ON ${model.name} (tenant_id, ${model.userField});`);
+  for (const f of model.fields) {
+    if (f.identifiesUser) out.push(`CREATE INDEX ${model.name}_tenant_${f.name} ON ${model.name} (tenant_id, ${f.name});`);
+  }
   if (model.kind === "entity" && model.key?.length) {
     out.push(`CREATE UNIQUE INDEX ${model.name}_tenant_key ON ${model.name} (tenant_id, ${model.key.join(", ")});`);
   }

@@ -4,6 +4,7 @@ const timestamp: FieldDef = {
   name: "timestamp",
   type: "timestamp",
   required: false,
+  default: "now",
   description: "YYYY-MM-DD HH:MM:SS in UTC; the time of ingestion when omitted",
 };
 const userId: FieldDef = { name: "user_id", type: "string", required: true, description: "Unique user ID" };
@@ -153,6 +154,7 @@ export const eventModels: ModelDef[] = [
         name: "target_user_id",
         type: "string",
         required: true,
+        identifiesUser: true,
         description: "ID of the user with whom a link is made or who is unlinked",
       },
       {

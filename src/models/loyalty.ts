@@ -5,14 +5,17 @@ function f(
   name: string,
   type: FieldType,
   description: string,
-  opts: { required?: boolean; values?: readonly string[] } = {},
+  opts: Partial<Pick<FieldDef, "required" | "values" | "format" | "default">> = {},
 ): FieldDef {
-  return { name, type, description, required: opts.required ?? false, ...(opts.values ? { values: opts.values } : {}) };
+  return { name, type, description, ...opts, required: opts.required ?? false };
 }
 const req = { required: true } as const;
 const customer = f("customer_id", "string", "Member (customer) id", req);
 const createdAt = f("created_at", "timestamp", "YYYY-MM-DD HH:MM:SS in UTC", req);
-const updatedAt = f("updated_at", "timestamp", "Last change, YYYY-MM-DD HH:MM:SS in UTC");
+const updatedAt = f("updated_at", "timestamp", "Last change, YYYY-MM-DD HH:MM:SS in UTC; the time of ingestion when omitted", {
+  default: "now",
+});
+const country = f("country", "string", "ISO 3166-1 alpha-2 country", { format: "country" });
 const store = f("store_code", "string", "Store (tenant store code) the record belongs to");
 
 /**
@@ -37,7 +40,7 @@ export const loyaltyModels: ModelDef[] = [
       f("status", "string", "Membership status", { values: ["active", "inactive", "opted_out", "blocked"] }),
       f("tier", "string", "Current tier name"),
       f("points_balance", "integer", "Spendable points"),
-      f("country", "string", "ISO 3166-1 alpha-2 country"),
+      country,
       store,
       f("opted_in_at", "timestamp", "When the member joined the program"),
       createdAt,
@@ -57,7 +60,7 @@ export const loyaltyModels: ModelDef[] = [
       f("transaction_id", "string", "Transaction id", req),
       customer,
       f("total", "float", "Transaction total", req),
-      f("currency", "string", "ISO 4217 currency code"),
+      f("currency", "string", "ISO 4217 currency code", { format: "currency" }),
       f("items_count", "integer", "Number of items"),
       f("status", "string", "Transaction status", { values: ["accepted", "refunded", "partially_refunded", "rejected"] }),
       store,
@@ -236,7 +239,7 @@ export const loyaltyModels: ModelDef[] = [
     fields: [
       f("store_code", "string", "Store code", req),
       f("name", "string", "Store name", req),
-      f("country", "string", "ISO 3166-1 alpha-2 country"),
+      country,
       f("city", "string", "City"),
       f("status", "string", "Store status", { values: ["active", "inactive"] }),
       createdAt,

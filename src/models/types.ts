@@ -26,8 +26,15 @@ export interface FieldDef {
   description: string;
   /** The only values accepted, where the model fixes them. */
   values?: readonly string[];
-  /** Extra string checks: ISO 3166-1 alpha-2 country, IETF language tag, ISO 4217-ish currency code. */
-  format?: "country" | "language";
+  /** Extra string checks: ISO 3166-1 alpha-2 country, IETF language tag, ISO 4217 currency code. */
+  format?: "country" | "language" | "currency";
+  /** Value stored when an item omits the field: `now` is the time of ingestion (timestamps). */
+  default?: "now";
+  /**
+   * The field holds an end user's id besides the model's `userField` (e.g. the other side
+   * of a social interaction): user-data deletion removes rows matching it too.
+   */
+  identifiesUser?: boolean;
 }
 
 export interface ModelDef {

@@ -4,6 +4,7 @@ import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
 import { MODELS, getModel } from "../../models";
 import type { ModelDef } from "../../models";
+import { AGGREGATIONS_BY_TYPE, OPERATORS_BY_TYPE } from "../../models/operators";
 
 const Field = z.object({
   name: z.string(),
@@ -11,6 +12,8 @@ const Field = z.object({
   required: z.boolean(),
   values: z.array(z.string()).nullable(),
   description: z.string(),
+  operators: z.array(z.string()).openapi({ description: "filter operators this field takes in export definitions" }),
+  aggregations: z.array(z.string()).openapi({ description: "aggregations this field takes in export definitions" }),
 });
 const ModelSummary = z.object({
   name: z.string(),
@@ -72,6 +75,8 @@ modelsRouter.openapi(
           required: f.required,
           values: f.values ? [...f.values] : null,
           description: f.description,
+          operators: [...OPERATORS_BY_TYPE[f.type]],
+          aggregations: [...AGGREGATIONS_BY_TYPE[f.type]],
         })),
       },
       200,

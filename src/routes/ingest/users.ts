@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { ApiError } from "../../lib/errors";
+import { createRouter } from "../../lib/router";
+import { requireApiKey } from "../../middleware/auth";
+import { assessmentStatus, deleteUserData } from "../../services/ingest/users";
+import { tenantData } from "../../services/shards";
+import { envelope, idempotent, readJson, send } from "./envelope";
+
+const UserId = z.string({ error: '"id" must be a string' }).min(1, '"id" must not be empty').max(4096);
+const DeleteBody = z.object({ id: UserId }).strict();
+
+export const usersRouter = createRouter();
+
+/** Permanently deletes every row of one end user of the tenant (all models). */
+usersRouter.post("/user-data", requireApiKey(), async (c) => {
+  const { raw, body } = await readJson(c);
+  const parsed = DeleteBody.safeParse(body);
+  if (!parsed.success) {
+    throw new ApiError("bad_request", `The body must be {"id": "<user id>"}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+  }
+  const id = parsed.data.id;
+  return idempotent(c, raw, async (store) => {
+    // The response names the row count, known only after the deletion: it is stored right
+    // after it. Deleting again is harmless (nothing left to delete).
+    const result = await deleteUserData(c.env, c.get("principal"), id);
+    const res = envelope(200, `user data of ${id} has been deleted`, { id, deleted_rows: result.rows, by_model: result.by_model });
+    const stmts = store(res);
+    if (stmts.length) await tenantData(c.env, c.get("principal")).db.batch(stmts);
+    return res;
+  });
+});
+
+/** `{ completed, completed_at }` from the tenant's survey responses. */
+usersRouter.get("/assessment/user/status", requireApiKey(), async (c) => {
+  const id = UserId.safeParse(c.req.query("id"));
+  if (!id.success) throw new ApiError("bad_request", "Query parameter id is required: /v1/assessment/user/status?id=<user id>");
+  return send(c, envelope(200, "", await assessmentStatus(c.env, c.get("principal"), id.data)));
+});
