@@ -4,6 +4,7 @@ import type { JobMessage } from "../jobs/messages";
 import { Sha256, type Sha256State } from "../lib/sha256";
 import { type RunOptions, type RunRow, chunkMessage, isoSeconds, parseDefinition } from "../services/runs/runs";
 import { tenantData } from "../services/shards";
+import { enqueueDelivery } from "../services/targets/deliveries";
 import type { CompileContext } from "./compiler";
 import type { ExportBody } from "./definition";
 import type { Compressor, Cursor, ExportCompiler, Formatter, FormatterState, Row } from "./types";
@@ -437,6 +438,8 @@ async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
     .bind(run.id, cp.rows, cp.bytes, cp.sha256, finishedAt, expiresAt)
     .run();
   await deleteTemp(env, run.id);
+  // Push targets: delivery is its own job (idempotent, so a repeated finalize is harmless).
+  if (def.target.type !== "download") await enqueueDelivery(env, { tenantId: run.tenant_id, runId: run.id });
 }
 
 async function deleteTemp(env: Env, runId: string): Promise<void> {

@@ -111,7 +111,8 @@ function secretFields(t: AnyTarget): readonly string[] {
 }
 
 /**
- * Encrypts the secret fields of a validated target for storage. When `previous` (the
+ * Encrypts the secret fields of a validated target for storage; values already sealed
+ * with this key are kept, so sealing twice is harmless. When `previous` (the
  * stored, sealed target) is given, a field sent back as `"****"` keeps its stored
  * value, so clients can update a definition they read without re-entering secrets.
  */
@@ -126,9 +127,19 @@ export async function sealTarget<T extends AnyTarget>(env: Pick<Env, "SECRETS_KE
       out[f] = kept;
       continue;
     }
+    if (await isSealed(env, v)) continue; // already sealed (clone, re-save): keep as is
     out[f] = await encryptSecret(env.SECRETS_KEY, String(v));
   }
   return out as T;
+}
+
+/** A value this key sealed: `v1.<iv>.<ct>` that decrypts (AES-GCM authenticates it). */
+async function isSealed(env: Pick<Env, "SECRETS_KEY">, v: unknown): Promise<boolean> {
+  if (typeof v !== "string" || !/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(v)) return false;
+  return decryptSecret(env.SECRETS_KEY, v).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Decrypts a stored target's secret fields (for the drivers only; never put this in a response). */
