@@ -49,6 +49,17 @@ describe("target config: validation, sealing, masking", () => {
     expect(await unsealTarget(e, JSON.parse(stored))).toEqual(plain);
   });
 
+  it("sealing twice keeps the sealed value (clone, re-save), and a look-alike that does not decrypt is sealed", async () => {
+    const once = await sealTarget(e, s3());
+    const twice = await sealTarget(e, once);
+    expect(twice.secret_access_key).toBe(once.secret_access_key);
+    expect((await unsealTarget(e, twice)).secret_access_key).toBe(s3().secret_access_key);
+    const lookalike = { ...s3(), secret_access_key: "v1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB" };
+    const sealed = await sealTarget(e, lookalike);
+    expect(sealed.secret_access_key).not.toBe(lookalike.secret_access_key);
+    expect((await unsealTarget(e, sealed)).secret_access_key).toBe(lookalike.secret_access_key);
+  });
+
   it("masks every secret field in responses", async () => {
     const sftp = SftpTarget.parse({ type: "sftp", host: "h.example.com", username: "u", password: "pw", private_key: "KEY", passphrase: "pp" });
     const masked = maskTarget(await sealTarget(e, sftp));
