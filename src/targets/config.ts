@@ -17,11 +17,14 @@ const Host = z
   .min(1)
   .max(253)
   .regex(/^[A-Za-z0-9.:\-\[\]]+$/, "host: a DNS name or an IP address, without scheme or port");
+/** CR/LF and other control characters would let a value smuggle commands into FTP. */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 const Template = (dflt: string) =>
   z
     .string()
     .min(1)
     .max(1024)
+    .regex(NO_CONTROL, "must not contain control characters")
     .refine((s) => !s.split("/").includes(".."), "must not contain '..' segments")
     .default(dflt)
     .describe("may use {name} (file name), {date} (YYYY-MM-DD), {run_id} and {export}");
@@ -49,8 +52,8 @@ export type S3Target = z.infer<typeof S3Target>;
 const FtpBase = {
   host: Host,
   port: z.number().int().min(1).max(65535).default(21),
-  username: z.string().min(1).max(256),
-  password: Secret("password"),
+  username: z.string().min(1).max(256).regex(NO_CONTROL, "username: must not contain control characters"),
+  password: Secret("password").regex(NO_CONTROL, "password: must not contain control characters"),
   path: Template("/{name}"),
 };
 export const PlainFtpTarget = z.object({ type: z.literal("ftp"), ...FtpBase });

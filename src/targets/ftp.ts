@@ -73,6 +73,8 @@ class FtpSession {
   }
 
   async send(command: string): Promise<Reply> {
+    // File names come from templates ({name}); never let one end the command early.
+    if (/[\r\n]/.test(command)) throw new TargetError("config", "FTP: a path or credential contains a line break");
     await this.writer.write(encoder.encode(`${command}\r\n`));
     return this.reply();
   }
