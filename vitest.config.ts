@@ -31,6 +31,8 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts"],
             exclude: ["test/node/**"],
             setupFiles: ["./test/setup/apply-migrations.ts"],
+            // Loopback S3/FTP/FTPS/SFTP/Azure servers for the delivery-target tests.
+            globalSetup: ["./test/servers/global-setup.ts"],
             testTimeout: 30_000,
           },
         },

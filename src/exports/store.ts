@@ -3,6 +3,7 @@ import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { validateExport } from "./compiler";
 import { refreshNextRun } from "../cron/schedules";
+import { sealTarget } from "../targets/config";
 import { ExportBody } from "./definition";
 
 /**
@@ -143,6 +144,8 @@ export async function requireExport(env: Env, tenantId: string, id: string): Pro
 export async function createExport(env: Env, tenantId: string, createdBy: string, def: ExportBody): Promise<ExportRecord> {
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name);
+  // Target credentials are stored encrypted (docs/targets.md).
+  def = { ...def, target: await sealTarget(env, def.target) };
   const id = newId("exp");
   const t = now();
   await env.DB.prepare(
@@ -175,6 +178,8 @@ export async function updateExport(
   }
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name, id);
+  // Target credentials are stored encrypted; "****" keeps the stored value (docs/targets.md).
+  def = { ...def, target: await sealTarget(env, def.target, cur.definition.target) };
   const status: ExportStatus = publish ? "active" : cur.status;
   const res = await env.DB.prepare(
     "UPDATE exports SET name = ?1, model = ?2, status = ?3, definition = ?4, updated_at = ?5 WHERE id = ?6 AND tenant_id = ?7 AND deleted_at IS NULL AND status IN ('draft', 'disabled')",

@@ -17,11 +17,14 @@ const Host = z
   .min(1)
   .max(253)
   .regex(/^[A-Za-z0-9.:\-\[\]]+$/, "host: a DNS name or an IP address, without scheme or port");
+/** CR/LF and other control characters would let a value smuggle commands into FTP. */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 const Template = (dflt: string) =>
   z
     .string()
     .min(1)
     .max(1024)
+    .regex(NO_CONTROL, "must not contain control characters")
     .refine((s) => !s.split("/").includes(".."), "must not contain '..' segments")
     .default(dflt)
     .describe("may use {name} (file name), {date} (YYYY-MM-DD), {run_id} and {export}");
@@ -49,8 +52,8 @@ export type S3Target = z.infer<typeof S3Target>;
 const FtpBase = {
   host: Host,
   port: z.number().int().min(1).max(65535).default(21),
-  username: z.string().min(1).max(256),
-  password: Secret("password"),
+  username: z.string().min(1).max(256).regex(NO_CONTROL, "username: must not contain control characters"),
+  password: Secret("password").regex(NO_CONTROL, "password: must not contain control characters"),
   path: Template("/{name}"),
 };
 export const PlainFtpTarget = z.object({ type: z.literal("ftp"), ...FtpBase });
@@ -111,7 +114,8 @@ function secretFields(t: AnyTarget): readonly string[] {
 }
 
 /**
- * Encrypts the secret fields of a validated target for storage. When `previous` (the
+ * Encrypts the secret fields of a validated target for storage; values already sealed
+ * with this key are kept, so sealing twice is harmless. When `previous` (the
  * stored, sealed target) is given, a field sent back as `"****"` keeps its stored
  * value, so clients can update a definition they read without re-entering secrets.
  */
@@ -126,9 +130,19 @@ export async function sealTarget<T extends AnyTarget>(env: Pick<Env, "SECRETS_KE
       out[f] = kept;
       continue;
     }
+    if (await isSealed(env, v)) continue; // already sealed (clone, re-save): keep as is
     out[f] = await encryptSecret(env.SECRETS_KEY, String(v));
   }
   return out as T;
+}
+
+/** A value this key sealed: `v1.<iv>.<ct>` that decrypts (AES-GCM authenticates it). */
+async function isSealed(env: Pick<Env, "SECRETS_KEY">, v: unknown): Promise<boolean> {
+  if (typeof v !== "string" || !/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(v)) return false;
+  return decryptSecret(env.SECRETS_KEY, v).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Decrypts a stored target's secret fields (for the drivers only; never put this in a response). */

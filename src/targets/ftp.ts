@@ -73,6 +73,8 @@ class FtpSession {
   }
 
   async send(command: string): Promise<Reply> {
+    // File names come from templates ({name}); never let one end the command early.
+    if (/[\r\n]/.test(command)) throw new TargetError("config", "FTP: a path or credential contains a line break");
     await this.writer.write(encoder.encode(`${command}\r\n`));
     return this.reply();
   }
@@ -195,7 +197,9 @@ export const ftpDriver: TargetDriver<FtpTarget> = {
         throw replyError(stor, `upload of ${path}`, cfg.host);
       }
       const obj = await readFile(env, file.key);
-      await obj.body.pipeTo(data.writable);
+      // A stalled data connection fails instead of hanging: allow at least 50 KB/s.
+      const budget = Math.max(opts.timeoutMs ?? 30_000, (file.size / 50_000) * 1000);
+      await withTimeout(budget, `FTP upload of ${path}`, () => obj.body.pipeTo(data.writable));
       const done = await s.reply();
       if (done.code !== 226 && done.code !== 250) throw replyError(done, `upload of ${path}`, cfg.host);
       const scheme = cfg.type === "ftps" ? "ftps" : "ftp";

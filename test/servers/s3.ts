@@ -124,10 +124,8 @@ export async function startS3(creds: S3Creds) {
     try {
       const body = await readBody(req);
       const url = new URL(req.url ?? "/", "http://x");
-      // Virtual-hosted style: `<bucket>.localhost:<port>`; path style: `/<bucket>/<key>`.
-      const hostName = String(req.headers.host ?? "").replace(/:\d+$/, "");
-      const vhost = /^(.+)\.localhost$/.exec(hostName)?.[1];
-      const path = vhost ? `/${vhost}${url.pathname}` : url.pathname;
+      // Path style only (`/<bucket>/<key>`): workerd cannot resolve `<bucket>.localhost`.
+      const path = url.pathname;
       const [, bucket = "", ...keyParts] = path.split("/");
       const key = decodeURIComponent(keyParts.join("/"));
       const op = classify(req.method ?? "GET", url.searchParams);

@@ -159,3 +159,20 @@ describe("target_delivery job", () => {
     expect((await call("GET", `/api/1/targets/deliveries/${runId}`, { token: b.token })).status).toBe(404);
   });
 });
+
+describe("target_delivery claims", () => {
+  it("a second invocation while one is delivering does not upload again; it hands the message back", async () => {
+    const { tenant, token } = await setupTenant("d-claim");
+    const target = await s3Target();
+    const { runId } = await finishedRun(tenant.id, target, bytes(1000));
+    const now = Math.floor(Date.now() / 1000);
+    await e.DB.prepare("INSERT INTO run_deliveries (id, tenant_id, run_id, target_type, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 's3', 'delivering', 1, ?, ?)")
+      .bind(`dlv_${unique("c")}`, tenant.id, runId, now, now)
+      .run();
+    const result = await deliverViaQueue(tenant.id, runId);
+    expect(result.retryMessages.length).toBe(1);
+    expect(await (await control(`/s3/log?bucket=${target.bucket}`)).json()).toEqual([]);
+    const d = await call("GET", `/api/1/targets/deliveries/${runId}`, { token });
+    expect(d.json).toMatchObject({ status: "delivering", attempts: 1 });
+  });
+});

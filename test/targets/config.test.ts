@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ExportBody } from "../../src/exports/definition";
-import { MASK, S3Target, SftpTarget, maskTarget, sealTarget, unsealTarget } from "../../src/targets/config";
+import { FtpTarget, MASK, S3Target, SftpTarget, maskTarget, sealTarget, unsealTarget } from "../../src/targets/config";
 import { s3Driver } from "../../src/targets/s3";
 import { TargetError } from "../../src/targets/types";
 import { control, e, servers } from "./helpers";
@@ -35,6 +35,8 @@ describe("target config: validation, sealing, masking", () => {
     expect(noCred.error?.issues[0]?.message).toMatch(/password or a private_key/);
     const badBucket = S3Target.safeParse({ ...s3(), bucket: "Not_A Bucket" });
     expect(badBucket.error?.issues[0]?.message).toMatch(/bucket:/);
+    const smuggle = FtpTarget.safeParse({ type: "ftp", host: "ftp.example.com", username: "u", password: "p\r\nDELE x", path: "/a\r\nDELE b" });
+    expect(smuggle.error?.issues.map((i) => i.path.join("."))).toEqual(["password", "path"]);
     const climb = S3Target.safeParse({ ...s3(), key: "../../etc/{name}" });
     expect(climb.error?.issues[0]?.message).toMatch(/'\.\.'/);
   });
@@ -47,6 +49,17 @@ describe("target config: validation, sealing, masking", () => {
     expect(sealed.secret_access_key).toMatch(/^v1\./);
     expect(sealed.access_key_id).toBe(plain.access_key_id); // not a secret
     expect(await unsealTarget(e, JSON.parse(stored))).toEqual(plain);
+  });
+
+  it("sealing twice keeps the sealed value (clone, re-save), and a look-alike that does not decrypt is sealed", async () => {
+    const once = await sealTarget(e, s3());
+    const twice = await sealTarget(e, once);
+    expect(twice.secret_access_key).toBe(once.secret_access_key);
+    expect((await unsealTarget(e, twice)).secret_access_key).toBe(s3().secret_access_key);
+    const lookalike = { ...s3(), secret_access_key: "v1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB" };
+    const sealed = await sealTarget(e, lookalike);
+    expect(sealed.secret_access_key).not.toBe(lookalike.secret_access_key);
+    expect((await unsealTarget(e, sealed)).secret_access_key).toBe(lookalike.secret_access_key);
   });
 
   it("masks every secret field in responses", async () => {

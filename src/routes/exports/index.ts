@@ -16,6 +16,7 @@ import {
 } from "../../exports/store";
 import { createRouter, validationError } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
+import { maskTarget } from "../../targets/config";
 
 const LastRun = z
   .object({
@@ -69,6 +70,7 @@ const CloneBody = z.object({ name: ExportBody.shape.name.optional() });
 
 const detail = (r: ExportRecord) => ({
   ...r.definition,
+  target: maskTarget(r.definition.target),
   id: r.id,
   name: r.name,
   status: r.status,

@@ -12,6 +12,7 @@ import { type DeliveryOptions, TargetError } from "../../targets/types";
 
 /** Attempts (queue deliveries of the job) before a transient failure becomes final. */
 export const MAX_DELIVERY_ATTEMPTS = 5;
+const CLAIM_TTL_SECONDS = 15 * 60;
 
 export type DeliveryStatus = "pending" | "delivering" | "retrying" | "delivered" | "failed";
 
@@ -53,9 +54,8 @@ interface RunRow {
   export_name: string;
 }
 
-async function update(env: Env, id: string, fields: Partial<Pick<Delivery, "status" | "location" | "error" | "delivered_at">>, bumpAttempts = false) {
+async function update(env: Env, id: string, fields: Partial<Pick<Delivery, "status" | "location" | "error" | "delivered_at">>) {
   const sets = Object.keys(fields).map((k) => `${k} = ?`);
-  if (bumpAttempts) sets.push("attempts = attempts + 1");
   sets.push("updated_at = ?");
   await env.DB.prepare(`UPDATE run_deliveries SET ${sets.join(", ")} WHERE id = ?`)
     .bind(...Object.values(fields), nowSeconds(), id)
@@ -93,7 +93,16 @@ export async function runDelivery(env: Env, tenantId: string, runId: string, opt
     throw new Error(`run ${runId} is ${run.status}; delivery waits until it is finished`);
   }
 
-  await update(env, current.id, { status: "delivering" }, true);
+  // Claim the delivery: a message delivered twice at once must not upload twice. A claim
+  // older than the queue consumer's wall-clock limit (15 min) is from a dead invocation.
+  // https://developers.cloudflare.com/queues/platform/limits/
+  const claimed = await env.DB.prepare(
+    `UPDATE run_deliveries SET status = 'delivering', attempts = attempts + 1, updated_at = ?
+      WHERE id = ? AND (status IN ('pending', 'retrying') OR (status = 'delivering' AND updated_at < ?))`,
+  )
+    .bind(nowSeconds(), current.id, nowSeconds() - CLAIM_TTL_SECONDS)
+    .run();
+  if (claimed.meta.changes !== 1) throw new Error(`delivery of run ${runId} is in progress in another invocation`);
   const attempt = current.attempts + 1;
   try {
     const head = await env.FILES.head(run.file_key);
