@@ -31,6 +31,8 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts"],
             exclude: ["test/node/**"],
             setupFiles: ["./test/setup/apply-migrations.ts"],
+            // Loopback S3 / Azure / FTP / SFTP servers for the target and source tests.
+            globalSetup: ["./test/servers/global-setup.ts"],
             testTimeout: 30_000,
           },
         },

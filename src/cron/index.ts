@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
+import { discoverSources } from "../services/sources/discover";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
 export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -8,6 +9,7 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
   const tasks: [string, () => Promise<unknown>][] = [
     ["schedules", () => enqueueDueRuns(env)],
     ["retention", () => expireRunFiles(env)],
+    ["sources", () => discoverSources(env)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {
