@@ -23,12 +23,12 @@ export async function freePort() {
 }
 
 /** Starts the API as `npm run dev` does, on its own port and a throw-away state directory. */
-export async function startDev({ log = false } = {}) {
+export async function startDev({ log = false, args = [], timeoutMs = 90_000 } = {}) {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "ferry-bench-"));
   const child = spawn(
     process.execPath,
-    ["scripts/dev.mjs", "--port", String(port), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"],
+    ["scripts/dev.mjs", "--port", String(port), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false", ...args],
     {
       cwd: ROOT,
       detached: true,
@@ -37,7 +37,7 @@ export async function startDev({ log = false } = {}) {
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const r = await fetch(`${url}/health`);
@@ -45,7 +45,7 @@ export async function startDev({ log = false } = {}) {
     } catch {}
     if (Date.now() > deadline) {
       stop();
-      throw new Error("dev server did not answer /health within 90 s");
+      throw new Error(`dev server did not answer /health within ${timeoutMs / 1000} s`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
