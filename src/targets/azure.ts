@@ -10,7 +10,7 @@
 import type { AzureTarget } from "./config";
 import { checkTargetHost } from "./hosts";
 import type { Env } from "../env";
-import { type HttpFailure, choosePartSize, partRanges, requestWithRetry, requestWithRetryAs } from "./http";
+import { type HttpFailure, choosePartSize, partRanges, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
 import { type ObjectPage, unquote, xmlText } from "./s3";
 import { type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile } from "./types";
 
@@ -153,8 +153,7 @@ export async function getBlobRange(
 ): Promise<Uint8Array> {
   await checkTargetHost(env, new URL(cfg.endpoint).hostname);
   const h = headers({ range: `bytes=${range.offset}-${range.offset + range.length - 1}`, "if-match": `"${etag}"` });
-  return requestWithRetryAs("Get Blob", (signal) => fetch(blobUrl(cfg, blob), { headers: h, signal }), readClassify(cfg, "Get Blob", blob), opts, async (res) =>
-    new Uint8Array(await res.arrayBuffer()),
+  return requestWithRetryAs("Get Blob", (signal) => fetch(blobUrl(cfg, blob), { headers: h, signal }), readClassify(cfg, "Get Blob", blob), opts, async (res) => rangeBody(res, range),
   );
 }
 

@@ -95,3 +95,9 @@ export function choosePartSize(size: number, configuredMiB: number, maxParts = 4
   const needed = Math.ceil(size / maxParts / MiB) * MiB;
   return Math.max(min, needed);
 }
+
+/** The bytes of a ranged GET; a server that ignored the Range header (200, whole body) is cut to the range. */
+export async function rangeBody(res: Response, range: { offset: number; length: number }): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  return res.status === 206 ? bytes : bytes.subarray(range.offset, range.offset + range.length);
+}

@@ -9,7 +9,7 @@ import { AwsClient } from "aws4fetch";
 import type { Env } from "../env";
 import type { S3Target } from "./config";
 import { checkTargetHost } from "./hosts";
-import { type HttpFailure, choosePartSize, parseXmlError, partRanges, requestWithRetry, requestWithRetryAs } from "./http";
+import { type HttpFailure, choosePartSize, parseXmlError, partRanges, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
 import { type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile } from "./types";
 
 /** Error codes worth retrying. https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html */
@@ -222,7 +222,7 @@ export async function getObjectRange(
     (signal) => client(cfg).fetch(url, { headers, signal }),
     readClassify(cfg, "GetObject", key),
     opts,
-    async (res) => new Uint8Array(await res.arrayBuffer()),
+    async (res) => rangeBody(res, range),
   );
 }
 
