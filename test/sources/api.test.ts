@@ -123,6 +123,7 @@ describe("sources: notifications", () => {
     await tick(q, t.tenant.id);
     const up = await call("GET", `/api/1/sources/${src.json.id}`, { token: t.token });
     expect(up.json).toMatchObject({ status: "ok", last_error: null });
+    expect(up.json.stats).toEqual({ files: { pending: 0, processing: 0, completed: 1, failed: 0 }, rows_accepted: 2, rows_rejected: 1 });
     expect((await files(t.token, src.json.id)).length).toBe(1);
   });
 });

@@ -3,7 +3,7 @@ import { ApiError, notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
 import { SourceConfig } from "../../services/sources/config";
-import { fileErrors, listFiles } from "../../services/sources/files";
+import { fileErrors, listFiles, sourceStats } from "../../services/sources/files";
 import { checkSource, createSource, deleteSource, getSource, listSources, sourceConfig, sourceView } from "../../services/sources/sources";
 import { checkTargetHost } from "../../targets/hosts";
 import { TargetError } from "../../targets/types";
@@ -25,6 +25,14 @@ const Source = z
     updated_at: z.number().int(),
   })
   .openapi("Source");
+
+const Stats = z
+  .object({
+    files: z.object({ pending: z.number().int(), processing: z.number().int(), completed: z.number().int(), failed: z.number().int() }),
+    rows_accepted: z.number().int(),
+    rows_rejected: z.number().int(),
+  })
+  .openapi("SourceStats");
 
 const CreateSource = z
   .object({
@@ -117,12 +125,15 @@ sourcesRouter.openapi(
     method: "get",
     path: "/{id}",
     tags: ["sources"],
-    summary: "One source, with its status (ok, or unreachable with the reason)",
+    summary: "One source, with its status (ok, or unreachable with the reason) and its files per status",
     security: [{ bearerAuth: [] }],
     request: { params: IdParam },
-    responses: { 200: { description: "Source", content: { "application/json": { schema: Source } } } },
+    responses: { 200: { description: "Source", content: { "application/json": { schema: Source.extend({ stats: Stats }) } } } },
   }),
-  async (c) => c.json(sourceView(await requireSource(c.env, c.get("principal").tenantId, c.req.valid("param").id)), 200),
+  async (c) => {
+    const s = await requireSource(c.env, c.get("principal").tenantId, c.req.valid("param").id);
+    return c.json({ ...sourceView(s), stats: await sourceStats(c.env, s.id) }, 200);
+  },
 );
 
 sourcesRouter.openapi(

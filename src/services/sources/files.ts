@@ -145,3 +145,25 @@ export async function failFile(env: Env, f: SourceFile, position: number, messag
     .run();
   return res.meta.changes > 0;
 }
+
+export interface SourceStats {
+  files: Record<FileStatus, number>;
+  rows_accepted: number;
+  rows_rejected: number;
+}
+
+/** Files per status and rows of a source, for its status answer. */
+export async function sourceStats(env: Env, sourceId: string): Promise<SourceStats> {
+  const { results } = await env.DB.prepare(
+    "SELECT status, count(*) AS n, sum(rows_accepted) AS ok, sum(rows_rejected) AS bad FROM source_files WHERE source_id = ?1 GROUP BY status",
+  )
+    .bind(sourceId)
+    .all<{ status: FileStatus; n: number; ok: number; bad: number }>();
+  const out: SourceStats = { files: { pending: 0, processing: 0, completed: 0, failed: 0 }, rows_accepted: 0, rows_rejected: 0 };
+  for (const r of results) {
+    out.files[r.status] = r.n;
+    out.rows_accepted += r.ok;
+    out.rows_rejected += r.bad;
+  }
+  return out;
+}
