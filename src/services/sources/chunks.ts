@@ -68,8 +68,24 @@ async function enqueueChunk(env: Env, f: SourceFile, position: number): Promise<
 
 /** Decompressed bytes `[offset, offset + length)` of a gzip file, streamed from its start. */
 async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number, length: number): Promise<{ bytes: Uint8Array; final: boolean }> {
-  const stream = (await storage.stream(f.key, f.etag)).pipeThrough(new DecompressionStream("gzip"));
-  const reader = stream.getReader();
+  // Errors of the download itself (a dropped connection) are retried; errors of the
+  // decompressor mean the file is not gzip.
+  const raw = (await storage.stream(f.key, f.etag)).getReader();
+  let downloadFailed: unknown = null;
+  const source = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { done, value } = await raw.read();
+        if (done) c.close();
+        else c.enqueue(value);
+      } catch (err) {
+        downloadFailed = err;
+        c.error(err);
+      }
+    },
+    cancel: (reason) => raw.cancel(reason),
+  });
+  const reader = source.pipeThrough(new DecompressionStream("gzip")).getReader();
   const out = new Uint8Array(length);
   let seen = 0;
   let filled = 0;
@@ -87,6 +103,7 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
     }
   } catch (err) {
     if (err instanceof TargetError) throw err;
+    if (downloadFailed) throw new TargetError("transient", `reading ${f.key} failed: ${String(downloadFailed)}`);
     throw new TargetError("refused", `${f.key} is not a valid gzip file (${(err as Error).message})`);
   } finally {
     reader.cancel().catch(() => {});
