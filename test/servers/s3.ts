@@ -39,6 +39,8 @@ export interface S3LogEntry {
   key: string;
   status: number;
   faulted: boolean;
+  /** the Range header of a GET, when there was one */
+  range?: string | undefined;
 }
 
 export interface S3Creds {
@@ -191,7 +193,7 @@ export async function startS3(creds: S3Creds) {
       headers["content-length"] = String(body.length);
       const v2 = req.method === "GET" && url.searchParams.get("list-type") === "2" && keyParts.length === 0;
       const out = v2 ? await listV2(path, url.searchParams, headers) : await forward(req.method ?? "GET", path + url.search, headers, body);
-      entries.push({ method: req.method ?? "", op, key, status: out.status, faulted: false });
+      entries.push({ method: req.method ?? "", op, key, status: out.status, faulted: false, range: req.headers.range });
       const outHeaders = { ...out.headers };
       delete outHeaders["transfer-encoding"];
       outHeaders["content-length"] = String(out.body.length);

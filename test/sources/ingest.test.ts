@@ -16,6 +16,7 @@ import {
   s3Config,
   tick,
   ts,
+  servers,
 } from "./helpers";
 import { discoverSources } from "../../src/services/sources/discover";
 import { processSourceChunk, type SourceChunkMessage } from "../../src/services/sources/chunks";
@@ -244,5 +245,30 @@ describe("bucket sources: bad files", () => {
     const failed = await files(t.token, src.json.id, "?status=failed");
     expect(failed.map((f) => f.key).sort()).toEqual(["logins/bad-header.csv", "purchases/not-gzip.ndjson.gz", "purchases/not-parquet.parquet"]);
     await drain(q);
+  });
+});
+
+describe("bucket sources: ranged reads", () => {
+  it("reads NDJSON in byte windows and Parquet by row group, never the whole object at once", async () => {
+    const { t, bucket } = await tenantWithSource();
+    const pq = purchasesParquet(0, 40, 10);
+    const nd = purchasesNdjson(0, 40);
+    await putObject(bucket, "purchases/p.parquet", pq);
+    await putObject(bucket, "purchases/p.ndjson", nd);
+    expect((await createSource(t.token, s3Config(bucket))).status).toBe(201);
+    await tick(new ManualQueue(), t.tenant.id, SMALL);
+    expect(await count(t.tenant.id, "purchases")).toBe(80);
+    const log = (await (await fetch(`${servers().control}/s3/log?bucket=${bucket}`)).json()) as { method: string; key: string; range?: string }[];
+    const gets = (key: string) => log.filter((l) => l.method === "GET" && l.key === key);
+    const span = (r: string | undefined) => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(r ?? "");
+      return m ? Number(m[2]) - Number(m[1]) + 1 : Number.POSITIVE_INFINITY;
+    };
+    // NDJSON: one ranged GET per chunk, each at most the window (700 bytes) of a larger file.
+    expect(gets("purchases/p.ndjson").length).toBeGreaterThan(nd.length / 700);
+    for (const g of gets("purchases/p.ndjson")) expect(span(g.range)).toBeLessThanOrEqual(700);
+    // Parquet: 4 row groups, each message reading the footer and its row group by range.
+    expect(gets("purchases/p.parquet").length).toBeGreaterThanOrEqual(8);
+    for (const g of gets("purchases/p.parquet")) expect(g.range).toMatch(/^bytes=\d+-\d+$/);
   });
 });
