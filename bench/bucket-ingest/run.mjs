@@ -2,6 +2,7 @@
 // through `npm run dev` (wrangler dev: workerd, local D1, local queue) and an s3rver started here.
 // Each run: upload the files, trigger the cron once (/__scheduled), wait until every file is
 // completed (GET /api/1/sources/:id/files), rows/s = rows / (last completion - trigger).
+// Knobs: BENCH_ROWS=<n>, BENCH_FORMATS=ndjson|parquet|ndjson,parquet, BENCH_LOG=1 (dev server output).
 import { AwsClient } from "aws4fetch";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import S3rver from "s3rver";
 import { QUICK, freePort, record, round, startDev, watchPeakRss } from "../lib/harness.mjs";
 
-const ROWS = QUICK ? 20_000 : 1_000_000;
+const ROWS = Number(process.env.BENCH_ROWS) || (QUICK ? 20_000 : 1_000_000);
 const FILES = QUICK ? 4 : 20;
 const PER_FILE = ROWS / FILES;
 const ROW_GROUP = 10_000;
@@ -99,13 +100,13 @@ const s3 = new S3rver({ port: s3port, address: "127.0.0.1", silent: true, direct
 await s3.run();
 const s3url = `http://127.0.0.1:${s3port}`;
 // The loopback S3 server is a private address: allowed for this local run only.
-const dev = await startDev({ args: ["--test-scheduled", "--var", "ALLOW_PRIVATE_TARGETS:true"], timeoutMs: 300_000 });
+const dev = await startDev({ args: ["--test-scheduled", "--var", "ALLOW_PRIVATE_TARGETS:true"], timeoutMs: 300_000, log: process.env.BENCH_LOG === "1" });
 try {
   const tenant = await api(dev.url, "POST", "/api/1/admin/tenants", { name: "bench-bucket" });
   const client = await api(dev.url, "POST", `/api/1/admin/tenants/${tenant.id}/clients`, { name: "bench", permissions: ["sources-manage"] });
   const { access_token: token } = await api(dev.url, "POST", "/api/1/oauth2/access_token", { grant_type: "client_credentials", client_id: client.client_id, client_secret: client.client_secret });
   const results = [];
-  for (const format of ["ndjson", "parquet"]) results.push(await runFormat(dev, s3url, token, format));
+  for (const format of (process.env.BENCH_FORMATS ?? "ndjson,parquet").split(",")) results.push(await runFormat(dev, s3url, token, format));
   const rows = results.map((r) => ({
     metric: `${r.format}: ${r.rows.toLocaleString("en")} rows in ${r.files} files (${round(r.bytes / 1048576, 1)} MiB)`,
     value: r.rows_per_s,
