@@ -272,3 +272,27 @@ describe("bucket sources: ranged reads", () => {
     for (const g of gets("purchases/p.parquet")) expect(g.range).toMatch(/^bytes=\d+-\d+$/);
   });
 });
+
+describe("bucket sources: stalled chains", () => {
+  it("a file whose message was lost is resumed at its checkpoint by a later cron tick, rows still once", async () => {
+    const { t, bucket } = await tenantWithSource();
+    await putObject(bucket, "purchases/p.ndjson", purchasesNdjson(0, 50));
+    const src = await createSource(t.token, s3Config(bucket));
+    const q = new ManualQueue();
+    await discoverSources(q.env(SMALL), { tenantId: t.tenant.id });
+    // Two chunks go through, then the next message is lost.
+    for (let i = 0; i < 2; i++) await processSourceChunk(q.env(SMALL), q.sent.shift() as SourceChunkMessage);
+    expect(q.sent.length).toBe(1);
+    q.sent.length = 0;
+    const partial = await count(t.tenant.id, "purchases");
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(50);
+    // A tick soon after does not touch it (its message may still be in the queue) ...
+    expect(await tick(q, t.tenant.id, SMALL)).toBe(0);
+    // ... one after STALLED_SECONDS of silence resends it.
+    await e.DB.prepare("UPDATE source_files SET updated_at = updated_at - 3600 WHERE source_id = ?1").bind(src.json.id).run();
+    expect(await tick(q, t.tenant.id, SMALL)).toBeGreaterThan(0);
+    expect(await count(t.tenant.id, "purchases")).toBe(50);
+    expect((await files(t.token, src.json.id))[0]).toMatchObject({ status: "completed", rows_accepted: 50 });
+  });
+});

@@ -62,6 +62,30 @@ async function recordNew(env: Env, source: SourceRow, prefix: string, objects: {
   return created.length;
 }
 
+/**
+ * A file whose chain has been idle this long lost its message (a send that failed after its
+ * checkpoint, a queue outage): retries and the dead-letter queue end well before it
+ * (5 retries, at most 5 minutes apart, see src/jobs/index.ts).
+ */
+export const STALLED_SECONDS = 15 * 60;
+
+/**
+ * Resends the message of files whose chain stalled, at their checkpoint. A second message for
+ * the same checkpoint is harmless: the chunk's rows are written once and only one delivery
+ * moves the checkpoint (src/services/sources/chunks.ts).
+ */
+export async function resumeStalled(env: Env, source: Pick<SourceRow, "id" | "tenant_id">, nowSeconds = now()): Promise<number> {
+  const { results } = await env.DB.prepare(
+    `UPDATE source_files SET updated_at = ?3 WHERE id IN (
+       SELECT id FROM source_files WHERE source_id = ?1 AND status IN ('pending', 'processing') AND updated_at < ?2 LIMIT 100)
+     RETURNING id, position`,
+  )
+    .bind(source.id, nowSeconds - STALLED_SECONDS, nowSeconds)
+    .all<{ id: string; position: number }>();
+  if (results.length) await env.JOBS.sendBatch(results.map((r) => ({ body: chunkMessage({ id: r.id, tenant_id: source.tenant_id }, r.position) })));
+  return results.length;
+}
+
 /** Lists one source from its cursor and records what is new. */
 export async function discoverSource(env: Env, source: SourceRow, pages = PAGES_PER_TICK, pageSize = PAGE_SIZE): Promise<number> {
   const cfg = await sourceConfig(env, source);
@@ -81,6 +105,7 @@ export async function discoverSource(env: Env, source: SourceRow, pages = PAGES_
     throw err;
   }
   await markReachable(env, source, null, cursor);
+  await resumeStalled(env, source);
   return found;
 }
 
