@@ -17,6 +17,7 @@ import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
+import { sourcesRouter } from "./routes/sources";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -86,6 +87,7 @@ export function createApp() {
   app.route("/api/1/downloads", downloadsRouter);
   app.route("/api/1/data-exporter/automated", automatedRouter);
   app.route("/api/1/targets", targetsRouter);
+  app.route("/api/1/sources", sourcesRouter);
   app.route("/", ingestCsvRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);

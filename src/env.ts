@@ -17,6 +17,9 @@ export interface Env {
   /** CSV ingestion: bytes read and records handled per queue message (defaults in src/services/ingest-csv/chunks.ts). */
   CSV_CHUNK_BYTES?: string;
   CSV_CHUNK_ROWS?: string;
+  /** Bucket sources: bytes read and records handled per queue message (defaults in src/services/sources/chunks.ts). */
+  SOURCE_CHUNK_BYTES?: string;
+  SOURCE_CHUNK_ROWS?: string;
   /** Bearer token for `/api/1/admin/*`. Secret. */
   ADMIN_TOKEN: string;
   /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */

@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import { resumeStalledIngestions } from "./ingestions";
 import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
+import { discoverSources } from "../services/sources/discover";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
 export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -10,6 +11,7 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
     ["schedules", () => enqueueDueRuns(env)],
     ["retention", () => expireRunFiles(env)],
     ["csv ingestions", () => resumeStalledIngestions(env)],
+    ["sources", () => discoverSources(env)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {

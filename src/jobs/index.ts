@@ -3,6 +3,7 @@ import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./expor
 import { handleCsvIngest } from "./csv-ingest";
 import { JobMessage } from "./messages";
 import { handleTargetDelivery } from "./target-delivery";
+import { handleSourceChunk } from "./source-ingest";
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
@@ -10,6 +11,7 @@ const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K
   export_chunk: handleExportChunk,
   target_delivery: handleTargetDelivery,
   csv_ingest: handleCsvIngest,
+  source_chunk: handleSourceChunk,
 };
 
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */

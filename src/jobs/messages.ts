@@ -19,5 +19,13 @@ export const JobMessage = z.discriminatedUnion("type", [
     tenant_id: z.string().min(1),
     offset: z.number().int().nonnegative(),
   }),
+  /** One chunk of a bucket source's file from checkpoint `position` (src/jobs/source-ingest.ts). */
+  z.object({
+    type: z.literal("source_chunk"),
+    version: z.literal(1),
+    file_id: z.string().min(1),
+    tenant_id: z.string().min(1),
+    position: z.number().int().nonnegative(),
+  }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;

@@ -9,18 +9,23 @@
  */
 import type { AzureTarget } from "./config";
 import { checkTargetHost } from "./hosts";
-import { type HttpFailure, choosePartSize, partRanges, requestWithRetry } from "./http";
+import type { Env } from "../env";
+import { type HttpFailure, choosePartSize, partRanges, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
+import { type ObjectPage, unquote, xmlText } from "./s3";
 import { type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile } from "./types";
 
 const API_VERSION = "2023-11-03";
 const TRANSIENT_CODES = new Set(["ServerBusy", "InternalError", "OperationTimedOut"]);
 
-function classify(cfg: AzureTarget, what: string) {
+/** What the read functions need of a container configuration (a delivery target or an ingestion source). */
+export type AzureContainer = Pick<AzureTarget, "endpoint" | "container" | "sas_token">;
+
+function classify(cfg: AzureContainer, what: string, grant = "create and write") {
   return (f: HttpFailure): TargetError => {
     const detail = `${what} in container '${cfg.container}' failed: ${f.status} ${f.code}${f.message ? ` (${f.message})` : ""}`;
     if (f.code === "ContainerNotFound") return new TargetError("not_found", `container '${cfg.container}' does not exist at ${cfg.endpoint}`);
     if (f.status === 403 || f.code === "AuthenticationFailed" || f.code === "AuthorizationPermissionMismatch") {
-      return new TargetError("auth", `${detail}; check that the SAS token is valid, unexpired and grants create and write`);
+      return new TargetError("auth", `${detail}; check that the SAS token is valid, unexpired and grants ${grant}`);
     }
     if (f.status >= 500 || f.status === 429 || TRANSIENT_CODES.has(f.code)) return new TargetError("transient", detail);
     if (f.status === 404) return new TargetError("not_found", detail);
@@ -28,7 +33,7 @@ function classify(cfg: AzureTarget, what: string) {
   };
 }
 
-function blobUrl(cfg: AzureTarget, blob: string, query = ""): string {
+function blobUrl(cfg: AzureContainer, blob: string, query = ""): string {
   const base = cfg.endpoint.replace(/\/+$/, "");
   const sas = cfg.sas_token.replace(/^\?/, "");
   const name = blob.split("/").map(encodeURIComponent).join("/");
@@ -89,3 +94,75 @@ export const azureDriver: TargetDriver<AzureTarget> = {
     return { location };
   },
 };
+
+function containerUrl(cfg: AzureContainer, query: Record<string, string>): string {
+  const base = cfg.endpoint.replace(/\/+$/, "");
+  const sas = cfg.sas_token.replace(/^\?/, "");
+  return `${base}/${cfg.container}?${new URLSearchParams(query).toString()}&${sas}`;
+}
+
+/**
+ * One page of List Blobs (needs the SAS `l` permission), from the `marker` of the previous page.
+ * https://learn.microsoft.com/en-us/rest/api/storageservices/list-blobs
+ */
+export async function listBlobs(
+  env: Env,
+  cfg: AzureContainer,
+  page: { prefix?: string; token?: string | null; maxKeys?: number },
+  opts: DeliveryOptions = {},
+): Promise<ObjectPage> {
+  await checkTargetHost(env, new URL(cfg.endpoint).hostname);
+  const q: Record<string, string> = { restype: "container", comp: "list", maxresults: String(page.maxKeys ?? 1000) };
+  if (page.prefix) q.prefix = page.prefix;
+  if (page.token) q.marker = page.token;
+  const url = containerUrl(cfg, q);
+  const { body } = await requestWithRetry("List Blobs", (signal) => fetch(url, { headers: headers(), signal }), classify(cfg, "List Blobs", "list and read"), opts);
+  const objects = [...body.matchAll(/<Blob>([\s\S]*?)<\/Blob>/g)].map((m) => {
+    const b = m[1] ?? "";
+    return {
+      key: xmlText(/<Name>([\s\S]*?)<\/Name>/.exec(b)?.[1] ?? ""),
+      etag: unquote(xmlText(/<Etag>([\s\S]*?)<\/Etag>/i.exec(b)?.[1] ?? "")),
+      size: Number(/<Content-Length>(\d+)<\/Content-Length>/.exec(b)?.[1] ?? 0),
+    };
+  });
+  const next = /<NextMarker>([\s\S]*?)<\/NextMarker>/.exec(body)?.[1];
+  return { objects: objects.filter((o) => o.key), next: next ? xmlText(next) : null };
+}
+
+function readClassify(cfg: AzureContainer, what: string, blob: string) {
+  const base = classify(cfg, what, "read");
+  return (f: HttpFailure) =>
+    f.status === 412 || f.code === "ConditionNotMet"
+      ? new TargetError("refused", `blob ${blob} changed while it was read (its ETag no longer matches)`)
+      : f.code === "BlobNotFound"
+        ? new TargetError("not_found", `blob ${blob} is gone`)
+        : base(f);
+}
+
+/**
+ * Bytes `[offset, offset + length)` of one blob version (Get Blob with a range and If-Match).
+ * https://learn.microsoft.com/en-us/rest/api/storageservices/get-blob
+ */
+export async function getBlobRange(
+  env: Env,
+  cfg: AzureContainer,
+  blob: string,
+  etag: string,
+  range: { offset: number; length: number },
+  opts: DeliveryOptions = {},
+): Promise<Uint8Array> {
+  await checkTargetHost(env, new URL(cfg.endpoint).hostname);
+  const h = headers({ range: `bytes=${range.offset}-${range.offset + range.length - 1}`, "if-match": `"${etag}"` });
+  return requestWithRetryAs("Get Blob", (signal) => fetch(blobUrl(cfg, blob), { headers: h, signal }), readClassify(cfg, "Get Blob", blob), opts, async (res) => rangeBody(res, range),
+  );
+}
+
+/** The whole blob version as a stream (for gzip). */
+export async function getBlobStream(env: Env, cfg: AzureContainer, blob: string, etag: string, opts: DeliveryOptions = {}): Promise<ReadableStream<Uint8Array>> {
+  await checkTargetHost(env, new URL(cfg.endpoint).hostname);
+  const h = headers({ "if-match": `"${etag}"` });
+  return requestWithRetryAs("Get Blob", (signal) => fetch(blobUrl(cfg, blob), { headers: h, signal }), readClassify(cfg, "Get Blob", blob), opts, async (res) => {
+    if (!res.body) throw new TargetError("refused", `Get Blob ${blob} answered without a body`);
+    return res.body;
+  });
+}

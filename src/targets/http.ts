@@ -27,16 +27,36 @@ export async function requestWithRetry(
   opts: DeliveryOptions,
   check?: (res: Response, body: string) => HttpFailure | null,
 ): Promise<{ res: Response; body: string }> {
+  return requestWithRetryAs(what, send, classify, opts, async (res) => {
+    const body = await res.text();
+    return check?.(res, body) ?? { res, body };
+  });
+}
+
+const isFailure = (v: unknown): v is HttpFailure =>
+  typeof v === "object" && v !== null && "status" in v && "code" in v && "message" in v && !("res" in v);
+
+/**
+ * requestWithRetry with the caller reading a successful response: `read` returns the value
+ * (bytes of a ranged GET, the unread Response of a stream, ...) or an HttpFailure found in it.
+ * Error answers are read here (their XML body names the code).
+ */
+export async function requestWithRetryAs<T>(
+  what: string,
+  send: (signal: AbortSignal) => Promise<Response>,
+  classify: (f: HttpFailure) => TargetError,
+  opts: DeliveryOptions,
+  read: (res: Response) => Promise<T | HttpFailure>,
+): Promise<T> {
   const attempts = opts.attempts ?? 4;
   const backoff = opts.backoffMs ?? 500;
   let last: TargetError | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       const res = await send(AbortSignal.timeout(opts.timeoutMs ?? 60_000));
-      const body = await res.text();
-      const failure = res.ok ? (check?.(res, body) ?? null) : parseXmlError(res.status, body, res.headers.get("x-ms-error-code"));
-      if (!failure) return { res, body };
-      last = classify(failure);
+      const out = res.ok ? await read(res) : parseXmlError(res.status, await res.text(), res.headers.get("x-ms-error-code"));
+      if (!isFailure(out)) return out;
+      last = classify(out);
       if (!last.retryable) throw last;
     } catch (err) {
       if (err instanceof TargetError && !err.retryable) throw err;
@@ -74,4 +94,10 @@ export function choosePartSize(size: number, configuredMiB: number, maxParts = 4
   const min = configuredMiB * MiB;
   const needed = Math.ceil(size / maxParts / MiB) * MiB;
   return Math.max(min, needed);
+}
+
+/** The bytes of a ranged GET; a server that ignored the Range header (200, whole body) is cut to the range. */
+export async function rangeBody(res: Response, range: { offset: number; length: number }): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  return res.status === 206 ? bytes : bytes.subarray(range.offset, range.offset + range.length);
 }

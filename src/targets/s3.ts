@@ -6,21 +6,25 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
  */
 import { AwsClient } from "aws4fetch";
+import type { Env } from "../env";
 import type { S3Target } from "./config";
 import { checkTargetHost } from "./hosts";
-import { type HttpFailure, choosePartSize, parseXmlError, partRanges, requestWithRetry } from "./http";
+import { type HttpFailure, choosePartSize, parseXmlError, partRanges, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
 import { type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile } from "./types";
 
 /** Error codes worth retrying. https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html */
 const TRANSIENT_CODES = new Set(["SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeTooSkewed", "OperationAborted"]);
 const AUTH_CODES = new Set(["AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidToken", "ExpiredToken", "AccountProblem"]);
 
-function classify(cfg: S3Target, what: string) {
+/** What the read functions need of a bucket configuration (a delivery target or an ingestion source). */
+export type S3Bucket = Pick<S3Target, "endpoint" | "region" | "bucket" | "access_key_id" | "secret_access_key" | "session_token" | "path_style">;
+
+function classify(cfg: S3Bucket, what: string, access = "write to") {
   return (f: HttpFailure): TargetError => {
     const detail = `${what} on bucket '${cfg.bucket}' failed: ${f.status} ${f.code}${f.message ? ` (${f.message})` : ""}`;
     if (f.code === "NoSuchBucket") return new TargetError("not_found", `bucket '${cfg.bucket}' does not exist at ${cfg.endpoint}`);
     if (AUTH_CODES.has(f.code) || f.status === 403) {
-      return new TargetError("auth", `${detail}; check access_key_id and secret_access_key, and that they may write to the bucket`);
+      return new TargetError("auth", `${detail}; check access_key_id and secret_access_key, and that they may ${access} the bucket`);
     }
     if (f.code === "AuthorizationHeaderMalformed" || f.code === "PermanentRedirect" || f.status === 301) {
       return new TargetError("config", `${detail}; check the region ('${cfg.region}') and the endpoint`);
@@ -31,7 +35,7 @@ function classify(cfg: S3Target, what: string) {
   };
 }
 
-function client(cfg: S3Target) {
+function client(cfg: S3Bucket) {
   // retries: 0 — retries are ours (requestWithRetry), bounded and classified.
   return new AwsClient({
     accessKeyId: cfg.access_key_id,
@@ -134,3 +138,107 @@ export const s3Driver: TargetDriver<S3Target> = {
     }
   },
 };
+
+/** One object of a listing. `etag` keeps S3's quotes off. */
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+}
+
+export interface ObjectPage {
+  objects: ListedObject[];
+  /** continuation token of the next page; null at the end of the listing */
+  next: string | null;
+}
+
+export const xmlText = (s: string) =>
+  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&");
+export const unquote = (etag: string) => etag.replace(/^W\//, "").replace(/^"|"$/g, "");
+
+/**
+ * One page of ListObjectsV2 (at most `maxKeys`, S3 caps it at 1000), from `token` or after
+ * `startAfter`. Needs s3:ListBucket.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+ */
+export async function listObjects(
+  env: Env,
+  cfg: S3Bucket,
+  page: { prefix?: string; token?: string | null; startAfter?: string | null; maxKeys?: number },
+  opts: DeliveryOptions = {},
+): Promise<ObjectPage> {
+  await checkTargetHost(env, new URL(cfg.endpoint).hostname);
+  const url = objectUrl(cfg, "");
+  url.searchParams.set("list-type", "2");
+  url.searchParams.set("max-keys", String(page.maxKeys ?? 1000));
+  if (page.prefix) url.searchParams.set("prefix", page.prefix);
+  if (page.token) url.searchParams.set("continuation-token", page.token);
+  else if (page.startAfter) url.searchParams.set("start-after", page.startAfter);
+  const { body } = await requestWithRetry("ListObjectsV2", (signal) => client(cfg).fetch(url, { signal }), classify(cfg, "ListObjectsV2", "list"), opts);
+  const objects: ListedObject[] = [];
+  for (const m of body.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+    const c = m[1] ?? "";
+    const key = /<Key>([\s\S]*?)<\/Key>/.exec(c)?.[1];
+    if (key === undefined) continue;
+    objects.push({
+      key: xmlText(key),
+      etag: unquote(xmlText(/<ETag>([\s\S]*?)<\/ETag>/.exec(c)?.[1] ?? "")),
+      size: Number(/<Size>(\d+)<\/Size>/.exec(c)?.[1] ?? 0),
+    });
+  }
+  const truncated = /<IsTruncated>true<\/IsTruncated>/.test(body);
+  const token = /<NextContinuationToken>([\s\S]*?)<\/NextContinuationToken>/.exec(body)?.[1];
+  return { objects, next: truncated && token ? xmlText(token) : null };
+}
+
+function readClassify(cfg: S3Bucket, what: string, key: string) {
+  const base = classify(cfg, what, "read objects of");
+  return (f: HttpFailure) =>
+    f.status === 412 || f.code === "PreconditionFailed"
+      ? new TargetError("refused", `s3://${cfg.bucket}/${key} changed while it was read (its ETag no longer matches)`)
+      : f.status === 404 && f.code !== "NoSuchBucket"
+        ? new TargetError("not_found", `s3://${cfg.bucket}/${key} is gone`)
+        : base(f);
+}
+
+/**
+ * Bytes `[offset, offset + length)` of one object version: a ranged GetObject with If-Match,
+ * so a file rewritten since it was listed is refused instead of read half old, half new.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+ */
+export async function getObjectRange(
+  env: Env,
+  cfg: S3Bucket,
+  key: string,
+  etag: string,
+  range: { offset: number; length: number },
+  opts: DeliveryOptions = {},
+): Promise<Uint8Array> {
+  await checkTargetHost(env, new URL(cfg.endpoint).hostname);
+  const url = objectUrl(cfg, key);
+  const headers = { range: `bytes=${range.offset}-${range.offset + range.length - 1}`, "if-match": `"${etag}"` };
+  return requestWithRetryAs(
+    "GetObject",
+    (signal) => client(cfg).fetch(url, { headers, signal }),
+    readClassify(cfg, "GetObject", key),
+    opts,
+    async (res) => rangeBody(res, range),
+  );
+}
+
+/** The whole object version as a stream (for gzip, which cannot be read from the middle). */
+export async function getObjectStream(env: Env, cfg: S3Bucket, key: string, etag: string, opts: DeliveryOptions = {}): Promise<ReadableStream<Uint8Array>> {
+  await checkTargetHost(env, new URL(cfg.endpoint).hostname);
+  const url = objectUrl(cfg, key);
+  return requestWithRetryAs(
+    "GetObject",
+    (signal) => client(cfg).fetch(url, { headers: { "if-match": `"${etag}"` }, signal }),
+    readClassify(cfg, "GetObject", key),
+    opts,
+    async (res) => {
+      if (!res.body) throw new TargetError("refused", `GetObject s3://${cfg.bucket}/${key} answered without a body`);
+      return res.body;
+    },
+  );
+}
+

@@ -7,6 +7,7 @@
  * https://learn.microsoft.com/en-us/rest/api/storageservices/put-block
  * https://learn.microsoft.com/en-us/rest/api/storageservices/put-block-list
  */
+import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { readBody } from "./body";
@@ -18,6 +19,8 @@ export interface AzureFault {
   status: number;
   code: string;
 }
+
+const etagOf = (data: Buffer) => `"0x${createHash("md5").update(data).digest("hex").slice(0, 16).toUpperCase()}"`;
 
 function azError(res: http.ServerResponse, status: number, code: string, message: string) {
   res.writeHead(status, { "content-type": "application/xml", "x-ms-error-code": code });
@@ -94,10 +97,37 @@ export async function startAzure(opts: { account: string; sig: string }) {
       done(201);
       return res.writeHead(201), res.end();
     }
+    // List Blobs (needs `l`), ranged Get Blob with If-Match: what bucket sources read.
+    // https://learn.microsoft.com/en-us/rest/api/storageservices/list-blobs
+    if (q.get("restype") === "container" && comp === "list") {
+      if (!perms.includes("l")) return done(403), azError(res, 403, "AuthorizationPermissionMismatch", "list not permitted");
+      const prefix = `${container}/${q.get("prefix") ?? ""}`;
+      const names = [...blobs.keys()].filter((k) => k.startsWith(prefix)).sort();
+      const max = Number(q.get("maxresults") ?? 5000);
+      const from = q.get("marker") ? names.indexOf(q.get("marker")!) : 0;
+      const page = names.slice(Math.max(0, from), Math.max(0, from) + max);
+      const next = names[Math.max(0, from) + max];
+      const esc = (x: string) => x.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+      const items = page
+        .map((k) => `<Blob><Name>${esc(k.slice(container.length + 1))}</Name><Properties><Etag>${etagOf(blobs.get(k)!)}</Etag><Content-Length>${blobs.get(k)!.length}</Content-Length></Properties></Blob>`)
+        .join("");
+      done(200);
+      res.writeHead(200, { "content-type": "application/xml" });
+      return res.end(`<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs>${items}</Blobs><NextMarker>${next ?? ""}</NextMarker></EnumerationResults>`);
+    }
     const data = blobs.get(id);
     if (!data) return done(404), azError(res, 404, "BlobNotFound", "The specified blob does not exist.");
+    const ifMatch = req.headers["if-match"];
+    if (ifMatch && ifMatch !== etagOf(data)) return done(412), azError(res, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
+    const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? req.headers["x-ms-range"] ?? ""));
+    if (range) {
+      const part = data.subarray(Number(range[1]), Number(range[2]) + 1);
+      done(206);
+      res.writeHead(206, { "content-length": String(part.length), etag: etagOf(data) });
+      return res.end(part);
+    }
     done(200);
-    res.writeHead(200, { "content-length": String(data.length) });
+    res.writeHead(200, { "content-length": String(data.length), etag: etagOf(data) });
     res.end(data);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

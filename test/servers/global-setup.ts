@@ -58,6 +58,8 @@ export default async function setup(project: TestProject) {
   ]);
 
   const roots: Record<string, string> = { ftp: ftp.root, ftps: ftps.root, sftp: sftp.root };
+  // Webhook receiver: POST /webhooks/<name> records the call; GET /webhooks?name= returns them.
+  const hooks = new Map<string, { headers: http.IncomingHttpHeaders; body: string }[]>();
   const control = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const q = url.searchParams;
@@ -67,7 +69,14 @@ export default async function setup(project: TestProject) {
     };
     try {
       const body = await readBody(req);
+      if (req.method === "POST" && url.pathname.startsWith("/webhooks/")) {
+        const name = url.pathname.slice("/webhooks/".length);
+        hooks.set(name, [...(hooks.get(name) ?? []), { headers: req.headers, body: body.toString() }]);
+        return json(200, { ok: true });
+      }
       switch (`${req.method} ${url.pathname}`) {
+        case "GET /webhooks":
+          return json(200, hooks.get(q.get("name") ?? "") ?? []);
         case "POST /s3/buckets":
           await s3.createBucket(JSON.parse(body.toString()).name);
           return json(200, { ok: true });

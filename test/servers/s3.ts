@@ -39,6 +39,8 @@ export interface S3LogEntry {
   key: string;
   status: number;
   faulted: boolean;
+  /** the Range header of a GET, when there was one */
+  range?: string | undefined;
 }
 
 export interface S3Creds {
@@ -120,6 +122,32 @@ export async function startS3(creds: S3Creds) {
       r.end(body);
     });
 
+  /**
+   * ListObjectsV2 through s3rver's V1 listing: s3rver answers a truncated V2 page with a 500
+   * on Node >= 17 (its continuation tokens use DES, which OpenSSL 3 dropped). The token here
+   * is the base64 of the page's last key, and `start-after` / `continuation-token` become
+   * V1's `marker`. https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+   */
+  async function listV2(path: string, q: URLSearchParams, headers: http.OutgoingHttpHeaders) {
+    const v1 = new URLSearchParams();
+    for (const k of ["prefix", "delimiter", "max-keys"]) if (q.has(k)) v1.set(k, q.get(k)!);
+    const token = q.get("continuation-token");
+    const marker = token ? Buffer.from(token, "base64url").toString() : q.get("start-after");
+    if (marker) v1.set("marker", marker);
+    const out = await forward("GET", `${path}?${v1}`, headers, Buffer.alloc(0));
+    if (out.status !== 200) return out;
+    let xml = out.body.toString();
+    const keys = [...xml.matchAll(/<Key>([\s\S]*?)<\/Key>/g)].map((m) => m[1]!);
+    xml = xml.replace(/<Marker>[\s\S]*?<\/Marker>/, q.get("start-after") ? `<StartAfter>${q.get("start-after")}</StartAfter>` : "");
+    xml = xml.replace("<MaxKeys>", `<KeyCount>${keys.length}</KeyCount><MaxKeys>`);
+    const last = keys.at(-1);
+    if (/<IsTruncated>true<\/IsTruncated>/.test(xml) && last) {
+      const next = Buffer.from(last.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&")).toString("base64url");
+      xml = xml.replace("</IsTruncated>", `</IsTruncated><NextContinuationToken>${next}</NextContinuationToken>`);
+    }
+    return { ...out, body: Buffer.from(xml) };
+  }
+
   const proxy = http.createServer(async (req, res) => {
     try {
       const body = await readBody(req);
@@ -161,8 +189,9 @@ export async function startS3(creds: S3Creds) {
         headers[k] = v;
       }
       headers["content-length"] = String(body.length);
-      const out = await forward(req.method ?? "GET", path + url.search, headers, body);
-      entries.push({ method: req.method ?? "", op, key, status: out.status, faulted: false });
+      const v2 = req.method === "GET" && url.searchParams.get("list-type") === "2" && keyParts.length === 0;
+      const out = v2 ? await listV2(path, url.searchParams, headers) : await forward(req.method ?? "GET", path + url.search, headers, body);
+      entries.push({ method: req.method ?? "", op, key, status: out.status, faulted: false, range: req.headers.range });
       const outHeaders = { ...out.headers };
       delete outHeaders["transfer-encoding"];
       outHeaders["content-length"] = String(out.body.length);

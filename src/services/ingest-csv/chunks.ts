@@ -1,9 +1,6 @@
 import type { Env } from "../../env";
 import { getModel } from "../../models";
-import type { ModelDef } from "../../models";
-import type { Row } from "../ingest";
-import { insertRows, resolveTenant, validateItems } from "../ingest";
-import type { TenantData } from "../shards";
+import { insertRowsOnce, validatePartial } from "../ingest";
 import { type Ingestion, failIngestion, getIngestion, markEnqueued, recordChunk } from "./ingestions";
 import { recordToItem } from "./models";
 import { type RecordError, parseChunk } from "./parse";
@@ -22,49 +19,8 @@ export const DEFAULT_CHUNK_ROWS = 50_000;
 /** Longest single record: a range with no complete record is re-read twice as long up to this. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
-/**
- * How long the record that marks a chunk as written is kept: longer than a message can wait
- * in the queue (retention is at most 14 days), so any redelivery still finds it.
- * https://developers.cloudflare.com/queues/platform/limits/
- */
-const CHUNK_GUARD_SECONDS = 15 * 24 * 60 * 60;
-
-/**
- * A chunk's rows and the record saying they are written commit in one D1 batch on the tenant's
- * shard, so a redelivery after a crash between the write and the checkpoint (which lives in the
- * control DB) does not write them twice. The record sits in idempotency_keys under a key no
- * client can send (it contains spaces; see IDEMPOTENCY_KEY).
- */
+/** The key under which a chunk's rows are recorded as written (see insertRowsOnce). */
 const chunkKey = (ingestionId: string, offset: number) => `csv chunk ${ingestionId} ${offset}`;
-
-async function chunkWritten(td: TenantData, key: string): Promise<boolean> {
-  const row = await td.db.prepare("SELECT 1 AS hit FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2").bind(td.tenantId, key).first();
-  return row !== null;
-}
-
-function markWritten(db: D1Database, tenantId: string, key: string): D1PreparedStatement {
-  const t = Math.floor(Date.now() / 1000);
-  return db
-    .prepare(
-      `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, response, created_at, expires_at)
-       VALUES (?1, ?2, 'csv-chunk', 201, '', ?3, ?4)`,
-    )
-    .bind(tenantId, key, t, t + CHUNK_GUARD_SECONDS);
-}
-
-/** Writes a chunk's rows once, however often the chunk is processed. */
-async function writeChunkRows(env: Env, ing: Ingestion, model: ModelDef, rows: Row[]): Promise<void> {
-  if (!rows.length) return;
-  const td = await resolveTenant(env, ing.tenant_id);
-  const key = chunkKey(ing.id, ing.next_offset);
-  if (await chunkWritten(td, key)) return;
-  try {
-    await insertRows(env, ing.tenant_id, model, rows, (db) => [markWritten(db, td.tenantId, key)]);
-  } catch (err) {
-    // A concurrent delivery of the same message committed first: its batch holds these rows.
-    if (!(await chunkWritten(td, key))) throw err;
-  }
-}
 
 export interface CsvIngestMessage {
   type: "csv_ingest";
@@ -138,25 +94,18 @@ export async function processCsvChunk(env: Env, msg: CsvIngestMessage): Promise<
   const { parsed, done } = read;
 
   const items = parsed.records.map((r) => recordToItem(columns, r.cells));
-  const errors: RecordError[] = [...parsed.errors];
-  let good = items;
-  const first = validateItems(model, items, { source: "text", maxErrors: Number.POSITIVE_INFINITY });
-  let rows = first.ok ? first.rows : [];
-  if (!first.ok) {
-    const bad = new Set<number>();
-    for (const e of first.errors) {
-      bad.add(e.index);
-      errors.push({ line: parsed.records[e.index]?.line ?? 0, field: e.field, message: `${e.field} ${e.reason}` });
-    }
-    good = items.filter((_, i) => !bad.has(i));
-    const second = validateItems(model, good, { source: "text" });
-    if (!second.ok) throw new Error(`rows valid one by one failed together: ${JSON.stringify(second.errors[0])}`);
-    rows = second.rows;
-  }
-  const rejected = parsed.errors.length + (items.length - good.length);
+  const v = validatePartial(
+    model,
+    items,
+    parsed.records.map((r) => r.line),
+    { source: "text" },
+  );
+  const rows = v.rows;
+  const errors: RecordError[] = [...parsed.errors, ...v.errors];
+  const rejected = parsed.errors.length + v.rejected;
   errors.sort((a, b) => a.line - b.line);
 
-  await writeChunkRows(env, ing, model, rows);
+  await insertRowsOnce(env, ing.tenant_id, model, rows, chunkKey(ing.id, ing.next_offset), "csv-chunk");
 
   const to = ing.next_offset + parsed.consumed;
   const won = await recordChunk(env, ing, { from: ing.next_offset, to, nextLine: parsed.nextLine, accepted: rows.length, rejected, errors, final: done });

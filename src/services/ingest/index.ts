@@ -11,3 +11,5 @@ export { insertRows, insertStatements, insertSql, chunkRows, resolveTenant, MAX_
 export type { ExtraStatements, InsertResult, TenantRef } from "./insert";
 export { claimIdempotencyKey, purgeExpired, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL_SECONDS } from "./idempotency";
 export type { Claim, StoredResponse } from "./idempotency";
+export { insertRowsOnce, validatePartial } from "./chunk";
+export type { RecordIssue } from "./chunk";
