@@ -441,8 +441,6 @@ async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
     .bind(run.id, cp.rows, cp.bytes, cp.sha256, finishedAt, expiresAt)
     .run();
   await deleteTemp(env, run.id);
-  // Push targets: delivery is its own job (idempotent, so a repeated finalize is harmless).
-  if (def.target.type !== "download") await enqueueDelivery(env, { tenantId: run.tenant_id, runId: run.id });
 }
 
 async function deleteTemp(env: Env, runId: string): Promise<void> {

@@ -25,7 +25,7 @@ const nextRunAt = async (id: string) =>
 
 const runsOf = async (id: string) =>
   (
-    await e.DB.prepare("SELECT id, trigger, scheduled_for, watermark_after, watermark_until FROM export_runs WHERE export_id = ?1 ORDER BY created_at, id")
+    await e.DB.prepare("SELECT id, trigger, scheduled_for, watermark_after, watermark_until FROM export_runs WHERE export_id = ?1 ORDER BY scheduled_for, created_at, id")
       .bind(id)
       .all<{ id: string; trigger: string; scheduled_for: number; watermark_after: number | null; watermark_until: number | null }>()
   ).results;
@@ -110,7 +110,13 @@ describe("scheduled exports", () => {
     const [first] = await runsOf(id);
     expect(first).toMatchObject({ watermark_after: null, watermark_until: slot1 - WATERMARK_SETTLE_SECONDS });
 
-    // The first run succeeded (the chain itself is tested elsewhere): the next slot continues from it.
+    // The first run succeeded (the chain itself is tested elsewhere): let the queue consumer settle
+    // it, then make sure it reads finished, and the next slot continues from it.
+    for (let i = 0; i < 200; i++) {
+      const st = await e.DB.prepare("SELECT status FROM export_runs WHERE id = ?1").bind(first!.id).first<{ status: string }>();
+      if (st && (st.status === "finished" || st.status === "failed")) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await e.DB.prepare("UPDATE export_runs SET status = 'finished' WHERE id = ?1").bind(first!.id).run();
     const slot2 = slot1 + 86_400;
     await makeDue(id, slot2);

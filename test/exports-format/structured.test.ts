@@ -17,9 +17,9 @@ describe("json", () => {
     const whole = produce(def, COLUMNS, DATA);
     for (const chunk of [1, 13, 89]) expect(produce(def, COLUMNS, DATA, chunk)).toEqual(whole);
     const doc = JSON.parse(text(whole));
-    expect(Object.keys(doc)).toEqual(["win-info"]);
-    expect(doc["win-info"]).toEqual(DATA.map((r) => normalise(r)));
-    expect(Object.keys(doc["win-info"][0])).toEqual(COLUMNS);
+    expect(Object.keys(doc)).toEqual(["win_info"]);
+    expect(doc["win_info"]).toEqual(DATA.map((r) => normalise(r)));
+    expect(Object.keys(doc["win_info"][0])).toEqual(COLUMNS);
   });
 
   it("writes an empty list when there are no rows", () => {

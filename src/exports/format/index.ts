@@ -39,7 +39,7 @@ export function formatterFor(
         bom: f.bom ?? false,
       });
     case "json":
-      return jsonFormatter(def.name, columns);
+      return jsonFormatter(jsonRootKey(def.name), columns);
     case "ndjson":
       return ndjsonFormatter(columns);
     case "xml":
@@ -48,3 +48,9 @@ export function formatterFor(
       return parquetFormatter(columns, types ?? columnTypesFor(def));
   }
 }
+
+/**
+ * The top-level key of a json export: the export's name with `-` and `.` as `_`, as in the
+ * automated exports reference (`win-info` is delivered as `{ "win_info": [ ... ] }`).
+ */
+export const jsonRootKey = (name: string) => name.replace(/[-.]/g, "_");
