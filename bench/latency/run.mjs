@@ -30,6 +30,33 @@ try {
   // warm-up: first requests compile and fill caches
   for (let i = 0; i < 50; i++) await fetch(`${dev.url}/api/1/me`, { headers: auth }).then((r) => r.arrayBuffer());
 
+  // An export with one finished result, for the automated list and fetch calls.
+  const json = { ...auth, "content-type": "application/json" };
+  const exp = await (
+    await fetch(`${dev.url}/api/1/exports`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ name: "bench-latency", model: "logins", all_fields: true, format: { type: "json" } }),
+    })
+  ).json();
+  const run = await (await fetch(`${dev.url}/api/1/exports/${exp.id}/runs`, { method: "POST", headers: auth })).json();
+  for (let i = 0; ; i++) {
+    const r = await (await fetch(`${dev.url}/api/1/exports/${exp.id}/runs/${run.id}`, { headers: auth })).json();
+    if (r.status === "finished") break;
+    if (r.status === "failed" || i > 600) throw new Error(`latency seed run did not finish: ${JSON.stringify(r)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  // A small ingestion batch (10 actions), the size a game backend sends per flush.
+  const batch = JSON.stringify({
+    actions: Array.from({ length: 10 }, (_, i) => ({
+      user_id: `u-${i}`,
+      action_id: `a-${i}`,
+      action_name: "kill",
+      timestamp: "2026-11-01 10:00:00",
+      action_params: [{ key: "enemy_id", value: `e-${i}` }],
+    })),
+  });
+
   const cases = [
     { name: "GET /health", path: "/health" },
     {
@@ -54,6 +81,15 @@ try {
     })),
     { name: "GET /api/1/me", path: "/api/1/me", headers: auth, read: true },
     { name: "GET /api/1/models/actions", path: "/api/1/models/actions", headers: auth, read: true },
+    { name: "GET /api/1/data-exporter/automated", path: "/api/1/data-exporter/automated", headers: auth, read: true },
+    { name: "GET /api/1/data-exporter/automated/fetch/:id", path: `/api/1/data-exporter/automated/fetch/${run.id}`, headers: auth, read: true },
+    {
+      name: "POST /v1/actions (10 items)",
+      path: "/v1/actions",
+      method: "POST",
+      headers: { Authorization: `Bearer ${seed.apiKey}`, "content-type": "application/json" },
+      body: batch,
+    },
   ];
   const results = [];
   for (const c of cases) results.push({ ...c, ...(await load(dev.url, c)) });
