@@ -5,39 +5,10 @@
 // Target: at least 40% of sqlite3's rows/s. Sizes: 100k and 1M rows (`--quick`: 20k).
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QUICK, ROOT, record, round, seedTenant, startDev, treeRssKb, watchPeakRss } from "../lib/harness.mjs";
-
-/**
- * Anonymous resident memory (heap, not file pages) of a process tree, from /proc: the
- * local D1 and R2 are SQLite/blob files inside the dev server, whose cached file pages
- * count in VmRSS and grow with the database size rather than with what the export holds.
- */
-function treeAnonKb(rootPid) {
-  const children = new Map();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(d));
-    } catch {}
-  }
-  let total = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const pid = stack.pop();
-    try {
-      const m = /RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) total += Number(m[1]);
-    } catch {}
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
+import { QUICK, ROOT, record, round, seedTenant, startDev, treeAnonKb, treeRssKb, watchPeakRss } from "../lib/harness.mjs";
 
 const SIZES = QUICK ? [20_000] : [100_000, 1_000_000];
 const COLUMNS = ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"];

@@ -89,7 +89,16 @@ export async function seedTenant(url, name = "bench") {
 }
 
 /** Resident memory (kB) of a process and all its descendants, from /proc. */
-export function treeRssKb(rootPid) {
+export const treeRssKb = (rootPid) => treeStatusKb(rootPid, "VmRSS");
+
+/**
+ * Anonymous resident memory (kB) of a process tree: leaves out file pages (the local D1 and R2
+ * are files inside the dev server, whose cached pages grow with the data, not with the work).
+ */
+export const treeAnonKb = (rootPid) => treeStatusKb(rootPid, "RssAnon");
+
+/** Sum of one `/proc/<pid>/status` field (kB) over a process and all its descendants. */
+function treeStatusKb(rootPid, field) {
   const children = new Map();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -105,7 +114,7 @@ export function treeRssKb(rootPid) {
   while (stack.length) {
     const pid = stack.pop();
     try {
-      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      const m = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
       if (m) total += Number(m[1]);
     } catch {}
     stack.push(...(children.get(pid) ?? []));
