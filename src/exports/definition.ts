@@ -107,6 +107,17 @@ export const Target = z.discriminatedUnion("type", [
 ]);
 export type Target = z.infer<typeof Target>;
 
+/**
+ * A signed webhook on every finished or failed run (src/exports/notify.ts). The secret is the
+ * HMAC key of `Ferry-Signature`; it is stored encrypted and shown as "****" (send "****" back
+ * on update to keep it).
+ */
+export const Notification = z.object({
+  webhook_url: z.url({ protocol: /^https?$/, error: "notification.webhook_url must be an http(s) URL" }).max(2000),
+  secret: z.union([z.literal("****"), z.string().min(16, "notification.secret: at least 16 characters").max(200)]),
+});
+export type Notification = z.infer<typeof Notification>;
+
 export const ExportBody = z.object({
   /** also the `system_name` in the automated API */
   name: z
@@ -124,6 +135,7 @@ export const ExportBody = z.object({
   schedule: Schedule.default({ type: "now" }),
   incremental: z.boolean().default(false),
   target: Target.default({ type: "download" }),
+  notification: Notification.optional(),
   /** days a finished file is kept */
   retention_days: z.number().int().min(1).max(3650).default(7),
   status: z.enum(["draft", "active"]).default("active"),

@@ -5,6 +5,7 @@ import { Sha256, type Sha256State } from "../lib/sha256";
 import { type RunOptions, type RunRow, chunkMessage, isoSeconds, parseDefinition } from "../services/runs/runs";
 import { tenantData } from "../services/shards";
 import { enqueueDelivery } from "../services/targets/deliveries";
+import { queueRunNotification } from "./notify";
 import type { CompileContext } from "./compiler";
 import type { ExportBody } from "./definition";
 import type { Compressor, Cursor, ExportCompiler, Formatter, FormatterState, Row } from "./types";
@@ -434,12 +435,14 @@ async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
   // Push targets (S3, FTP, ...): queued before the run is marked finished so a crash in
   // between cannot lose it; the delivery job waits (retries) until the run is finished.
   if (def.target.type !== "download") await enqueueDelivery(env, { tenantId: run.tenant_id, runId: run.id });
-  await env.DB.prepare(
+  const done = await env.DB.prepare(
     `UPDATE export_runs SET status = 'finished', rows = ?2, bytes = ?3, sha256 = ?4, progress = 1, error = NULL,
        finished_at = ?5, expires_at = ?6 WHERE id = ?1 AND status IN ('pending', 'processing')`,
   )
     .bind(run.id, cp.rows, cp.bytes, cp.sha256, finishedAt, expiresAt)
     .run();
+  // Only the message that moved the run to finished notifies (a redelivered last message does not).
+  if (done.meta.changes === 1) await queueRunNotification(env, def, run, "export.run.finished");
   await deleteTemp(env, run.id);
 }
 
@@ -471,4 +474,5 @@ export async function failRun(env: Env, runId: string, reason: string): Promise<
   }
   if (run?.file_key) await env.FILES.delete(run.file_key);
   await deleteTemp(env, runId);
+  if (run) await queueRunNotification(env, parseDefinition(run), run, "export.run.failed");
 }

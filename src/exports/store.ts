@@ -4,6 +4,7 @@ import { newId } from "../lib/ids";
 import { validateExport } from "./compiler";
 import { refreshNextRun } from "../cron/schedules";
 import { sealTarget } from "../targets/config";
+import { sealNotification } from "./notify";
 import { ExportBody } from "./definition";
 
 /**
@@ -145,7 +146,7 @@ export async function createExport(env: Env, tenantId: string, createdBy: string
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name);
   // Target credentials are stored encrypted (docs/targets.md).
-  def = { ...def, target: await sealTarget(env, def.target) };
+  def = { ...def, target: await sealTarget(env, def.target), notification: await sealNotification(env, def.notification) };
   const id = newId("exp");
   const t = now();
   await env.DB.prepare(
@@ -179,7 +180,11 @@ export async function updateExport(
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name, id);
   // Target credentials are stored encrypted; "****" keeps the stored value (docs/targets.md).
-  def = { ...def, target: await sealTarget(env, def.target, cur.definition.target) };
+  def = {
+    ...def,
+    target: await sealTarget(env, def.target, cur.definition.target),
+    notification: await sealNotification(env, def.notification, cur.definition.notification),
+  };
   const status: ExportStatus = publish ? "active" : cur.status;
   const res = await env.DB.prepare(
     "UPDATE exports SET name = ?1, model = ?2, status = ?3, definition = ?4, updated_at = ?5 WHERE id = ?6 AND tenant_id = ?7 AND deleted_at IS NULL AND status IN ('draft', 'disabled')",

@@ -4,11 +4,13 @@ import { handleCsvIngest } from "./csv-ingest";
 import { JobMessage } from "./messages";
 import { handleTargetDelivery } from "./target-delivery";
 import { handleSourceChunk } from "./source-ingest";
+import { handleExportWebhook } from "../exports/notify";
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
   noop: async () => {},
   export_chunk: handleExportChunk,
+  export_webhook: handleExportWebhook,
   target_delivery: handleTargetDelivery,
   csv_ingest: handleCsvIngest,
   source_chunk: handleSourceChunk,

@@ -17,6 +17,7 @@ import {
 import { createRouter, validationError } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
 import { maskTarget } from "../../targets/config";
+import { maskNotification } from "../../exports/notify";
 
 const LastRun = z
   .object({
@@ -71,6 +72,7 @@ const CloneBody = z.object({ name: ExportBody.shape.name.optional() });
 const detail = (r: ExportRecord) => ({
   ...r.definition,
   target: maskTarget(r.definition.target),
+  notification: maskNotification(r.definition.notification),
   id: r.id,
   name: r.name,
   status: r.status,
