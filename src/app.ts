@@ -6,6 +6,7 @@ import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
+import { analyticsRouter } from "./routes/analytics";
 import { automatedRouter } from "./routes/automated";
 import { exportsRouter } from "./routes/exports";
 import { ingestRouter } from "./routes/ingest";
@@ -86,6 +87,7 @@ export function createApp() {
   app.route("/api/1/exports", runsRouter);
   app.route("/api/1/downloads", downloadsRouter);
   app.route("/api/1/data-exporter/automated", automatedRouter);
+  app.route("/api/1/analytics", analyticsRouter);
   app.route("/api/1/targets", targetsRouter);
   app.route("/api/1/sources", sourcesRouter);
   app.route("/", ingestCsvRouter);
