@@ -66,3 +66,13 @@ export async function setupTenant(name = "acme", permissions?: string[]) {
   const key = await createApiKey(tenant.id);
   return { tenant, client, token, apiKey: key.api_key, apiKeyId: key.id };
 }
+
+/** Polls `f` until it returns a value (queue work runs in the background), or fails naming `what`. */
+export async function waitFor<T>(f: () => Promise<T | undefined>, what: string, tries = 600): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

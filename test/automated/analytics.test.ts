@@ -1,17 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { enqueueDueRuns } from "../../src/cron/schedules";
-import { call, setupTenant } from "../helpers";
+import { call, setupTenant, waitFor } from "../helpers";
 import { newBucket, s3Config } from "../sources/helpers";
 import { control, e } from "../targets/helpers";
 
-async function waitFor<T>(f: () => Promise<T | undefined>, what: string, tries = 600): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("daily analytics delivery", () => {
   it("drops one CSV per category and model under analytics/<Category>/ in the tenant's bucket", async () => {

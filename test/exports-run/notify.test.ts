@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { failRun } from "../../src/exports/runner";
 import { newId } from "../../src/lib/ids";
 import { verifyWebhookSignature } from "../../src/services/webhooks";
-import { call, setupTenant } from "../helpers";
+import { call, setupTenant, waitFor } from "../helpers";
 import { e, servers, unique } from "../targets/helpers";
 
 const SECRET = "whsec-0123456789abcdef";
@@ -11,14 +11,6 @@ async function hooks(name: string): Promise<{ headers: Record<string, string>; b
   return (await fetch(`${servers().control}/webhooks?name=${name}`)).json();
 }
 
-async function waitFor<T>(f: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 400; i++) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("run notifications", () => {
   it("a finished run posts one signed export.run.finished webhook; the secret is sealed at rest and masked", async () => {
