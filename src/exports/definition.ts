@@ -118,6 +118,13 @@ export const Notification = z.object({
 });
 export type Notification = z.infer<typeof Notification>;
 
+/** OpenPGP encryption of the file to the customer's public key (src/exports/post/encrypt.ts). */
+export const Encryption = z.object({
+  type: z.literal("pgp"),
+  /** ASCII-armored public key, e.g. `gpg --armor --export <id>` */
+  public_key: z.string().min(100, "encryption.public_key: paste an ASCII-armored OpenPGP public key").max(100_000),
+});
+
 export const ExportBody = z.object({
   /** also the `system_name` in the automated API */
   name: z
@@ -136,6 +143,7 @@ export const ExportBody = z.object({
   incremental: z.boolean().default(false),
   target: Target.default({ type: "download" }),
   notification: Notification.optional(),
+  encryption: Encryption.optional(),
   /** days a finished file is kept */
   retention_days: z.number().int().min(1).max(3650).default(7),
   status: z.enum(["draft", "active"]).default("active"),

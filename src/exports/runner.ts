@@ -6,6 +6,7 @@ import { type RunOptions, type RunRow, chunkMessage, isoSeconds, parseDefinition
 import { tenantData } from "../services/shards";
 import { enqueueDelivery } from "../services/targets/deliveries";
 import { queueRunNotification } from "./notify";
+import { encryptObject } from "./post/encrypt";
 import type { CompileContext } from "./compiler";
 import type { ExportBody } from "./definition";
 import type { Compressor, Cursor, ExportCompiler, Formatter, FormatterState, Row } from "./types";
@@ -396,8 +397,12 @@ async function ensureUpload(ctx: RunCtx): Promise<R2MultipartUpload> {
 /** Completes the upload, writes the manifest and marks the run finished. Safe to repeat. */
 async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
   const { env, run, def } = ctx;
-  const key = run.file_key as string;
-  if (run.upload_id) {
+  let key = run.file_key as string;
+  let file = { bytes: cp.bytes, sha256: cp.sha256, name: run.file_name, contentType: run.content_type };
+  // An encrypted run whose encryption already happened (a repeated last message) keeps its .pgp file.
+  const alreadyEncrypted = def.encryption !== undefined && key.endsWith(".pgp");
+  if (alreadyEncrypted) file = { ...file, bytes: run.bytes, sha256: run.sha256 };
+  if (run.upload_id && !alreadyEncrypted) {
     const { results } = await env.DB.prepare(
       "SELECT part_number, etag FROM export_run_parts WHERE run_id = ?1 AND part_number <= ?2 ORDER BY part_number",
     )
@@ -414,16 +419,29 @@ async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
     }
   }
   fault(env, "after_complete");
+  if (def.encryption && !alreadyEncrypted) {
+    // Encrypted to the customer's key, streamed into a new object; then only the .pgp file is kept.
+    // One invocation streams the whole file: CPU time grows with the file size
+    // (https://developers.cloudflare.com/workers/platform/limits/#cpu-time).
+    const encKey = `${key}.pgp`;
+    const enc = await encryptObject(env.FILES, key, encKey, def.encryption.public_key);
+    file = { bytes: enc.bytes, sha256: enc.sha256, name: `${run.file_name}.pgp`, contentType: "application/pgp-encrypted" };
+    await env.DB.prepare("UPDATE export_runs SET file_key = ?2, file_name = ?3, content_type = ?4, bytes = ?5, sha256 = ?6 WHERE id = ?1")
+      .bind(run.id, encKey, file.name, file.contentType, file.bytes, file.sha256)
+      .run();
+    await env.FILES.delete(key);
+    key = encKey;
+  }
   const finishedAt = nowSeconds();
   const expiresAt = finishedAt + def.retention_days * 86_400;
   const manifest = {
     run_id: run.id,
     export_id: run.export_id,
     name: def.name,
-    files: [{ key, name: run.file_name, content_type: run.content_type, rows: cp.rows, bytes: cp.bytes, sha256: cp.sha256 }],
+    files: [{ key, name: file.name, content_type: file.contentType, rows: cp.rows, bytes: file.bytes, sha256: file.sha256 }],
     rows: cp.rows,
-    bytes: cp.bytes,
-    sha256: cp.sha256,
+    bytes: file.bytes,
+    sha256: file.sha256,
     created_at: isoSeconds(run.created_at),
     finished_at: isoSeconds(finishedAt),
     expires_at: isoSeconds(expiresAt),
@@ -439,7 +457,7 @@ async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
     `UPDATE export_runs SET status = 'finished', rows = ?2, bytes = ?3, sha256 = ?4, progress = 1, error = NULL,
        finished_at = ?5, expires_at = ?6 WHERE id = ?1 AND status IN ('pending', 'processing')`,
   )
-    .bind(run.id, cp.rows, cp.bytes, cp.sha256, finishedAt, expiresAt)
+    .bind(run.id, cp.rows, file.bytes, file.sha256, finishedAt, expiresAt)
     .run();
   // Only the message that moved the run to finished notifies (a redelivered last message does not).
   if (done.meta.changes === 1) await queueRunNotification(env, def, run, "export.run.finished");

@@ -5,6 +5,7 @@ import { validateExport } from "./compiler";
 import { refreshNextRun } from "../cron/schedules";
 import { sealTarget } from "../targets/config";
 import { sealNotification } from "./notify";
+import { readRecipientKey } from "./post/encrypt";
 import { ExportBody } from "./definition";
 
 /**
@@ -146,6 +147,7 @@ export async function createExport(env: Env, tenantId: string, createdBy: string
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name);
   // Target credentials are stored encrypted (docs/targets.md).
+  if (def.encryption) await readRecipientKey(def.encryption.public_key);
   def = { ...def, target: await sealTarget(env, def.target), notification: await sealNotification(env, def.notification) };
   const id = newId("exp");
   const t = now();
@@ -180,6 +182,7 @@ export async function updateExport(
   assertValidDefinition(def);
   await assertNameFree(env, tenantId, def.name, id);
   // Target credentials are stored encrypted; "****" keeps the stored value (docs/targets.md).
+  if (def.encryption) await readRecipientKey(def.encryption.public_key);
   def = {
     ...def,
     target: await sealTarget(env, def.target, cur.definition.target),

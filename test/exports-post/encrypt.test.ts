@@ -1,7 +1,8 @@
-import { env } from "cloudflare:workers";
+import { env, SELF } from "cloudflare:test";
 import { decrypt, generateKey, readMessage, readPrivateKey } from "openpgp";
 import { describe, expect, it } from "vitest";
 import { encryptObject, readRecipientKey } from "../../src/exports/post/encrypt";
+import { BASE, call, setupTenant, waitFor } from "../helpers";
 
 async function keyPair() {
   const { publicKey, privateKey } = await generateKey({
@@ -29,10 +30,12 @@ describe("OpenPGP encryption of an export file", () => {
     for (let i = 0; i < size; i += chunk.length) plain.set(chunk.subarray(0, Math.min(chunk.length, size - i)), i);
     await env.FILES.put("test-pgp/plain.csv", plain);
 
-    const bytes = await encryptObject(env.FILES, "test-pgp/plain.csv", "test-pgp/plain.csv.pgp", publicKey);
+    const { bytes, sha256 } = await encryptObject(env.FILES, "test-pgp/plain.csv", "test-pgp/plain.csv.pgp", publicKey);
     const obj = await env.FILES.get("test-pgp/plain.csv.pgp");
     const encrypted = new Uint8Array(await obj!.arrayBuffer());
     expect(encrypted.length).toBe(bytes);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encrypted));
+    expect(sha256).toBe([...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
     expect(encrypted.length).toBeGreaterThan(size);
     const decrypted = await decryptBytes(encrypted, privateKey);
     expect(decrypted.length).toBe(plain.length);
@@ -57,5 +60,42 @@ describe("OpenPGP encryption of an export file", () => {
     const { publicKey } = await keyPair();
     await expect(encryptObject(env.FILES, "test-pgp/nope.csv", "test-pgp/nope.pgp", publicKey)).rejects.toThrow(/missing/);
     expect(await env.FILES.head("test-pgp/nope.pgp")).toBeNull();
+  });
+});
+
+describe("an export with encryption", () => {
+  it("runs to a .pgp file whose download decrypts to the CSV, with sha256 and bytes of the encrypted file", async () => {
+    const { publicKey, privateKey } = await keyPair();
+    const t = await setupTenant("pgp-run");
+    const ing = await call("POST", "/v1/records/participations", {
+      headers: { Authorization: `Bearer ${t.apiKey}` },
+      body: { participations: [{ user_id: "u-1", stackinstanceid: "si-1", participation_date: "2026-11-01 10:00:00" }] },
+    });
+    expect(ing.status, ing.text).toBe(201);
+    const bad = await call("POST", "/api/1/exports", {
+      token: t.token,
+      body: { name: "pgp-bad", model: "participations", all_fields: true, encryption: { type: "pgp", public_key: privateKey } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/private key/);
+    const exp = await call("POST", "/api/1/exports", {
+      token: t.token,
+      body: { name: "pgp-run", model: "participations", fields: [{ from: "user_id" }, { from: "participation_date" }], encryption: { type: "pgp", public_key: publicKey } },
+    });
+    expect(exp.status, exp.text).toBe(201);
+    const run = await call("POST", `/api/1/exports/${exp.json.id}/runs`, { token: t.token });
+    const done = await waitFor(async () => {
+      const r = await call("GET", `/api/1/exports/${exp.json.id}/runs/${run.json.id}`, { token: t.token });
+      return r.json.status === "finished" || r.json.status === "failed" ? r.json : undefined;
+    }, "the run");
+    expect(done.status, done.error).toBe("finished");
+    expect(done.file_name).toBe("pgp-run.csv.pgp");
+    const url = new URL(done.download_url);
+    const res = await SELF.fetch(`${BASE}${url.pathname}${url.search}`);
+    const encrypted = new Uint8Array(await res.arrayBuffer());
+    expect(encrypted.length).toBe(done.bytes);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encrypted));
+    expect(done.sha256).toBe([...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
+    expect(new TextDecoder().decode(await decryptBytes(encrypted, privateKey))).toBe("user_id,participation_date\nu-1,2026-11-01 10:00:00\n");
   });
 });

@@ -1,5 +1,6 @@
 import { createMessage, encrypt, enums, readKey, type PublicKey } from "openpgp";
 import { ApiError } from "../../lib/errors";
+import { Sha256 } from "../../lib/sha256";
 
 /**
  * OpenPGP encryption of a finished export to the customer's public key, so the file can be
@@ -46,7 +47,14 @@ export async function encryptStream(input: ReadableStream<Uint8Array>, key: Publ
  * Writes `stream` into R2 under `key` as a multipart upload with equal-size parts, aborting the
  * upload if anything fails. Returns the number of bytes written.
  */
-export async function streamToR2(bucket: R2Bucket, key: string, stream: ReadableStream<Uint8Array>, contentType: string, partSize = ENCRYPT_PART_SIZE): Promise<number> {
+export async function streamToR2(
+  bucket: R2Bucket,
+  key: string,
+  stream: ReadableStream<Uint8Array>,
+  contentType: string,
+  partSize = ENCRYPT_PART_SIZE,
+): Promise<{ bytes: number; sha256: string }> {
+  const hash = new Sha256();
   const upload = await bucket.createMultipartUpload(key, { httpMetadata: { contentType } });
   const parts: R2UploadedPart[] = [];
   const buffer = new Uint8Array(partSize);
@@ -57,6 +65,7 @@ export async function streamToR2(bucket: R2Bucket, key: string, stream: Readable
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      hash.update(value);
       let offset = 0;
       while (offset < value.length) {
         const n = Math.min(partSize - filled, value.length - offset);
@@ -75,15 +84,15 @@ export async function streamToR2(bucket: R2Bucket, key: string, stream: Readable
       total += filled;
     }
     await upload.complete(parts);
-    return total;
+    return { bytes: total, sha256: hash.digestHex() };
   } catch (err) {
     await upload.abort().catch(() => {});
     throw err;
   }
 }
 
-/** Encrypts the R2 object `srcKey` into `dstKey`. Returns the encrypted size in bytes. */
-export async function encryptObject(bucket: R2Bucket, srcKey: string, dstKey: string, armoredKey: string): Promise<number> {
+/** Encrypts the R2 object `srcKey` into `dstKey`. Returns the encrypted file's size and sha256. */
+export async function encryptObject(bucket: R2Bucket, srcKey: string, dstKey: string, armoredKey: string): Promise<{ bytes: number; sha256: string }> {
   const key = await readRecipientKey(armoredKey);
   const src = await bucket.get(srcKey);
   if (!src) throw new Error(`export file ${srcKey} is missing`);
