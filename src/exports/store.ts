@@ -36,6 +36,8 @@ export interface ExportRecord {
   createdBy: string;
   createdAt: number;
   updatedAt: number;
+  /** next scheduled run (epoch seconds, UTC), null when it does not run on its own */
+  nextRunAt: number | null;
   lastRun: LastRun | null;
 }
 
@@ -65,6 +67,7 @@ interface Row {
   created_by: string;
   created_at: number;
   updated_at: number;
+  next_run_at: number | null;
   run_id: string | null;
   run_status: LastRun["status"] | null;
   run_rows: number | null;
@@ -75,7 +78,7 @@ interface Row {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-const SELECT = `SELECT e.id, e.tenant_id, e.name, e.model, e.status, e.favourite, e.definition, e.created_by, e.created_at, e.updated_at,
+const SELECT = `SELECT e.id, e.tenant_id, e.name, e.model, e.status, e.favourite, e.definition, e.created_by, e.created_at, e.updated_at, e.next_run_at,
   r.id AS run_id, r.status AS run_status, r.rows AS run_rows, r.bytes AS run_bytes, r.created_at AS run_created_at, r.finished_at AS run_finished_at
 FROM exports e
 LEFT JOIN export_runs r ON r.id = (
@@ -94,6 +97,7 @@ function toRecord(r: Row): ExportRecord {
     createdBy: r.created_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    nextRunAt: r.next_run_at,
     lastRun: r.run_id
       ? {
           id: r.run_id,

@@ -45,6 +45,7 @@ describe("scheduled exports", () => {
     expect(next!).toBeGreaterThan(now);
     expect(next! - now).toBeLessThanOrEqual(86_400);
     expect(new Date(next! * 1000).toISOString().slice(11, 16)).toBe("06:30");
+    expect((await call("GET", `/api/1/exports/${id}`, { token })).json.next_run_at).toBe(next);
     const manual = await createExport(token, body("manual-only", { schedule: { type: "now" } }));
     expect(await nextRunAt(manual)).toBeNull();
   });

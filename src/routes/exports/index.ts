@@ -37,6 +37,7 @@ const ExportDetail = ExportBody.extend({
   created_by: z.string(),
   created_at: z.number().int(),
   updated_at: z.number().int(),
+  next_run_at: z.number().int().nullable().openapi({ description: "next scheduled run, epoch seconds (UTC); null when it only runs on request" }),
   last_run: LastRun.nullable(),
 }).openapi("Export");
 
@@ -80,6 +81,7 @@ const detail = (r: ExportRecord) => ({
   created_by: r.createdBy,
   created_at: r.createdAt,
   updated_at: r.updatedAt,
+  next_run_at: r.nextRunAt,
   last_run: r.lastRun,
 });
 
