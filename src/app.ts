@@ -19,6 +19,7 @@ import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
+import { createServices } from "./services";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -53,6 +54,10 @@ export const OPENAPI_INFO = {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestId());
+  app.use("*", async (c, next) => {
+    c.set("services", createServices(c.env));
+    await next();
+  });
   app.use("*", async (c, next) => {
     // CSV uploads have their own, larger limit, applied on their routes.
     if (c.req.path.endsWith("/csv")) return next();

@@ -1,4 +1,5 @@
 import type { D1Migration } from "cloudflare:test";
+import type { Services } from "./services";
 
 /** Bindings from wrangler.toml plus secrets from `.dev.vars` / `wrangler secret put`. */
 export interface Env {
@@ -54,5 +55,7 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** built once per request by createServices (src/services/index.ts) */
+    services: Services;
   };
 };

@@ -1,6 +1,6 @@
 import { drizzle } from "drizzle-orm/d1";
 import type { Env } from "../env";
-import * as schema from "./control";
+import * as schema from "./schema";
 
 export type ControlDb = ReturnType<typeof controlDb>;
 

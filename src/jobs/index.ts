@@ -1,14 +1,20 @@
+import { type ChainJobs, handleChainMessage, handleDeadChainMessage } from "../chain";
 import type { Env } from "../env";
-import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
-import { handleCsvIngest } from "./csv-ingest";
-import { JobMessage } from "./messages";
-import { handleTargetDelivery } from "./target-delivery";
-import { handleSourceChunk } from "./source-ingest";
 import { handleExportWebhook } from "../exports/notify";
+import { createServices, type Services } from "../services";
+import { handleCsvIngest } from "./csv-ingest";
+import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
+import { JobMessage } from "./messages";
+import { handleSourceChunk } from "./source-ingest";
+import { handleTargetDelivery } from "./target-delivery";
+
+/** The job of every chain kind: each module that owns a lifecycle provides its ChainJob. */
+export const chainJobs: ChainJobs = {};
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
-const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env) => Promise<void> } = {
+const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env, s: Services) => Promise<void> } = {
   noop: async () => {},
+  chain: (msg, _env, s) => handleChainMessage(s, chainJobs, msg),
   export_chunk: handleExportChunk,
   export_webhook: handleExportWebhook,
   target_delivery: handleTargetDelivery,
@@ -19,8 +25,19 @@ const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */
 export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt);
 
-export async function handleBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
-  if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, env);
+export async function handleBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext, s = createServices(env)): Promise<void> {
+  if (batch.queue === DEAD_LETTER_QUEUE) {
+    for (const message of batch.messages) {
+      const parsed = JobMessage.safeParse(message.body);
+      if (parsed.success && parsed.data.type === "chain") {
+        await handleDeadChainMessage(s, chainJobs, parsed.data).then(
+          () => message.ack(),
+          () => message.retry({ delaySeconds: 30 }),
+        );
+      }
+    }
+    return handleDeadLetters(batch, env);
+  }
   for (const message of batch.messages) {
     const parsed = JobMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -31,7 +48,7 @@ export async function handleBatch(batch: MessageBatch<unknown>, env: Env, _ctx: 
     }
     try {
       const msg = parsed.data;
-      await (handlers[msg.type] as (m: JobMessage, e: Env) => Promise<void>)(msg, env);
+      await (handlers[msg.type] as (m: JobMessage, e: Env, s: Services) => Promise<void>)(msg, env, s);
       message.ack();
     } catch (err) {
       console.error(JSON.stringify({ job: parsed.data.type, id: message.id, attempt: message.attempts, error: String(err) }));

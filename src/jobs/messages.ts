@@ -7,6 +7,8 @@ import { z } from "zod";
  */
 export const JobMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("noop"), version: z.literal(1), note: z.string().optional() }),
+  /** One link of a resumable chain (src/chain/): every long job runs as one. */
+  z.object({ type: z.literal("chain"), version: z.literal(1), chain_id: z.string().min(1), position: z.number().int().nonnegative() }),
   /** The signed webhook of a finished or failed run (src/exports/notify.ts). */
   z.object({
     type: z.literal("export_webhook"),

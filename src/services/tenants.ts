@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { controlDb, nowSeconds } from "../db/client";
-import { apiKeys, clients, tenants } from "../db/control";
+import { api_keys as apiKeys, clients, tenants } from "../db/schema";
 import type { Env, Principal } from "../env";
 import { randomSecret, sha256Hex, timingSafeEqualStr } from "../lib/crypto";
 import { newId } from "../lib/ids";
@@ -19,7 +19,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const CREDENTIAL_CACHE_MS = 30_000;
 
 export async function createTenant(env: Env, name: string) {
-  const tenant = { id: newId("ten"), name, shard: await pickShard(env), createdAt: nowSeconds() };
+  const tenant = { id: newId("ten"), name, shard: await pickShard(env), created_at: nowSeconds() };
   await controlDb(env).insert(tenants).values(tenant);
   return tenant;
 }
@@ -37,7 +37,7 @@ export async function createClient(env: Env, tenantId: string, name: string, per
   const secret = randomSecret("fcs");
   await controlDb(env)
     .insert(clients)
-    .values({ id, tenantId, name, secretHash: await sha256Hex(secret), permissions, createdAt: nowSeconds() });
+    .values({ id, tenant_id: tenantId, name, secret_hash: await sha256Hex(secret), permissions, created_at: nowSeconds() });
   return { id, secret, permissions };
 }
 
@@ -47,11 +47,11 @@ export async function listClients(env: Env, tenantId: string) {
       id: clients.id,
       name: clients.name,
       permissions: clients.permissions,
-      createdAt: clients.createdAt,
-      revokedAt: clients.revokedAt,
+      createdAt: clients.created_at,
+      revokedAt: clients.revoked_at,
     })
     .from(clients)
-    .where(eq(clients.tenantId, tenantId))
+    .where(eq(clients.tenant_id, tenantId))
     .all();
 }
 
@@ -71,26 +71,26 @@ export async function createApiKey(env: Env, tenantId: string, name: string) {
   const apiKey = randomSecret("fk");
   await controlDb(env)
     .insert(apiKeys)
-    .values({ id, tenantId, name, keyHash: await sha256Hex(apiKey), createdAt: nowSeconds() });
+    .values({ id, tenant_id: tenantId, name, key_hash: await sha256Hex(apiKey), created_at: nowSeconds() });
   return { id, apiKey };
 }
 
 export async function listApiKeys(env: Env, tenantId: string) {
   return controlDb(env)
-    .select({ id: apiKeys.id, name: apiKeys.name, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+    .select({ id: apiKeys.id, name: apiKeys.name, createdAt: apiKeys.created_at, revokedAt: apiKeys.revoked_at })
     .from(apiKeys)
-    .where(eq(apiKeys.tenantId, tenantId))
+    .where(eq(apiKeys.tenant_id, tenantId))
     .all();
 }
 
 export async function revokeApiKey(env: Env, tenantId: string, keyId: string): Promise<boolean> {
   const row = await controlDb(env)
-    .select({ keyHash: apiKeys.keyHash })
+    .select({ keyHash: apiKeys.key_hash })
     .from(apiKeys)
-    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenant_id, tenantId), isNull(apiKeys.revoked_at)))
     .get();
   if (!row) return false;
-  await controlDb(env).update(apiKeys).set({ revokedAt: nowSeconds() }).where(eq(apiKeys.id, keyId));
+  await controlDb(env).update(apiKeys).set({ revoked_at: nowSeconds() }).where(eq(apiKeys.id, keyId));
   apiKeyCache.delete(row.keyHash);
   return true;
 }
@@ -104,10 +104,10 @@ export async function authenticateClient(env: Env, clientId: string, secret: str
   const row = await controlDb(env)
     .select({
       id: clients.id,
-      tenantId: clients.tenantId,
-      secretHash: clients.secretHash,
+      tenantId: clients.tenant_id,
+      secretHash: clients.secret_hash,
       permissions: clients.permissions,
-      revokedAt: clients.revokedAt,
+      revokedAt: clients.revoked_at,
     })
     .from(clients)
     .where(eq(clients.id, clientId))

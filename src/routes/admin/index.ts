@@ -58,7 +58,7 @@ adminRouter.openapi(
   }),
   async (c) => {
     const rows = await listTenants(c.env);
-    return c.json({ tenants: rows.map((t) => ({ id: t.id, name: t.name, shard: t.shard, created_at: t.createdAt })) }, 200);
+    return c.json({ tenants: rows.map((t) => ({ id: t.id, name: t.name, shard: t.shard, created_at: t.created_at })) }, 200);
   },
 );
 

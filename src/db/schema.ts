@@ -1,0 +1,436 @@
+import { sql } from "drizzle-orm";
+import { check, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * The control database (binding `DB`), every table described once. Migrations in
+ * migrations/control/ are generated from this file (`npm run db:generate`, drizzle-kit).
+ *
+ * Property names are the column names, so a row reads the same in SQL, in code and in the
+ * JSON the API answers with. Times are epoch seconds (UTC) unless a comment says otherwise.
+ * Tenant data (ingested records) lives on the data shards, not here: see src/db/shards.ts.
+ */
+
+// ---------------------------------------------------------------- tenants and credentials
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** the data shard (DATA_<n>) that holds the tenant's records */
+    shard: integer("shard").notNull(),
+    created_at: integer("created_at").notNull(),
+  },
+  (t) => [index("tenants_shard").on(t.shard)],
+);
+
+/** OAuth2 client-credentials clients of the `/api/1` API. */
+export const clients = sqliteTable(
+  "clients",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    secret_hash: text("secret_hash").notNull(),
+    permissions: text("permissions", { mode: "json" }).$type<string[]>().notNull(),
+    created_at: integer("created_at").notNull(),
+    revoked_at: integer("revoked_at"),
+  },
+  (t) => [index("clients_tenant").on(t.tenant_id)],
+);
+
+/** Ingestion API keys (`/v1`). */
+export const api_keys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    key_hash: text("key_hash").notNull(),
+    created_at: integer("created_at").notNull(),
+    revoked_at: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash").on(t.key_hash), index("api_keys_tenant").on(t.tenant_id)],
+);
+
+/** JWT signing keys. `status`: active (signs), previous (verifies only), retired (neither). */
+export const signing_keys = sqliteTable(
+  "signing_keys",
+  {
+    kid: text("kid").primaryKey(),
+    alg: text("alg").notNull(),
+    status: text("status", { enum: ["active", "previous", "retired"] }).notNull(),
+    public_jwk: text("public_jwk").notNull(),
+    private_jwk_sealed: text("private_jwk_sealed").notNull(),
+    created_at: integer("created_at").notNull(),
+    retired_at: integer("retired_at"),
+  },
+  (t) => [check("signing_keys_status", sql`${t.status} IN ('active', 'previous', 'retired')`)],
+);
+
+export const audit_log = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id"),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+    created_at: integer("created_at").notNull(),
+  },
+  (t) => [index("audit_log_tenant_time").on(t.tenant_id, t.created_at)],
+);
+
+// ---------------------------------------------------------------- exports and their runs
+
+export const EXPORT_STATUSES = ["draft", "active", "disabled"] as const;
+
+/** Export definitions. `definition` holds the validated ExportBody JSON (src/exports/definition.ts). */
+export const exports = sqliteTable(
+  "exports",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    model: text("model").notNull(),
+    status: text("status", { enum: EXPORT_STATUSES }).notNull(),
+    favourite: integer("favourite").notNull().default(0),
+    definition: text("definition").notNull(),
+    created_by: text("created_by").notNull(),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    deleted_at: integer("deleted_at"),
+    /** when the definition runs next; NULL when it never runs on its own. Written with the definition. */
+    next_run_at: integer("next_run_at"),
+  },
+  (t) => [
+    check("exports_status", sql`${t.status} IN ('draft', 'active', 'disabled')`),
+    uniqueIndex("exports_tenant_name").on(t.tenant_id, t.name).where(sql`${t.deleted_at} IS NULL`),
+    index("exports_tenant_created").on(t.tenant_id, t.created_at),
+    index("exports_due").on(t.next_run_at).where(sql`${t.next_run_at} IS NOT NULL AND ${t.deleted_at} IS NULL`),
+  ],
+);
+
+export const RUN_STATUSES = ["pending", "processing", "finished", "failed"] as const;
+
+/** Runs ("results"). `definition` is the snapshot the run was made from; `options` its tuning (RunOptions JSON). */
+export const export_runs = sqliteTable(
+  "export_runs",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    export_id: text("export_id")
+      .notNull()
+      .references(() => exports.id),
+    status: text("status", { enum: RUN_STATUSES }).notNull(),
+    trigger: text("trigger").notNull().default("manual"),
+    definition: text("definition").notNull(),
+    rows: integer("rows").notNull().default(0),
+    bytes: integer("bytes").notNull().default(0),
+    progress: real("progress").notNull().default(0),
+    sha256: text("sha256"),
+    error: text("error"),
+    file_key: text("file_key"),
+    file_name: text("file_name"),
+    content_type: text("content_type"),
+    created_at: integer("created_at").notNull(),
+    started_at: integer("started_at"),
+    finished_at: integer("finished_at"),
+    expires_at: integer("expires_at"),
+    /** the schedule slot; one run per (export, slot) */
+    scheduled_for: integer("scheduled_for"),
+    watermark_after: integer("watermark_after"),
+    watermark_until: integer("watermark_until"),
+    options: text("options"),
+    total_rows: integer("total_rows"),
+    upload_id: text("upload_id"),
+    /** set when retention deleted the file */
+    expired_at: integer("expired_at"),
+  },
+  (t) => [
+    check("export_runs_status", sql`${t.status} IN ('pending', 'processing', 'finished', 'failed')`),
+    index("export_runs_export_created").on(t.tenant_id, t.export_id, t.created_at),
+    index("export_runs_expires").on(t.expires_at).where(sql`${t.expires_at} IS NOT NULL`),
+    uniqueIndex("export_runs_export_scheduled").on(t.export_id, t.scheduled_for).where(sql`${t.scheduled_for} IS NOT NULL`),
+    index("export_runs_tenant_id").on(t.tenant_id, t.id),
+  ],
+);
+
+/**
+ * Where a run's chain stands after each step. `state` is the formatter/compressor/hash state
+ * (JSON), or NULL when it was too large for a D1 row and lives in R2 under `state_key`.
+ */
+export const export_run_checkpoints = sqliteTable(
+  "export_run_checkpoints",
+  {
+    run_id: text("run_id")
+      .notNull()
+      .references(() => export_runs.id),
+    step: integer("step").notNull(),
+    cursor: text("cursor"),
+    rows: integer("rows").notNull(),
+    bytes: integer("bytes").notNull(),
+    last_part: integer("last_part").notNull(),
+    carry_bytes: integer("carry_bytes").notNull(),
+    state: text("state"),
+    state_key: text("state_key"),
+    done: integer("done").notNull().default(0),
+    sha256: text("sha256"),
+    created_at: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.run_id, t.step] })],
+);
+
+/** Multipart parts of a run's file in R2 (the etags complete the upload). */
+export const export_run_parts = sqliteTable(
+  "export_run_parts",
+  {
+    run_id: text("run_id")
+      .notNull()
+      .references(() => export_runs.id),
+    part_number: integer("part_number").notNull(),
+    etag: text("etag").notNull(),
+    size: integer("size").notNull(),
+    step: integer("step").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.run_id, t.part_number] })],
+);
+
+export const DELIVERY_STATUSES = ["pending", "delivering", "retrying", "delivered", "failed"] as const;
+
+/** Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure); one row per run. */
+export const run_deliveries = sqliteTable(
+  "run_deliveries",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    run_id: text("run_id")
+      .notNull()
+      .references(() => export_runs.id),
+    target_type: text("target_type").notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** where the file landed, e.g. s3://bucket/key */
+    location: text("location"),
+    /** why the last attempt failed, for a person to act on */
+    error: text("error"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    delivered_at: integer("delivered_at"),
+  },
+  (t) => [
+    check("run_deliveries_status", sql`${t.status} IN ('pending', 'delivering', 'retrying', 'delivered', 'failed')`),
+    uniqueIndex("run_deliveries_run").on(t.tenant_id, t.run_id),
+  ],
+);
+
+// ---------------------------------------------------------------- CSV ingestions
+
+export const INGESTION_STATUSES = ["pending", "processing", "completed", "failed"] as const;
+
+/**
+ * CSV uploads staged in R2 under `file_key`, read in byte ranges by a chain. `next_offset` is the
+ * byte offset of the first record not yet processed; `prev_offset` where the last checkpoint was
+ * made from; `enqueued_offset` the offset of the last message sent.
+ */
+export const ingestions = sqliteTable(
+  "ingestions",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    model: text("model").notNull(),
+    status: text("status", { enum: INGESTION_STATUSES }).notNull(),
+    file_key: text("file_key").notNull(),
+    file_name: text("file_name"),
+    file_bytes: integer("file_bytes").notNull(),
+    /** JSON array: the header's columns in file order */
+    columns: text("columns").notNull(),
+    chunk_bytes: integer("chunk_bytes").notNull(),
+    chunk_rows: integer("chunk_rows").notNull(),
+    next_offset: integer("next_offset").notNull(),
+    next_line: integer("next_line").notNull(),
+    prev_offset: integer("prev_offset"),
+    enqueued_offset: integer("enqueued_offset"),
+    chunks: integer("chunks").notNull().default(0),
+    rows_accepted: integer("rows_accepted").notNull().default(0),
+    rows_rejected: integer("rows_rejected").notNull().default(0),
+    error: text("error"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    finished_at: integer("finished_at"),
+  },
+  (t) => [
+    check("ingestions_status", sql`${t.status} IN ('pending', 'processing', 'completed', 'failed')`),
+    index("ingestions_tenant_created").on(t.tenant_id, t.created_at),
+    index("ingestions_status_updated").on(t.status, t.updated_at),
+  ],
+);
+
+/** Per-row errors of an ingestion (capped per ingestion; rows_rejected counts them all). */
+export const ingestion_errors = sqliteTable(
+  "ingestion_errors",
+  {
+    ingestion_id: text("ingestion_id")
+      .notNull()
+      .references(() => ingestions.id),
+    line: integer("line").notNull(),
+    field: text("field").notNull().default(""),
+    message: text("message").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ingestion_id, t.line, t.field] })],
+);
+
+// ---------------------------------------------------------------- bucket sources
+
+/**
+ * Customers' buckets that ferry ingests from (docs/sources.md). `config` is the JSON with secret
+ * fields sealed; `list_cursor` the last key seen in the current sweep (NULL: start a new one).
+ */
+export const sources = sqliteTable(
+  "sources",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    type: text("type", { enum: ["s3", "azure"] }).notNull(),
+    config: text("config").notNull(),
+    webhook_url: text("webhook_url"),
+    /** sealed, never returned */
+    webhook_secret: text("webhook_secret"),
+    status: text("status", { enum: ["ok", "unreachable"] })
+      .notNull()
+      .default("ok"),
+    last_error: text("last_error"),
+    list_cursor: text("list_cursor"),
+    last_listed_at: integer("last_listed_at"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+  },
+  (t) => [
+    check("sources_type", sql`${t.type} IN ('s3', 'azure')`),
+    check("sources_status", sql`${t.status} IN ('ok', 'unreachable')`),
+    index("sources_tenant").on(t.tenant_id, t.created_at),
+  ],
+);
+
+/**
+ * One row per file version found in a source: (source, key, etag) is unique. `position` is the
+ * checkpoint: byte offset (NDJSON/CSV), offset in the decompressed bytes (gzip) or row group (Parquet).
+ */
+export const source_files = sqliteTable(
+  "source_files",
+  {
+    id: text("id").primaryKey(),
+    source_id: text("source_id")
+      .notNull()
+      .references(() => sources.id, { onDelete: "cascade" }),
+    tenant_id: text("tenant_id").notNull(),
+    key: text("key").notNull(),
+    etag: text("etag").notNull(),
+    size: integer("size").notNull(),
+    model: text("model").notNull(),
+    format: text("format", { enum: ["ndjson", "csv", "parquet"] }).notNull(),
+    gzip: integer("gzip").notNull().default(0),
+    status: text("status", { enum: INGESTION_STATUSES }).notNull(),
+    /** CSV: JSON array of the header's columns once read */
+    columns: text("columns"),
+    position: integer("position").notNull().default(0),
+    next_line: integer("next_line").notNull().default(1),
+    prev_position: integer("prev_position"),
+    enqueued_position: integer("enqueued_position"),
+    chunks: integer("chunks").notNull().default(0),
+    rows_accepted: integer("rows_accepted").notNull().default(0),
+    rows_rejected: integer("rows_rejected").notNull().default(0),
+    error: text("error"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    finished_at: integer("finished_at"),
+  },
+  (t) => [
+    check("source_files_format", sql`${t.format} IN ('ndjson', 'csv', 'parquet')`),
+    check("source_files_status", sql`${t.status} IN ('pending', 'processing', 'completed', 'failed')`),
+    uniqueIndex("source_files_source_key_etag").on(t.source_id, t.key, t.etag),
+    index("source_files_source").on(t.source_id, t.created_at),
+    index("source_files_status").on(t.status, t.updated_at),
+  ],
+);
+
+/** Per-line errors of a source file (capped per file; rows_rejected counts them all). */
+export const source_file_errors = sqliteTable(
+  "source_file_errors",
+  {
+    file_id: text("file_id")
+      .notNull()
+      .references(() => source_files.id, { onDelete: "cascade" }),
+    line: integer("line").notNull(),
+    field: text("field").notNull().default(""),
+    message: text("message").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.file_id, t.line, t.field] })],
+);
+
+// ---------------------------------------------------------------- resumable chains
+
+export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook"] as const;
+export const CHAIN_STATUSES = ["running", "done", "failed"] as const;
+
+/**
+ * One row per long job (src/chain/): which link of its chain is next, and until when the
+ * current link is leased. A running chain whose lease ran out lost its message (a killed
+ * process, a dropped local queue message): the cron sweep sends the message again.
+ * `position` is the job's own checkpoint key (a step, an offset, a row group); `attempts`
+ * counts failures at that position and resets when it moves.
+ */
+export const chains = sqliteTable(
+  "chains",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: CHAIN_KINDS }).notNull(),
+    tenant_id: text("tenant_id").notNull(),
+    subject_id: text("subject_id").notNull(),
+    status: text("status", { enum: CHAIN_STATUSES }).notNull(),
+    position: integer("position").notNull().default(0),
+    attempts: integer("attempts").notNull().default(0),
+    /** until when the current link is in flight or being worked on; past it the sweep resends it */
+    lease_until: integer("lease_until").notNull(),
+    /** the invocation working on the current link; NULL while its message waits in the queue */
+    holder: text("holder"),
+    last_error: text("last_error"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    finished_at: integer("finished_at"),
+  },
+  (t) => [
+    check("chains_status", sql`${t.status} IN ('running', 'done', 'failed')`),
+    uniqueIndex("chains_kind_subject").on(t.kind, t.subject_id),
+    index("chains_due").on(t.lease_until).where(sql`${t.status} = 'running'`),
+  ],
+);
+
+export type Tenant = typeof tenants.$inferSelect;
+export type Client = typeof clients.$inferSelect;
+export type ApiKey = typeof api_keys.$inferSelect;
+export type SigningKey = typeof signing_keys.$inferSelect;
+export type ExportRow = typeof exports.$inferSelect;
+export type RunRow = typeof export_runs.$inferSelect;
+export type CheckpointRow = typeof export_run_checkpoints.$inferSelect;
+export type DeliveryRow = typeof run_deliveries.$inferSelect;
+export type Ingestion = typeof ingestions.$inferSelect;
+export type SourceRow = typeof sources.$inferSelect;
+export type SourceFile = typeof source_files.$inferSelect;
+export type ChainRow = typeof chains.$inferSelect;
+export type ChainKind = (typeof CHAIN_KINDS)[number];

@@ -1,0 +1,105 @@
+import { type ControlDb, controlDb } from "../db/client";
+import type { Env } from "../env";
+import type { JobMessage } from "../jobs/messages";
+import { decryptSecret, encryptSecret } from "../lib/crypto";
+
+/**
+ * Everything the code below the entry points needs from the platform, built in one place
+ * for fetch, queue and scheduled alike (src/index.ts). Tests build it the same way and
+ * replace what they must observe or break: a fixed clock, an R2 bucket that fails on
+ * the third part upload, a queue that drops a message.
+ */
+export interface Services {
+  env: Env;
+  /** the control database through drizzle (the repositories in src/db/ take it) */
+  db: ControlDb;
+  /** the control database binding, for the repositories that batch raw statements */
+  d1: D1Database;
+  /** the data-shard router (src/db/shards.ts) */
+  shards: Shards;
+  /** export files, staged uploads, manifests (binding FILES) */
+  files: R2Bucket;
+  /** the jobs queue */
+  jobs: Jobs;
+  clock: Clock;
+  secrets: Secrets;
+}
+
+export interface Clock {
+  /** epoch milliseconds */
+  now(): number;
+  /** epoch seconds, floored */
+  seconds(): number;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  seconds: () => Math.floor(Date.now() / 1000),
+};
+
+/** A clock that stands still at `ms` until moved; for tests. */
+export function fixedClock(ms: number): Clock & { set(ms: number): void; advance(seconds: number): void } {
+  let t = ms;
+  return {
+    now: () => t,
+    seconds: () => Math.floor(t / 1000),
+    set: (v) => {
+      t = v;
+    },
+    advance: (s) => {
+      t += s * 1000;
+    },
+  };
+}
+
+export interface Jobs {
+  send(msg: JobMessage, opts?: { delaySeconds?: number }): Promise<void>;
+}
+
+/** Seal (AES-GCM at rest), unseal and mask the secret fields of targets, sources and notifications. */
+export interface Secrets {
+  seal(plain: string): Promise<string>;
+  unseal(sealed: string): Promise<string>;
+}
+
+export interface Shards {
+  /** the shard database of a tenant placed on `shard` */
+  db(shard: number): D1Database;
+  count(): number;
+}
+
+function shardRouter(env: Env): Shards {
+  return {
+    count() {
+      const n = Number.parseInt(env.DATA_SHARDS, 10);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`DATA_SHARDS must be a positive integer, got ${env.DATA_SHARDS}`);
+      return n;
+    },
+    db(shard) {
+      const db = (env as unknown as Record<string, D1Database | undefined>)[`DATA_${shard}`];
+      if (!db) throw new Error(`no D1 binding DATA_${shard} for shard ${shard}`);
+      return db;
+    },
+  };
+}
+
+export function createServices(env: Env, overrides: Partial<Omit<Services, "env">> = {}): Services {
+  return {
+    env,
+    db: controlDb(env),
+    d1: env.DB,
+    shards: shardRouter(env),
+    files: env.FILES,
+    jobs: {
+      async send(msg, opts) {
+        await env.JOBS.send(msg, opts?.delaySeconds ? { delaySeconds: opts.delaySeconds } : undefined);
+      },
+    },
+    clock: systemClock,
+    secrets: {
+      seal: (plain) => encryptSecret(env.SECRETS_KEY, plain),
+      unseal: (sealed) => decryptSecret(env.SECRETS_KEY, sealed),
+    },
+    ...overrides,
+  };
+}
