@@ -14,6 +14,8 @@ import { downloadsRouter } from "./routes/downloads";
 import { runsRouter } from "./routes/exports/runs";
 import { ingestCsvRouter } from "./routes/ingest-csv";
 import { modelsRouter } from "./routes/models";
+import { segmentsRouter } from "./routes/segments";
+import { segmentsReferenceRouter } from "./routes/segments/reference";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
 import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
@@ -95,6 +97,8 @@ export function createApp() {
   app.route("/api/1/analytics", analyticsRouter);
   app.route("/api/1/targets", targetsRouter);
   app.route("/api/1/sources", sourcesRouter);
+  app.route("/api/1/segments", segmentsRouter);
+  app.route("/v1", segmentsReferenceRouter);
   app.route("/", ingestCsvRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);

@@ -4,6 +4,7 @@ import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
 import { discoverSources } from "../services/sources/discover";
 import { sweepStalledChains } from "../chain";
+import { recomputeStaleSegments } from "../segments/service";
 import { createServices, type Services } from "../services";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
@@ -15,6 +16,7 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
     ["retention", () => expireRunFiles(env)],
     ["csv ingestions", () => resumeStalledIngestions(env)],
     ["sources", () => discoverSources(env)],
+    ["segments", () => recomputeStaleSegments(s)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {

@@ -385,7 +385,7 @@ export const source_file_errors = sqliteTable(
 
 // ---------------------------------------------------------------- resumable chains
 
-export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook"] as const;
+export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "segment"] as const;
 export const CHAIN_STATUSES = ["running", "done", "failed"] as const;
 
 /**
@@ -434,3 +434,95 @@ export type SourceRow = typeof sources.$inferSelect;
 export type SourceFile = typeof source_files.$inferSelect;
 export type ChainRow = typeof chains.$inferSelect;
 export type ChainKind = (typeof CHAIN_KINDS)[number];
+
+// ---------------------------------------------------------------- segments and personas (docs/segments.md)
+
+/** A tenant's scoring key (src/segments/scoring.ts, ScoringKey JSON). No row: the default key. */
+export const scoring_keys = sqliteTable("scoring_keys", {
+  tenant_id: text("tenant_id")
+    .primaryKey()
+    .references(() => tenants.id),
+  key: text("key").notNull(),
+  updated_at: integer("updated_at").notNull(),
+});
+
+/**
+ * Segments of a tenant's users, clustered into personas. `id` is `default` (every user with
+ * trait scores; made on first use) or `seg_...`. The published result (the last recompute that
+ * finished): `computed_at` (epoch seconds), `generation` (the `computed_at` text its
+ * persona_members rows carry on the shard), `users` and `result` (SegmentResult JSON: traits,
+ * personas with sizes, centres and trait means). `run_id` is the latest recompute.
+ */
+export const segments = sqliteTable(
+  "segments",
+  {
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    /** JSON: Condition[][] (the export filter language over per-user aggregates) */
+    filters: text("filters").notNull().default("[]"),
+    personas: integer("personas").notNull().default(4),
+    /** when filters or personas last changed: a result computed before is stale */
+    defined_at: integer("defined_at").notNull(),
+    run_id: text("run_id"),
+    computed_at: integer("computed_at"),
+    generation: text("generation"),
+    users: integer("users"),
+    result: text("result"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    deleted_at: integer("deleted_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenant_id, t.id] }),
+    uniqueIndex("segments_tenant_name").on(t.tenant_id, t.name).where(sql`${t.deleted_at} IS NULL`),
+    index("segments_stale").on(t.computed_at).where(sql`${t.deleted_at} IS NULL`),
+  ],
+);
+
+export const SEGMENT_RUN_STATUSES = ["running", "done", "failed"] as const;
+
+/**
+ * One recompute of a segment (or the purge of a deleted one), driven by a `segment` chain.
+ * `definition` snapshots what it computes (filters, personas, scoring key) and `options` its
+ * tuning, so edits made meanwhile wait for the next recompute. The checkpoint: `link` (the
+ * chain position it was written for: compare-and-set), `phase`, `cursor` (last user id done in
+ * the pass), `state` (k-means state JSON) or, when too big for a D1 row, `state_key` in R2.
+ * At most one running recompute per segment (unique partial index).
+ */
+export const segment_runs = sqliteTable(
+  "segment_runs",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    segment_id: text("segment_id").notNull(),
+    status: text("status", { enum: SEGMENT_RUN_STATUSES }).notNull(),
+    trigger: text("trigger").notNull(),
+    definition: text("definition").notNull(),
+    options: text("options").notNull(),
+    link: integer("link").notNull().default(0),
+    phase: text("phase").notNull(),
+    cursor: text("cursor"),
+    state: text("state"),
+    state_key: text("state_key"),
+    users: integer("users").notNull().default(0),
+    progress: real("progress").notNull().default(0),
+    error: text("error"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    finished_at: integer("finished_at"),
+  },
+  (t) => [
+    check("segment_runs_status", sql`${t.status} IN ('running', 'done', 'failed')`),
+    uniqueIndex("segment_runs_one_running").on(t.tenant_id, t.segment_id).where(sql`${t.status} = 'running'`),
+    index("segment_runs_segment").on(t.tenant_id, t.segment_id, t.created_at),
+  ],
+);
+
+export type ScoringKeyRow = typeof scoring_keys.$inferSelect;
+export type SegmentRow = typeof segments.$inferSelect;
+export type SegmentRunRow = typeof segment_runs.$inferSelect;

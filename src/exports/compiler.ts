@@ -573,3 +573,29 @@ export function compileExport(
 export function validateExport(def: ExportBody, now = new Date()): ValidationIssue[] {
   return build(def, { tenantId: "ten_validation", now, watermark: { after: 0, until: 0 } }).issues;
 }
+
+/**
+ * The filter language alone, for callers that filter rows of their own (segments filter per-user
+ * aggregates, src/segments/filters.ts): the sets (AND inside a set, OR between sets) over
+ * `model`'s fields read as columns of the table alias `t`, with parameters numbered from ?1.
+ * `sql` is null when there is no filter. Issues name `filters.<set>.<condition>`.
+ */
+export function compileFilters(
+  model: ModelDef,
+  filters: readonly Condition[][],
+  opts: { now: Date; timezone?: string },
+): { sql: string | null; params: Param[]; issues: ValidationIssue[] } {
+  const issues: ValidationIssue[] = [];
+  const tz = opts.timezone ?? "UTC";
+  if (!isValidTimeZone(tz)) issues.push({ path: "timezone", message: `unknown time zone '${tz}'; use an IANA name such as 'Europe/Paris' or 'UTC'` });
+  const sets = filters.map((set, i) =>
+    set.flatMap((c, j) => {
+      const cc = compileCondition(model, c, `filters.${i}.${j}`, issues.length ? "UTC" : tz, opts.now, issues);
+      return cc ? [cc] : [];
+    }),
+  );
+  const p = new Params();
+  const sql = sets.length && !issues.length ? `(${sets.map((set) => (set.length ? `(${set.map((c) => c.sql(p)).join(" AND ")})` : "1")).join(" OR ")})` : null;
+  if (p.list.length > D1_MAX_PARAMS - 10) issues.push({ path: "filters", message: `these filters need ${p.list.length} bound parameters; D1 allows ${D1_MAX_PARAMS} per statement. Merge equal conditions into one 'in' list` });
+  return { sql: issues.length ? null : sql, params: p.list, issues };
+}

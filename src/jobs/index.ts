@@ -1,6 +1,7 @@
 import { type ChainJobs, handleChainMessage, handleDeadChainMessage } from "../chain";
 import type { Env } from "../env";
 import { handleExportWebhook } from "../exports/notify";
+import { segmentJob } from "../segments/job";
 import { createServices, type Services } from "../services";
 import { handleCsvIngest } from "./csv-ingest";
 import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
@@ -9,7 +10,7 @@ import { handleSourceChunk } from "./source-ingest";
 import { handleTargetDelivery } from "./target-delivery";
 
 /** The job of every chain kind: each module that owns a lifecycle provides its ChainJob. */
-export const chainJobs: ChainJobs = {};
+export const chainJobs: ChainJobs = { segment: segmentJob };
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env, s: Services) => Promise<void> } = {

@@ -1,11 +1,12 @@
 import { eventModels } from "./events";
 import { loyaltyModels } from "./loyalty";
+import { personaModels } from "./personas";
 import type { FieldDef, ModelDef } from "./types";
 
 export type { FieldDef, FieldType, ModelDef } from "./types";
 
 /** Every model, in catalog order. The only place models are listed. */
-export const MODELS: readonly ModelDef[] = [...eventModels, ...loyaltyModels];
+export const MODELS: readonly ModelDef[] = [...eventModels, ...loyaltyModels, ...personaModels];
 
 const byName = new Map(MODELS.map((m) => [m.name, m]));
 

@@ -35,13 +35,17 @@ export interface FieldDef {
    * of a social interaction): user-data deletion removes rows matching it too.
    */
   identifiesUser?: boolean;
+  /** Numbers: the smallest and largest value accepted (inclusive). */
+  range?: readonly [number, number];
 }
 
 export interface ModelDef {
   /** Catalog name and storage table name, snake_case: `actions`, `point_transfers`. */
   name: string;
   title: string;
-  family: "events" | "loyalty";
+  family: "events" | "loyalty" | "personas";
+  /** Rows are computed by ferry (persona membership): exportable, never accepted by ingestion. */
+  derived?: boolean;
   /** event: every item is appended; entity: items upsert by `key`. */
   kind: "event" | "entity";
   /** For entities: the fields that identify one record within a tenant. */

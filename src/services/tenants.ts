@@ -8,7 +8,7 @@ import { TtlCache } from "../lib/ttl-cache";
 import { pickShard } from "./shards";
 
 /** Every permission a client can be given. */
-export const PERMISSIONS = ["automated-exports-view", "exports-manage", "ingest", "sources-manage"] as const;
+export const PERMISSIONS = ["automated-exports-view", "exports-manage", "ingest", "sources-manage", "segments-manage"] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /**

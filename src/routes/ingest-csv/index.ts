@@ -13,7 +13,7 @@ import { UploadError, stageMultipartFile } from "../../services/ingest-csv/uploa
 import { tenantData } from "../../services/shards";
 import { envelope, idempotent } from "../ingest/envelope";
 
-/** CSV ingestion: `POST /v1/kpis/csv`, `POST /v1/survey-data/csv`, `GET /v1/ingestions/{id}`. */
+/** CSV ingestion: `POST /v1/kpis/csv`, `POST /v1/survey-data/csv`, `POST /v1/user-traits/csv`, `GET /v1/ingestions/{id}`. */
 export const ingestCsvRouter = createRouter();
 
 /** Bytes of multipart framing (boundaries, part headers, other small fields) allowed on top of the file. */
@@ -35,6 +35,7 @@ const Failure = z.object({ code: z.number(), message: z.string(), data: z.unknow
 for (const [route, noun] of [
   ["kpis", "KPIs"],
   ["survey-data", "custom survey data"],
+  ["user-traits", "trait scores (user_traits)"],
 ] as const) {
   const path = `/v1/${route}/csv`;
   ingestCsvRouter.openAPIRegistry.registerPath({

@@ -23,8 +23,8 @@ export const EVENT_ENDPOINTS = [
   { path: "/social-dynamics", model: "social_dynamics", key: "social_dynamics", noun: "social dynamics" },
 ] as const;
 
-/** Models written through `POST /v1/records/:model`: the loyalty and gamification family. */
-export const RECORD_MODELS = MODELS.filter((m) => m.family === "loyalty");
+/** Models written through `POST /v1/records/:model`: the loyalty and gamification family, and pushed trait scores. */
+export const RECORD_MODELS = MODELS.filter((m) => m.family !== "events" && !m.derived);
 
 /**
  * Validates the batch, then writes it in one D1 batch with its idempotency record.

@@ -18,7 +18,7 @@ const Field = z.object({
 const ModelSummary = z.object({
   name: z.string(),
   title: z.string(),
-  family: z.enum(["events", "loyalty"]),
+  family: z.enum(["events", "loyalty", "personas"]),
   kind: z.enum(["event", "entity"]),
   description: z.string(),
 });

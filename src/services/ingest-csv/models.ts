@@ -2,7 +2,7 @@ import { getModel } from "../../models";
 import type { ModelDef } from "../../models";
 
 /** The CSV upload routes and the catalog model each one feeds. */
-export const CSV_MODELS = { kpis: "kpis", "survey-data": "survey_responses" } as const;
+export const CSV_MODELS = { kpis: "kpis", "survey-data": "survey_responses", "user-traits": "user_traits" } as const;
 export type CsvRoute = keyof typeof CSV_MODELS;
 
 export function csvModel(route: CsvRoute): ModelDef {

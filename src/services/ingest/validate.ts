@@ -163,14 +163,24 @@ const paramsCheck: Check = (input, text) => {
   return new Bad(`must be a list of {"key": ..., "value": ...} pairs, got ${typeName(v)}`);
 };
 
+/** A number check that also refuses values outside the field's `range`. */
+function inRange(check: Check, range: FieldDef["range"]): Check {
+  if (!range) return check;
+  const [min, max] = range;
+  return (v, text) => {
+    const n = check(v, text);
+    return typeof n === "number" && (n < min || n > max) ? new Bad(`must be between ${min} and ${max}, got ${n}`) : n;
+  };
+}
+
 function checkFor(f: FieldDef): Check {
   switch (f.type) {
     case "string":
       return stringCheck(f);
     case "integer":
-      return integerCheck;
+      return inRange(integerCheck, f.range);
     case "float":
-      return floatCheck;
+      return inRange(floatCheck, f.range);
     case "boolean":
       return booleanCheck;
     case "timestamp":

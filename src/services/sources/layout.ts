@@ -27,6 +27,7 @@ export function classifyKey(prefix: string, key: string): FileLayout | { skip: s
   if (name.startsWith("_") || name.startsWith(".")) return { skip: "marker or hidden file" };
   const model = getModel(parts[0] ?? "");
   if (!model) return { skip: `unknown data-type folder '${parts[0]}'` };
+  if (model.derived) return { skip: `${model.name} is written by ferry, not ingested` };
   let lower = name.toLowerCase();
   const gzip = lower.endsWith(".gz");
   if (gzip) lower = lower.slice(0, -3);

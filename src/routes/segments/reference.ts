@@ -1,0 +1,74 @@
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../../env";
+import { ApiError } from "../../lib/errors";
+import { createRouter } from "../../lib/router";
+import { requireApiKey } from "../../middleware/auth";
+import { MAX_PAGE, personaTraits, personaUsers } from "../../segments/reference";
+import { envelope, send } from "../ingest/envelope";
+import { documentRoute } from "../ingest/openapi";
+
+/**
+ * The reference's persona endpoints, mounted at `/v1`: API key, `{ code, message, data }`.
+ * `:segment_id` is `default` or a segment id; `:persona` a persona number or `all`.
+ */
+export const segmentsReferenceRouter = createRouter();
+
+const Page = z
+  .object({
+    cursor: z.string().min(1).max(2000).optional().openapi({ description: "the `cursor` of the previous page" }),
+    limit: z.coerce
+      .number({ error: "limit must be a number" })
+      .int("limit must be a whole number")
+      .min(1, "limit must be at least 1")
+      .max(MAX_PAGE, `limit must be at most ${MAX_PAGE}`)
+      .optional()
+      .openapi({ description: `ids per page (default and most: ${MAX_PAGE})` }),
+  })
+  .strict();
+
+/** The page parameters, from the query string or a JSON body (the reference sends no body). */
+async function readPage(c: Context<AppEnv>): Promise<z.infer<typeof Page>> {
+  const raw = await c.req.text();
+  let body: unknown = {};
+  if (raw.trim()) {
+    try {
+      body = JSON.parse(raw);
+    } catch (err) {
+      throw new ApiError("bad_request", `Malformed JSON body: ${(err as Error).message}`);
+    }
+    if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ApiError("bad_request", 'The body must be a JSON object {"cursor", "limit"} or empty');
+  }
+  const parsed = Page.safeParse({ ...c.req.query(), ...(body as object) });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const message = issue?.code === "unrecognized_keys" ? `Unknown parameter(s) ${issue.keys.join(", ")}; this endpoint takes cursor and limit` : (issue?.message ?? "invalid parameters");
+    throw new ApiError("bad_request", message);
+  }
+  return parsed.data;
+}
+
+segmentsReferenceRouter.post("/segments/:segment_id/personas/:persona/users", requireApiKey(), async (c) => {
+  const page = await readPage(c);
+  const data = await personaUsers(c.var.services, c.get("principal"), c.req.param("segment_id"), c.req.param("persona"), page);
+  return send(c, envelope(200, "", data));
+});
+
+segmentsReferenceRouter.post("/segments/:segment_id/personas/:persona/traits", requireApiKey(), async (c) => {
+  const data = await personaTraits(c.var.services, c.get("principal").tenantId, c.req.param("segment_id"), c.req.param("persona"));
+  return send(c, envelope(200, "", data));
+});
+
+documentRoute(segmentsReferenceRouter, {
+  method: "post",
+  path: "/segments/{segment_id}/personas/{persona}/users",
+  summary: "User ids of a persona (or `all`) of a segment (or `default`); `data.cursor` when more remain",
+  body: Page,
+  ok: 200,
+});
+documentRoute(segmentsReferenceRouter, {
+  method: "post",
+  path: "/segments/{segment_id}/personas/{persona}/traits",
+  summary: "Mean trait scores of a persona (or `all`): category -> trait -> mean (0-100)",
+  ok: 200,
+});
