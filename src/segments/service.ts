@@ -264,7 +264,7 @@ export async function patchSegment(s: Services, tenantId: string, id: string, pa
   }
   const updated = await requireSegment(s, tenantId, id);
   if (defined) await startRecompute(s, updated, "edited");
-  return viewOf(s, updated);
+  return getSegmentView(s, tenantId, id);
 }
 
 /**
