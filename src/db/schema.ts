@@ -464,7 +464,7 @@ export const segments = sqliteTable(
     /** JSON: Condition[][] (the export filter language over per-user aggregates) */
     filters: text("filters").notNull().default("[]"),
     personas: integer("personas").notNull().default(4),
-    /** when filters or personas last changed: a result computed before is stale */
+    /** when filters or personas last changed, or a recompute was asked for while one ran: a result computed before is stale */
     defined_at: integer("defined_at").notNull(),
     run_id: text("run_id"),
     computed_at: integer("computed_at"),

@@ -105,6 +105,15 @@ export async function updateSegment(
   return r.meta.changes > 0;
 }
 
+/** Asks for a recompute after the running one: the segment's result becomes stale (defined_at). */
+export async function requestRecompute(db: ControlDb, tenantId: string, id: string, now: number): Promise<void> {
+  await db
+    .update(segments)
+    .set({ defined_at: now })
+    .where(and(eq(segments.tenant_id, tenantId), eq(segments.id, id), isNull(segments.deleted_at)))
+    .run();
+}
+
 export async function markSegmentDeleted(db: ControlDb, tenantId: string, id: string, now: number): Promise<boolean> {
   const r = await db
     .update(segments)

@@ -32,7 +32,7 @@ import {
   startMeans,
 } from "./kmeans";
 import { type CompiledKey, compileKey, scoreUser, traitId } from "./scoring";
-import type { RunDefinition, RunOptions, SegmentResult } from "./service";
+import { type RunDefinition, type RunOptions, type SegmentResult, startRecompute } from "./service";
 
 /**
  * The recompute of a segment as a resumable chain (src/chain/, kind `segment`). Each link runs
@@ -326,6 +326,11 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
   if (finished) {
     await s.db.batch([checkpointSegmentRun(s.db, tenantId, run.id, run.link, to, { status: "done", phase, cursor: null, state: null, state_key: null, progress: 1, finished_at: now }, now)]);
     if (run.state_key) await s.files.delete(run.state_key).catch(() => {});
+    // The segment changed, or a recompute was asked for, while this one ran: start the next now
+    // (the cron would, within a minute, if this start is lost).
+    if (phase === "cleanup" && segment && segment.deleted_at === null && segment.defined_at > run.created_at) {
+      await startRecompute(s, segment, "follow-up");
+    }
     return { done: true };
   }
   const stored = await storeState(s, run, to, st);

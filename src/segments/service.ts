@@ -14,6 +14,7 @@ import {
   markSegmentDeleted,
   pointSegmentAtRun,
   putScoringKey,
+  requestRecompute,
   staleSegmentsUnscoped,
   updateSegment,
 } from "../db/segments";
@@ -152,6 +153,10 @@ export function segmentView(seg: SegmentRow, run: SegmentRunRow | undefined): Se
   if (run?.status === "running" && run.phase !== "cleanup") {
     status = "computing";
     progress = run.progress;
+  } else if (run?.status === "running" && seg.defined_at > run.created_at) {
+    // Publishing is done and another recompute is asked for: it starts when this one has cleaned up.
+    status = "computing";
+    progress = 0;
   } else if (run?.status === "failed" && (seg.computed_at === null || run.created_at >= seg.computed_at)) {
     status = "failed";
     progress = run.progress;
@@ -236,7 +241,7 @@ export async function createSegment(s: Services, tenantId: string, body: Segment
 
 /**
  * Edits a segment. A change of filters or personas makes the result stale: a recompute starts
- * (or, if one is running with the old definition, the cron starts one after it).
+ * (or, if one is running with the old definition, another starts when it ends).
  */
 export async function patchSegment(s: Services, tenantId: string, id: string, patch: SegmentPatch): Promise<SegmentView> {
   const seg = await requireSegment(s, tenantId, id);
@@ -281,7 +286,10 @@ export async function deleteSegment(s: Services, tenantId: string, id: string): 
 /** Starts a recompute of `id` unless one is running; answers the recompute that runs. */
 export async function recomputeSegment(s: Services, tenantId: string, id: string): Promise<{ view: SegmentView; started: boolean }> {
   const seg = await requireSegment(s, tenantId, id);
-  const { started } = await startRecompute(s, seg, "manual");
+  const { run, started } = await startRecompute(s, seg, "manual");
+  // One is running already. If it is only cleaning up after publishing, or started before the
+  // segment changed, ask for another: it starts when the running one ends (or the cron starts it).
+  if (!started && run && (run.phase === "cleanup" || seg.defined_at > run.created_at)) await requestRecompute(s.db, tenantId, id, s.clock.seconds());
   return { view: await getSegmentView(s, tenantId, id), started };
 }
 

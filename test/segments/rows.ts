@@ -17,3 +17,12 @@ export async function countVectors(tenantId: string, segment: string): Promise<n
   const r = await db.prepare("SELECT count(*) AS n FROM segment_vectors WHERE tenant_id = ?1 AND segment_id = ?2").bind(tenantId, segment).first<{ n: number }>();
   return r?.n ?? 0;
 }
+
+/** Waits until no recompute of the tenant runs (a published result may still be cleaning up). */
+export async function waitIdle(tenantId: string): Promise<void> {
+  const { waitFor } = await import("../helpers");
+  await waitFor(async () => {
+    const r = await e.DB.prepare("SELECT count(*) AS n FROM segment_runs WHERE tenant_id = ?1 AND status = 'running'").bind(tenantId).first<{ n: number }>();
+    return r?.n === 0 ? true : undefined;
+  }, "the tenant's recomputes to end");
+}
