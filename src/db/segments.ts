@@ -30,27 +30,13 @@ export async function deleteScoringKey(db: ControlDb, tenantId: string): Promise
 
 // ---------------------------------------------------------------- segments
 
-/** Creates the tenant's default segment unless it exists (deleted or not: the default is never deleted). */
+/** Creates a segment unless it exists (the tenant's default, on first use). */
 export async function ensureSegment(db: ControlDb, row: Pick<SegmentRow, "tenant_id" | "id" | "name" | "personas"> & { now: number }): Promise<void> {
   await db
     .insert(segments)
     .values({ tenant_id: row.tenant_id, id: row.id, name: row.name, personas: row.personas, filters: "[]", defined_at: row.now, created_at: row.now, updated_at: row.now })
     .onConflictDoNothing()
     .run();
-}
-
-/**
- * Cron: gives every tenant that has none its default segment (`id`, `name`, `personas`), at most
- * `limit` tenants per call. Returns how many were made.
- */
-export async function ensureDefaultSegmentsUnscoped(db: ControlDb, d: { id: string; name: string; personas: number; now: number; limit: number }): Promise<number> {
-  const r = await db.run(sql`
-    INSERT INTO segments (tenant_id, id, name, filters, personas, defined_at, created_at, updated_at)
-    SELECT t.id, ${d.id}, ${d.name}, '[]', ${d.personas}, ${d.now}, ${d.now}, ${d.now} FROM tenants AS t
-    WHERE NOT EXISTS (SELECT 1 FROM segments AS s WHERE s.tenant_id = t.id AND s.id = ${d.id})
-    LIMIT ${d.limit}
-    ON CONFLICT DO NOTHING`);
-  return r.meta.changes;
 }
 
 export function listSegments(db: ControlDb, tenantId: string): Promise<SegmentRow[]> {

@@ -1,7 +1,7 @@
 import { memberPage } from "../db/shards/segments";
 import { ApiError } from "../lib/errors";
 import type { Services } from "../services";
-import { type SegmentResult, findSegment } from "./service";
+import { type SegmentResult, findSegment, startRecompute } from "./service";
 
 /**
  * The reference's persona endpoints (`POST /v1/segments/:segment_id/personas/:persona/users`
@@ -32,10 +32,10 @@ async function published(s: Services, tenantId: string, segmentId: string, rawPe
   const seg = await findSegment(s, tenantId, segmentId);
   if (!seg) throw new ApiError("not_found", `segment '${segmentId.slice(0, 100)}' not found; use "default" or a segment id from GET /api/1/segments`);
   if (seg.computed_at === null || !seg.result || !seg.generation) {
-    throw new ApiError(
-      "conflict",
-      `segment '${seg.id}' has no personas yet: it has not been computed (POST /api/1/segments/${seg.id}/recompute starts it; the daily recompute does too)`,
-    );
+    // Never computed (a default segment on its first use): compute it now.
+    const { run } = await startRecompute(s, seg, "first use");
+    const progress = run ? ` (${Math.round(run.progress * 100)}% done)` : "";
+    throw new ApiError("conflict", `segment '${seg.id}' has no personas yet: it has not been computed; its first recompute is running${progress}, retry shortly`);
   }
   const result = JSON.parse(seg.result) as SegmentResult;
   const n = result.personas.length;

@@ -2,7 +2,6 @@ import { z } from "zod";
 import { startChain } from "../chain";
 import {
   deleteScoringKey,
-  ensureDefaultSegmentsUnscoped,
   ensureSegment,
   getRunningSegmentRun,
   getScoringKey,
@@ -334,12 +333,13 @@ export async function startRecompute(s: Services, seg: SegmentRow, trigger: stri
 }
 
 /**
- * Cron: gives tenants their default segment, then starts the recompute of segments whose result
- * is older than a day or than their definition (STALE_SECONDS), a few per tick.
+ * Cron: starts the recompute of segments whose result is older than a day or than their
+ * definition (STALE_SECONDS), a few per tick. A tenant's default segment exists from its first
+ * use (the segments API or a reference endpoint), so tenants that never ask for personas cost
+ * nothing.
  */
 export async function recomputeStaleSegments(s: Services): Promise<number> {
   const now = s.clock.seconds();
-  await ensureDefaultSegmentsUnscoped(s.db, { id: DEFAULT_SEGMENT, name: "Default", personas: DEFAULT_PERSONAS, now, limit: 500 });
   const due = await staleSegmentsUnscoped(s.db, now, STALE_SECONDS, CRON_BATCH);
   let started = 0;
   for (const seg of due) {

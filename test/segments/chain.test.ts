@@ -134,21 +134,30 @@ describe("segment recompute chain", () => {
     expect(push.status).toBe(404);
   });
 
-  it("the cron gives every tenant its default segment and recomputes stale segments once", async () => {
+  it("computes a default segment on first use, and the cron recomputes stale segments once", async () => {
     const fresh = await personaTenant("personas-cron");
     await uploadSurvey(fresh.apiKey, surveyCsv(players(31).slice(0, 20)));
+    const first = await call("POST", "/v1/segments/default/personas/all/users", { token: fresh.apiKey });
+    expect(first.status).toBe(409);
+    expect(first.json.message).toMatch(/first recompute is running/);
+    const seg = await waitReady(fresh.token, "default");
+    expect(seg).toMatchObject({ users: 20, personas: 4 });
+    await waitIdle(fresh.tenant.id);
+    const runs = async () => (await e.DB.prepare("SELECT count(*) AS n FROM segment_runs WHERE tenant_id = ?1").bind(fresh.tenant.id).first<{ n: number }>())?.n;
     const cron = async () => {
       const ctx = createExecutionContext();
       await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), e, ctx);
       await waitOnExecutionContext(ctx);
     };
-    await cron();
-    const seg = await waitReady(fresh.token, "default");
-    expect(seg).toMatchObject({ users: 20, personas: 4 });
-    const runs = async () => (await e.DB.prepare("SELECT count(*) AS n FROM segment_runs WHERE tenant_id = ?1").bind(fresh.tenant.id).first<{ n: number }>())?.n;
-    expect(await runs()).toBe(1);
-    // Fresh results are left alone.
+    // A fresh result is left alone.
     await cron();
     expect(await runs()).toBe(1);
+    // A day later it is stale: one recompute, not one per tick.
+    await e.DB.prepare("UPDATE segments SET computed_at = computed_at - 90000, defined_at = defined_at - 90000 WHERE tenant_id = ?1").bind(fresh.tenant.id).run();
+    await e.DB.prepare("UPDATE segment_runs SET created_at = created_at - 90000 WHERE tenant_id = ?1").bind(fresh.tenant.id).run();
+    await cron();
+    await cron();
+    expect(await runs()).toBe(2);
+    await waitReady(fresh.token, "default", seg.computed_at - 90000);
   });
 });
