@@ -112,4 +112,14 @@ describe("user_traits and the scoring key", () => {
     expect(empty.status).toBe(400);
     expect(empty.json.error.message).toMatch(/scores no trait/);
   });
+
+  it("documents the segment routes in /openapi.json", async () => {
+    const r = await call("GET", "/openapi.json");
+    for (const p of ["/api/1/segments", "/api/1/segments/{id}", "/api/1/segments/{id}/recompute", "/api/1/segments/scoring-key", "/v1/records/user_traits", "/v1/user-traits/csv"]) {
+      expect(Object.keys(r.json.paths), p).toContain(p);
+    }
+    const users = r.json.paths["/v1/segments/{segment_id}/personas/{persona}/users"].post;
+    expect(users.parameters.filter((x: { in: string }) => x.in === "path").map((x: { name: string }) => x.name)).toEqual(["segment_id", "persona"]);
+    expect(r.json.paths["/v1/segments/{segment_id}/personas/{persona}/traits"].post.responses["404"]).toBeDefined();
+  });
 });

@@ -6,7 +6,7 @@ import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
 import { MAX_PAGE, personaTraits, personaUsers } from "../../segments/reference";
 import { envelope, send } from "../ingest/envelope";
-import { documentRoute } from "../ingest/openapi";
+import { Envelope } from "../ingest/openapi";
 
 /**
  * The reference's persona endpoints, mounted at `/v1`: API key, `{ code, message, data }`.
@@ -59,16 +59,28 @@ segmentsReferenceRouter.post("/segments/:segment_id/personas/:persona/traits", r
   return send(c, envelope(200, "", data));
 });
 
-documentRoute(segmentsReferenceRouter, {
-  method: "post",
-  path: "/segments/{segment_id}/personas/{persona}/users",
-  summary: "User ids of a persona (or `all`) of a segment (or `default`); `data.cursor` when more remain",
-  body: Page,
-  ok: 200,
+const Params = z.object({
+  segment_id: z.string().openapi({ description: "`default` or a segment id (GET /api/1/segments)", example: "default" }),
+  persona: z.string().openapi({ description: "a persona number, from 1 (the largest), or `all`", example: "all" }),
 });
-documentRoute(segmentsReferenceRouter, {
-  method: "post",
-  path: "/segments/{segment_id}/personas/{persona}/traits",
-  summary: "Mean trait scores of a persona (or `all`): category -> trait -> mean (0-100)",
-  ok: 200,
-});
+const Answer = (what: string) => ({ description: what, content: { "application/json": { schema: Envelope } } });
+for (const [path, summary, ok, body] of [
+  ["users", "User ids of a persona (or `all`) of a segment; `data.cursor` beside `ids` when more remain", "`{ ids, cursor? }`", Page],
+  ["traits", "Mean trait scores of a persona (or `all`) of a segment: category -> trait -> mean (0-100)", "category -> trait -> mean", undefined],
+] as const) {
+  segmentsReferenceRouter.openAPIRegistry.registerPath({
+    method: "post",
+    path: `/segments/{segment_id}/personas/{persona}/${path}`,
+    tags: ["ingestion"],
+    summary,
+    security: [{ apiKey: [] }],
+    request: { params: Params, ...(body ? { query: body, body: { required: false, content: { "application/json": { schema: body } } } } : {}) },
+    responses: {
+      200: Answer(ok),
+      400: Answer("A persona that is neither a number nor `all`; a bad cursor or limit"),
+      401: Answer("Missing or invalid API key"),
+      404: Answer("Unknown segment, or a persona past the last one"),
+      409: Answer("The segment has no personas yet (its first recompute was started), or the cursor is of an older result"),
+    },
+  });
+}
