@@ -53,9 +53,19 @@ describe("user_traits and the scoring key", () => {
       }, "the CSV ingestions");
     }
 
+    // The assessment status answers from the same survey data: a and b completed it, c only has pushed scores.
+    for (const [u, completed] of [["a", true], ["b", true], ["c", false]] as const) {
+      const st = await call("GET", `/v1/assessment/user/status?id=${u}`, { token: t.apiKey });
+      expect(st.json.data, u).toEqual({ completed, completed_at: completed ? Date.UTC(2026, 10, 20, 10) / 1000 : null });
+    }
+
     expect((await call("PATCH", "/api/1/segments/default", { token: t.token, body: { personas: 1 } })).status).toBe(200);
     const seg = await waitReady(t.token, "default");
     expect(seg.users).toBe(3);
+    const surveyed = await call("POST", "/api/1/segments", { token: t.token, body: { name: "surveyed", personas: 1, filters: [[{ field: "survey_completed", op: "eq", value: true }]] } });
+    await waitReady(t.token, surveyed.json.id);
+    const surveyedIds = await call("POST", `/v1/segments/${surveyed.json.id}/personas/all/users`, { token: t.apiKey });
+    expect(surveyedIds.json.data.ids).toEqual(["a", "b"]);
     const traits = await call("POST", "/v1/segments/default/personas/1/traits", { token: t.apiKey });
     // Fantasy: a 100 (survey), b 20 (latest push), c 40 (push); Actions: a 0, b 0; Empathy: c 70.
     expect(traits.json).toEqual({

@@ -101,6 +101,19 @@ export async function filterUsers(
   return results.map((r) => r.user_id);
 }
 
+/**
+ * When a user's survey was completed: the `timestamp` of the latest survey response marked
+ * `completed` (null: never). The assessment status answers from it, and the `survey_completed`
+ * filter above uses the same rows.
+ */
+export async function surveyCompletedAt(db: D1Database, tenantId: string, userId: string): Promise<string | null> {
+  const row = await db
+    .prepare("SELECT max(timestamp) AS at FROM survey_responses WHERE tenant_id = ?1 AND user_id = ?2 AND completed = 1")
+    .bind(tenantId, userId)
+    .first<{ at: string | null }>();
+  return row?.at ?? null;
+}
+
 /** Survey answers of `users` to the key's questions, oldest first (the latest answer per question wins). */
 export async function surveyAnswers(
   db: D1Database,

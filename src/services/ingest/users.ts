@@ -1,8 +1,8 @@
 import type { Env, Principal } from "../../env";
 import { newId } from "../../lib/ids";
-import { MODELS, getModel } from "../../models";
+import { MODELS } from "../../models";
+import { assessmentStatus as surveyAssessment } from "../../segments/assessment";
 import { tenantData } from "../shards";
-import { timestampToEpoch } from "./formats";
 
 /** Every (model, column) pair that holds an end user's id: the model's userField and fields marked identifiesUser. */
 export const USER_COLUMNS: readonly { model: string; column: string }[] = MODELS.flatMap((m) => {
@@ -56,18 +56,7 @@ export async function deleteUserData(
   return { rows, by_model };
 }
 
-/**
- * Whether a user completed the survey: a survey response marked completed. `completed_at`
- * is the epoch second of the latest such response, null when not completed.
- */
+/** Whether a user completed the survey: src/segments/assessment.ts, from the survey data the trait scores come from. */
 export async function assessmentStatus(env: Env, principal: Principal, userId: string) {
-  const model = getModel("survey_responses");
-  if (!model) throw new Error("survey_responses missing from the catalog");
-  const td = tenantData(env, principal);
-  const row = await td.db
-    .prepare(`SELECT max(${model.timeField}) AS at FROM ${model.name} WHERE tenant_id = ?1 AND ${model.userField} = ?2 AND completed = 1`)
-    .bind(td.tenantId, userId)
-    .first<{ at: string | null }>();
-  const at = row?.at ?? null;
-  return { completed: at !== null, completed_at: at === null ? null : timestampToEpoch(at) };
+  return surveyAssessment(tenantData(env, principal).db, principal.tenantId, userId);
 }
