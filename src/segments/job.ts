@@ -182,6 +182,13 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
   const def = JSON.parse(run.definition) as RunDefinition;
   const opt = JSON.parse(run.options) as RunOptions;
   const key = compileKey(def.key);
+  const compiled = compileSegmentFilter(def.filters, new Date(def.now));
+  // Checked when saved; a filter that no longer compiles must not turn into "everybody".
+  if (compiled.issues.length) {
+    const reason = `the segment's filters no longer compile: ${compiled.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`.slice(0, 1000);
+    await failSegmentRun(s.db, run.tenant_id, run.id, reason, s.clock.seconds());
+    return { failed: reason };
+  }
   const c: Ctx = {
     s,
     run,
@@ -189,7 +196,7 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
     opt,
     key,
     cfg: { k: def.personas, dims: key.traits.length, seed: opt.seed, maxIterations: opt.max_iterations, tolerance: opt.tolerance },
-    filter: compileSegmentFilter(def.filters, new Date(def.now)).filter,
+    filter: compiled.filter,
     db: s.shards.db(tenant.shard),
   };
   const tenantId = run.tenant_id;

@@ -1,3 +1,4 @@
+import { getSegmentRun } from "../db/segments";
 import { memberPage } from "../db/shards/segments";
 import { ApiError } from "../lib/errors";
 import type { Services } from "../services";
@@ -32,10 +33,13 @@ async function published(s: Services, tenantId: string, segmentId: string, rawPe
   const seg = await findSegment(s, tenantId, segmentId);
   if (!seg) throw new ApiError("not_found", `segment '${segmentId.slice(0, 100)}' not found; use "default" or a segment id from GET /api/1/segments`);
   if (seg.computed_at === null || !seg.result || !seg.generation) {
-    // Never computed (a default segment on its first use): compute it now.
-    const { run } = await startRecompute(s, seg, "first use");
-    const progress = run ? ` (${Math.round(run.progress * 100)}% done)` : "";
-    throw new ApiError("conflict", `segment '${seg.id}' has no personas yet: it has not been computed; its first recompute is running${progress}, retry shortly`);
+    // Never computed: a default segment on its first use is computed now; otherwise say where its recompute stands.
+    const run = seg.run_id === null ? (await startRecompute(s, seg, "first use")).run : await getSegmentRun(s.db, tenantId, seg.run_id);
+    const where =
+      run?.status === "failed"
+        ? `its last recompute failed (${run.error ?? "no reason recorded"}); POST /api/1/segments/${seg.id}/recompute tries again`
+        : `its first recompute is running${run ? ` (${Math.round(run.progress * 100)}% done)` : ""}, retry shortly`;
+    throw new ApiError("conflict", `segment '${seg.id}' has no personas yet: it has not been computed; ${where}`);
   }
   const result = JSON.parse(seg.result) as SegmentResult;
   const n = result.personas.length;
