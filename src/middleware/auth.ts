@@ -2,9 +2,9 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { timingSafeEqualStr } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
-import type { Permission } from "../services/tenants";
-import { authenticateApiKey } from "../services/tenants";
-import { TokenError, verifyAccessToken } from "../services/tokens";
+import type { Permission } from "../tenants/tenants";
+import { authenticateApiKey } from "../tenants/tenants";
+import { TokenError, verifyAccessToken } from "../tenants/tokens";
 
 function bearer(header: string | undefined): string | null {
   if (!header) return null;

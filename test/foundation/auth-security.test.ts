@@ -64,7 +64,7 @@ describe("access token verification refuses forged and stale tokens", () => {
   it("wrong audience, wrong issuer, wrong typ, expired — each signed with the real key", async () => {
     const { client, token } = await setupTenant();
     // Sign with the server's real active key, to prove the claim checks (not the signature) refuse these.
-    const { activeSigner } = await import("../../src/services/signing-keys");
+    const { activeSigner } = await import("../../src/tenants/signing-keys");
     const { kid, key } = await activeSigner(env as never);
     const base = decodeJwt(token);
     const now = Math.floor(Date.now() / 1000);

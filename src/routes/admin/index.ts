@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../../lib/router";
 import { notFound } from "../../lib/errors";
 import { requireAdmin } from "../../middleware/auth";
-import { retireSigningKey, rotateSigningKey, listSigningKeys } from "../../services/signing-keys";
+import { retireSigningKey, rotateSigningKey, listSigningKeys } from "../../tenants/signing-keys";
 import { ApiError } from "../../lib/errors";
 import {
   PERMISSIONS,
@@ -15,7 +15,7 @@ import {
   listTenants,
   revokeApiKey,
   revokeClient,
-} from "../../services/tenants";
+} from "../../tenants/tenants";
 
 const security = [{ adminToken: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({

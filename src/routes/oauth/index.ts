@@ -2,9 +2,9 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { createRouter } from "../../lib/router";
-import { publicJwks } from "../../services/signing-keys";
-import { authenticateClient } from "../../services/tenants";
-import { issueAccessToken } from "../../services/tokens";
+import { publicJwks } from "../../tenants/signing-keys";
+import { authenticateClient } from "../../tenants/tenants";
+import { issueAccessToken } from "../../tenants/tokens";
 
 /**
  * RFC 6749 section 5.2 error response. `invalid_client` is a 401 with a

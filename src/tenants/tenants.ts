@@ -5,7 +5,7 @@ import type { Env, Principal } from "../env";
 import { randomSecret, sha256Hex, timingSafeEqualStr } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { TtlCache } from "../lib/ttl-cache";
-import { pickShard } from "./shards";
+import { pickShard } from "../services/shards";
 
 /** Every permission a client can be given. */
 export const PERMISSIONS = ["automated-exports-view", "exports-manage", "ingest", "sources-manage"] as const;
