@@ -1,10 +1,21 @@
-import { and, eq, isNull } from "drizzle-orm";
-import { controlDb, nowSeconds } from "../db/client";
-import { api_keys as apiKeys, clients, tenants } from "../db/schema";
-import type { Env, Principal } from "../env";
+import {
+  getApiKeyByHashUnscoped,
+  getClientUnscoped,
+  insertApiKey,
+  insertClient,
+  insertTenant,
+  listApiKeys as listApiKeyRows,
+  listClients as listClientRows,
+  listTenantsUnscoped,
+  revokeApiKey as revokeApiKeyRow,
+  revokeClient as revokeClientRow,
+  getTenant as getTenantRow,
+} from "../db/tenants";
+import type { Principal } from "../env";
 import { randomSecret, sha256Hex, timingSafeEqualStr } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { TtlCache } from "../lib/ttl-cache";
+import type { Services } from "../services";
 import { pickShard } from "../services/shards";
 
 /** Every permission a client can be given. */
@@ -18,80 +29,73 @@ export type Permission = (typeof PERMISSIONS)[number];
  */
 export const CREDENTIAL_CACHE_MS = 30_000;
 
-export async function createTenant(env: Env, name: string) {
-  const tenant = { id: newId("ten"), name, shard: await pickShard(env), created_at: nowSeconds() };
-  await controlDb(env).insert(tenants).values(tenant);
+export async function createTenant(s: Services, name: string) {
+  const tenant = { id: newId("ten"), name, shard: await pickShard(s.env), created_at: s.clock.seconds() };
+  await insertTenant(s.db, tenant);
   return tenant;
 }
 
-export async function getTenant(env: Env, id: string) {
-  return controlDb(env).select().from(tenants).where(eq(tenants.id, id)).get();
+export function getTenant(s: Services, id: string) {
+  return getTenantRow(s.db, id);
 }
 
-export async function listTenants(env: Env) {
-  return controlDb(env).select().from(tenants).all();
+export function listTenants(s: Services) {
+  return listTenantsUnscoped(s.db);
 }
 
-export async function createClient(env: Env, tenantId: string, name: string, permissions: Permission[]) {
+export async function createClient(s: Services, tenantId: string, name: string, permissions: Permission[]) {
   const id = newId("cli");
   const secret = randomSecret("fcs");
-  await controlDb(env)
-    .insert(clients)
-    .values({ id, tenant_id: tenantId, name, secret_hash: await sha256Hex(secret), permissions, created_at: nowSeconds() });
+  await insertClient(s.db, {
+    id,
+    tenant_id: tenantId,
+    name,
+    secret_hash: await sha256Hex(secret),
+    permissions,
+    created_at: s.clock.seconds(),
+    revoked_at: null,
+  });
   return { id, secret, permissions };
 }
 
-export async function listClients(env: Env, tenantId: string) {
-  return controlDb(env)
-    .select({
-      id: clients.id,
-      name: clients.name,
-      permissions: clients.permissions,
-      createdAt: clients.created_at,
-      revokedAt: clients.revoked_at,
-    })
-    .from(clients)
-    .where(eq(clients.tenant_id, tenantId))
-    .all();
+/** A tenant's clients, without their secret hashes. */
+export async function listClients(s: Services, tenantId: string) {
+  const rows = await listClientRows(s.db, tenantId);
+  return rows.map(({ secret_hash: _, ...client }) => client);
 }
 
 /** Returns false when the client does not exist in that tenant or is already revoked. */
-export async function revokeClient(env: Env, tenantId: string, clientId: string): Promise<boolean> {
-  const res = await env.DB.prepare(
-    "UPDATE clients SET revoked_at = ?1 WHERE id = ?2 AND tenant_id = ?3 AND revoked_at IS NULL",
-  )
-    .bind(nowSeconds(), clientId, tenantId)
-    .run();
+export async function revokeClient(s: Services, tenantId: string, clientId: string): Promise<boolean> {
+  const revoked = await revokeClientRow(s.db, tenantId, clientId, s.clock.seconds());
   clientCache.delete(clientId);
-  return res.meta.changes > 0;
+  return revoked;
 }
 
-export async function createApiKey(env: Env, tenantId: string, name: string) {
+export async function createApiKey(s: Services, tenantId: string, name: string) {
   const id = newId("key");
   const apiKey = randomSecret("fk");
-  await controlDb(env)
-    .insert(apiKeys)
-    .values({ id, tenant_id: tenantId, name, key_hash: await sha256Hex(apiKey), created_at: nowSeconds() });
+  await insertApiKey(s.db, {
+    id,
+    tenant_id: tenantId,
+    name,
+    key_hash: await sha256Hex(apiKey),
+    created_at: s.clock.seconds(),
+    revoked_at: null,
+  });
   return { id, apiKey };
 }
 
-export async function listApiKeys(env: Env, tenantId: string) {
-  return controlDb(env)
-    .select({ id: apiKeys.id, name: apiKeys.name, createdAt: apiKeys.created_at, revokedAt: apiKeys.revoked_at })
-    .from(apiKeys)
-    .where(eq(apiKeys.tenant_id, tenantId))
-    .all();
+/** A tenant's API keys, without their hashes. */
+export async function listApiKeys(s: Services, tenantId: string) {
+  const rows = await listApiKeyRows(s.db, tenantId);
+  return rows.map(({ key_hash: _, ...key }) => key);
 }
 
-export async function revokeApiKey(env: Env, tenantId: string, keyId: string): Promise<boolean> {
-  const row = await controlDb(env)
-    .select({ keyHash: apiKeys.key_hash })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenant_id, tenantId), isNull(apiKeys.revoked_at)))
-    .get();
-  if (!row) return false;
-  await controlDb(env).update(apiKeys).set({ revoked_at: nowSeconds() }).where(eq(apiKeys.id, keyId));
-  apiKeyCache.delete(row.keyHash);
+/** Returns false when the key does not exist in that tenant or is already revoked. */
+export async function revokeApiKey(s: Services, tenantId: string, keyId: string): Promise<boolean> {
+  const keyHash = await revokeApiKeyRow(s.db, tenantId, keyId, s.clock.seconds());
+  if (keyHash === null) return false;
+  apiKeyCache.delete(keyHash);
   return true;
 }
 
@@ -100,21 +104,15 @@ export async function revokeApiKey(env: Env, tenantId: string, keyId: string): P
 const DUMMY_HASH = "0".repeat(64);
 
 /** Checks client credentials. Returns the client or null; never says which part was wrong. */
-export async function authenticateClient(env: Env, clientId: string, secret: string) {
-  const row = await controlDb(env)
-    .select({
-      id: clients.id,
-      tenantId: clients.tenant_id,
-      secretHash: clients.secret_hash,
-      permissions: clients.permissions,
-      revokedAt: clients.revoked_at,
-    })
-    .from(clients)
-    .where(eq(clients.id, clientId))
-    .get();
-  const ok = await timingSafeEqualStr(await sha256Hex(secret), row?.secretHash ?? DUMMY_HASH);
-  if (!row || !ok || row.revokedAt !== null) return null;
-  return row;
+export async function authenticateClient(
+  s: Services,
+  clientId: string,
+  secret: string,
+): Promise<{ id: string; tenantId: string; permissions: string[] } | null> {
+  const row = await getClientUnscoped(s.db, clientId);
+  const ok = await timingSafeEqualStr(await sha256Hex(secret), row?.secret_hash ?? DUMMY_HASH);
+  if (!row || !ok || row.revoked_at !== null) return null;
+  return { id: row.id, tenantId: row.tenant_id, permissions: row.permissions };
 }
 
 interface ClientState {
@@ -126,21 +124,12 @@ interface ClientState {
 const clientCache = new TtlCache<ClientState>(CREDENTIAL_CACHE_MS);
 
 /** Current state of a client (revoked or not, its tenant's shard), cached per isolate. */
-export async function clientState(env: Env, clientId: string): Promise<ClientState | null> {
+export async function clientState(s: Services, clientId: string): Promise<ClientState | null> {
   const hit = clientCache.get(clientId);
   if (hit) return hit;
-  const row = await env.DB.prepare(
-    "SELECT c.tenant_id, c.permissions, c.revoked_at, t.shard FROM clients c JOIN tenants t ON t.id = c.tenant_id WHERE c.id = ?1",
-  )
-    .bind(clientId)
-    .first<{ tenant_id: string; permissions: string; revoked_at: number | null; shard: number }>();
+  const row = await getClientUnscoped(s.db, clientId);
   if (!row) return null;
-  const state = {
-    tenantId: row.tenant_id,
-    shard: row.shard,
-    permissions: JSON.parse(row.permissions) as string[],
-    active: row.revoked_at === null,
-  };
+  const state = { tenantId: row.tenant_id, shard: row.shard, permissions: row.permissions, active: row.revoked_at === null };
   clientCache.set(clientId, state);
   return state;
 }
@@ -148,18 +137,15 @@ export async function clientState(env: Env, clientId: string): Promise<ClientSta
 const apiKeyCache = new TtlCache<Principal | null>(CREDENTIAL_CACHE_MS);
 
 /** Resolves an API key to its principal (lookup by SHA-256 of the key, cached per isolate). */
-export async function authenticateApiKey(env: Env, apiKey: string): Promise<Principal | null> {
+export async function authenticateApiKey(s: Services, apiKey: string): Promise<Principal | null> {
   const hash = await sha256Hex(apiKey);
   const hit = apiKeyCache.get(hash);
   if (hit !== undefined) return hit;
-  const row = await env.DB.prepare(
-    "SELECT k.id, k.tenant_id, t.shard FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
-  )
-    .bind(hash)
-    .first<{ id: string; tenant_id: string; shard: number }>();
-  const principal: Principal | null = row
-    ? { kind: "api_key", tenantId: row.tenant_id, shard: row.shard, subject: row.id, permissions: ["ingest"] }
-    : null;
+  const row = await getApiKeyByHashUnscoped(s.db, hash);
+  const principal: Principal | null =
+    row && row.revoked_at === null
+      ? { kind: "api_key", tenantId: row.tenant_id, shard: row.shard, subject: row.id, permissions: ["ingest"] }
+      : null;
   apiKeyCache.set(hash, principal);
   return principal;
 }
