@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { delimiter, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { adoptBaseline } from "./adopt-baseline.mjs";
 
 /** The value of `--name VALUE` or `--name=VALUE` in `args`, or undefined. */
 export function argValue(args, name) {
@@ -35,6 +36,9 @@ export function toolEnv(extra = {}) {
  */
 export function migrateLocal({ persistTo, log = console.log } = {}) {
   const persist = persistTo ? ["--persist-to", persistTo] : [];
+  // A control database made before the drizzle-kit baseline is first brought onto it (rows kept).
+  const adopted = adoptBaseline({ binding: "DB", where: ["--local", ...persist] });
+  if (adopted.startsWith("adopted")) log(`[ferry] control database ${adopted} onto migrations/control/0000_baseline.sql`);
   for (const binding of d1Bindings()) {
     const r = spawnSync("wrangler", ["d1", "migrations", "apply", binding, "--local", ...persist], {
       stdio: ["ignore", "pipe", "pipe"],
