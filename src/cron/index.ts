@@ -2,7 +2,7 @@ import type { Env } from "../env";
 import { resumeStalledIngestions } from "./ingestions";
 import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
-import { discoverSources } from "../services/sources/discover";
+import { discoverSources } from "../ingest/sources/discover";
 import { sweepStalledChains } from "../chain";
 import { createServices, type Services } from "../services";
 

@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import { enqueueChunk } from "../services/ingest-csv/chunks";
+import { enqueueChunk } from "../ingest/csv/chunks";
 
 /**
  * A CSV ingestion whose checkpoint has not moved for this long has lost its chain message

@@ -7,7 +7,7 @@ import { check, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex
  *
  * Property names are the column names, so a row reads the same in SQL, in code and in the
  * JSON the API answers with. Times are epoch seconds (UTC) unless a comment says otherwise.
- * Tenant data (ingested records) lives on the data shards, not here: see src/db/shards.ts.
+ * Tenant data (ingested records) lives on the data shards, not here: see src/db/shards/.
  */
 
 // ---------------------------------------------------------------- tenants and credentials

@@ -1,8 +1,8 @@
 import type { Env } from "../env";
 import { defaultEngine } from "../exports/engine";
 import { type ExportChunkMessage, failRun, runExportChunk } from "../exports/runner";
-import { giveUpCsvChunk } from "../services/ingest-csv/chunks";
-import { giveUpSourceChunk } from "../services/sources/chunks";
+import { giveUpCsvChunk } from "../ingest/csv/chunks";
+import { giveUpSourceChunk } from "../ingest/sources/chunks";
 import { JobMessage } from "./messages";
 
 export const handleExportChunk = (msg: ExportChunkMessage, env: Env) => runExportChunk(env, msg, defaultEngine);

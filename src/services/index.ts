@@ -15,7 +15,7 @@ export interface Services {
   db: ControlDb;
   /** the control database binding, for the repositories that batch raw statements */
   d1: D1Database;
-  /** the data-shard router (src/db/shards.ts) */
+  /** the data-shard router (src/db/shards/) */
   shards: Shards;
   /** export files, staged uploads, manifests (binding FILES) */
   files: R2Bucket;

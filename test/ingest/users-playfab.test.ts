@@ -60,7 +60,7 @@ describe("GET /v1/assessment/user/status", () => {
     const none = await status("u1");
     expect(none.json).toEqual({ code: 200, message: "", data: { completed: false, completed_at: null } });
     // survey responses arrive by CSV upload; written here through the shared ingestion core
-    const { insertRows, validateItems } = await import("../../src/services/ingest");
+    const { insertRows, validateItems } = await import("../../src/ingest/batch");
     const { getModel } = await import("../../src/models");
     const model = getModel("survey_responses");
     if (!model) throw new Error("no model");

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { MODELS, getModel } from "../../src/models";
 import type { ModelDef } from "../../src/models";
-import { MAX_STATEMENT_JSON_BYTES, chunkRows, insertRows, validateItems } from "../../src/services/ingest";
-import { shardDb } from "../../src/services/shards";
+import { MAX_STATEMENT_JSON_BYTES, chunkRows, insertRows, validateItems } from "../../src/ingest/batch";
+import { shardDb } from "../../src/db/shards";
 import { createTenant } from "../helpers";
 
 const e = env as unknown as Env;

@@ -18,8 +18,8 @@ import {
   ts,
   servers,
 } from "./helpers";
-import { discoverSources } from "../../src/services/sources/discover";
-import { processSourceChunk, type SourceChunkMessage } from "../../src/services/sources/chunks";
+import { discoverSources } from "../../src/ingest/sources/discover";
+import { processSourceChunk, type SourceChunkMessage } from "../../src/ingest/sources/chunks";
 
 /** Small chunks so every file takes several messages (ranged reads resuming mid-file). */
 const SMALL = { SOURCE_CHUNK_BYTES: "700", SOURCE_CHUNK_ROWS: "9" };

@@ -5,12 +5,12 @@ import { ApiError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
-import { chunkSettings, enqueueChunk } from "../../services/ingest-csv/chunks";
-import { createIngestion, getIngestion, listErrors } from "../../services/ingest-csv/ingestions";
-import { type CsvRoute, checkHeader, csvModel } from "../../services/ingest-csv/models";
-import { parseHeader } from "../../services/ingest-csv/parse";
-import { UploadError, stageMultipartFile } from "../../services/ingest-csv/upload";
-import { tenantData } from "../../services/shards";
+import { chunkSettings, enqueueChunk } from "../../ingest/csv/chunks";
+import { createIngestion, getIngestion, listErrors } from "../../ingest/csv/ingestions";
+import { type CsvRoute, checkHeader, csvModel } from "../../ingest/csv/models";
+import { parseHeader } from "../../ingest/csv/parse";
+import { UploadError, stageMultipartFile } from "../../ingest/csv/upload";
+import { tenantData } from "../../db/shards";
 import { envelope, idempotent } from "../ingest/envelope";
 
 /** CSV ingestion: `POST /v1/kpis/csv`, `POST /v1/survey-data/csv`, `GET /v1/ingestions/{id}`. */

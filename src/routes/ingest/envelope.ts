@@ -3,9 +3,9 @@ import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
-import { IDEMPOTENCY_KEY, claimIdempotencyKey, purgeExpired } from "../../services/ingest";
-import type { ItemError, StoredResponse } from "../../services/ingest";
-import { tenantData } from "../../services/shards";
+import { IDEMPOTENCY_KEY, claimIdempotencyKey, purgeExpired } from "../../ingest/batch";
+import type { ItemError, StoredResponse } from "../../ingest/batch";
+import { tenantData } from "../../db/shards";
 
 /** Most items in one request (reference: "push up to 1000 multiple items at the same time"). */
 export const MAX_ITEMS = 1000;

@@ -5,7 +5,7 @@ import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
 import { MODELS, getModel } from "../../models";
 import type { ModelDef } from "../../models";
-import { insertRows, validateItems } from "../../services/ingest";
+import { insertRows, validateItems } from "../../ingest/batch";
 import { batchItems, envelope, idempotent, itemErrors, readJson, send } from "./envelope";
 import { documentBatch } from "./openapi";
 

@@ -4,10 +4,10 @@ import { getModel } from "../../models";
 import { ApiError } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
-import { insertStatements, validateItems } from "../../services/ingest";
-import type { ItemError, Row } from "../../services/ingest";
-import { type Mapped, type PlayFabEvent, mapPlayFabEvent } from "../../services/ingest/playfab";
-import { tenantData } from "../../services/shards";
+import { insertStatements, validateItems } from "../../ingest/batch";
+import type { ItemError, Row } from "../../ingest/batch";
+import { type Mapped, type PlayFabEvent, mapPlayFabEvent } from "../../ingest/batch/playfab";
+import { tenantData } from "../../db/shards";
 import { MAX_ITEMS, envelope, idempotent, itemErrors, readJson, send } from "./envelope";
 import { documentRoute } from "./openapi";
 

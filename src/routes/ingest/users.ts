@@ -2,8 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
-import { assessmentStatus, deleteUserData } from "../../services/ingest/users";
-import { tenantData } from "../../services/shards";
+import { assessmentStatus, deleteUserData } from "../../ingest/batch/users";
+import { tenantData } from "../../db/shards";
 import { envelope, idempotent, readJson, send } from "./envelope";
 import { documentRoute } from "./openapi";
 

@@ -2,9 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
-import { SourceConfig } from "../../services/sources/config";
-import { fileErrors, listFiles, sourceStats } from "../../services/sources/files";
-import { checkSource, createSource, deleteSource, getSource, listSources, sourceConfig, sourceView } from "../../services/sources/sources";
+import { SourceConfig } from "../../ingest/sources/config";
+import { fileErrors, listFiles, sourceStats } from "../../ingest/sources/files";
+import { checkSource, createSource, deleteSource, getSource, listSources, sourceConfig, sourceView } from "../../ingest/sources/sources";
 import { checkTargetHost } from "../../targets/hosts";
 import { TargetError } from "../../targets/types";
 

@@ -1,6 +1,6 @@
 import type { Env } from "../../env";
 import type { ModelDef } from "../../models";
-import type { TenantData } from "../shards";
+import type { TenantData } from "../../db/shards";
 import { type TenantRef, insertRows, resolveTenant } from "./insert";
 import { type Row, type ValidateOptions, validateItems } from "./validate";
 

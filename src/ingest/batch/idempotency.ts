@@ -1,4 +1,4 @@
-import type { TenantData } from "../shards";
+import type { TenantData } from "../../db/shards";
 
 /** How long a stored response is replayed (at least 24 hours). */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;

@@ -1,6 +1,6 @@
-import { controlDb } from "../db/client";
-import { countTenantsPerShard } from "../db/tenants";
-import type { Env } from "../env";
+import { controlDb } from "../client";
+import { countTenantsPerShard } from "../tenants";
+import type { Env } from "../../env";
 
 /**
  * The shard router: every tenant-data query goes through here. A tenant lives on

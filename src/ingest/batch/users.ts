@@ -1,7 +1,7 @@
 import type { Env, Principal } from "../../env";
 import { newId } from "../../lib/ids";
 import { MODELS, getModel } from "../../models";
-import { tenantData } from "../shards";
+import { tenantData } from "../../db/shards";
 import { timestampToEpoch } from "./formats";
 
 /** Every (model, column) pair that holds an end user's id: the model's userField and fields marked identifiesUser. */

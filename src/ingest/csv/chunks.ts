@@ -1,6 +1,6 @@
 import type { Env } from "../../env";
 import { getModel } from "../../models";
-import { insertRowsOnce, validatePartial } from "../ingest";
+import { insertRowsOnce, validatePartial } from "../batch";
 import { type Ingestion, failIngestion, getIngestion, markEnqueued, recordChunk } from "./ingestions";
 import { recordToItem } from "./models";
 import { type RecordError, parseChunk } from "./parse";

@@ -4,7 +4,7 @@ import { decryptSecret, encryptSecret } from "../../lib/crypto";
 import { newId } from "../../lib/ids";
 import { maskTarget, sealTarget, unsealTarget } from "../../targets/config";
 import { TargetError } from "../../targets/types";
-import { type WebhookEvent, sendWebhook } from "../webhooks";
+import { type WebhookEvent, sendWebhook } from "../../services/webhooks";
 import type { SourceConfig } from "./config";
 import { openStorage } from "./storage";
 

@@ -72,7 +72,7 @@ export const STALLED_SECONDS = 15 * 60;
 /**
  * Resends the message of files whose chain stalled, at their checkpoint. A second message for
  * the same checkpoint is harmless: the chunk's rows are written once and only one delivery
- * moves the checkpoint (src/services/sources/chunks.ts).
+ * moves the checkpoint (src/ingest/sources/chunks.ts).
  */
 export async function resumeStalled(env: Env, source: Pick<SourceRow, "id" | "tenant_id">, nowSeconds = now()): Promise<number> {
   const { results } = await env.DB.prepare(

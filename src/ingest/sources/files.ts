@@ -1,6 +1,6 @@
 /** The source_files and source_file_errors tables (migrations/control/0009_sources.sql). */
 import type { Env } from "../../env";
-import type { RecordIssue } from "../ingest";
+import type { RecordIssue } from "../batch";
 import type { FileFormat } from "./layout";
 
 export type FileStatus = "pending" | "processing" | "completed" | "failed";

@@ -1,7 +1,7 @@
 import type { Env } from "../../env";
 import { TtlCache } from "../../lib/ttl-cache";
 import type { ModelDef } from "../../models";
-import { type TenantData, tenantData } from "../shards";
+import { type TenantData, tenantData } from "../../db/shards";
 import { utf8Length } from "./formats";
 import type { Row } from "./validate";
 
