@@ -125,3 +125,17 @@ export async function runCron(d: Driver) {
   await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), d.env, ctx);
   await waitOnExecutionContext(ctx);
 }
+
+/**
+ * The control database whose batches fail, as when the worker dies between the rows' commit
+ * on the shard and the checkpoint's batch in the control DB. Everything else passes through.
+ */
+export function failingControlBatch(db: D1Database, fail: () => Promise<never> = async () => Promise.reject(new Error("simulated crash before the checkpoint"))): D1Database {
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === "batch") return () => fail();
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}

@@ -102,9 +102,10 @@ export async function idempotent(
   if (!IDEMPOTENCY_KEY.test(key)) {
     throw new ApiError("bad_request", "Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID, for example)");
   }
-  const td = tenantData(c.env, c.get("principal"));
+  const s = c.var.services;
+  const td = tenantData(s.shards, c.get("principal"));
   const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${raw}`);
-  const claim = await claimIdempotencyKey(td, key, fingerprint);
+  const claim = await claimIdempotencyKey(s.clock, td, key, fingerprint);
   switch (claim.kind) {
     case "replay":
       return send(c, claim.response, { "Idempotent-Replayed": "true" });
@@ -120,7 +121,7 @@ export async function idempotent(
   try {
     const res = await run((r) => {
       stored = true;
-      return [claim.complete(r), purgeExpired(td.db)];
+      return [claim.complete(r), purgeExpired(s.clock, td.db)];
     });
     if (!stored) await claim.release();
     return send(c, res);
