@@ -2,7 +2,10 @@ import { parquetWriteBuffer } from "hyparquet-writer";
 import { describe, expect, it } from "vitest";
 import { setupTenant } from "../helpers";
 import { type ChainMessage, LEASE_SECONDS, handleChainMessage, sweepStalledChains } from "../../src/chain";
+import { getChainUnscoped } from "../../src/db/chains";
+import { sourceFileStep } from "../../src/ingest/sources/chunks";
 import { chainJobs } from "../../src/jobs";
+import type { Clock } from "../../src/services";
 import { failingControlBatch } from "../ingest-csv/helpers";
 import {
   ManualQueue,
@@ -262,6 +265,24 @@ describe("bucket sources: ranged reads", () => {
     // Parquet: 4 row groups, each message reading the footer and its row group by range.
     expect(gets("purchases/p.parquet").length).toBeGreaterThanOrEqual(8);
     for (const g of gets("purchases/p.parquet")) expect(g.range).toMatch(/^bytes=\d+-\d+$/);
+  });
+});
+
+describe("bucket sources: long links", () => {
+  it("a link streaming a gzip file from its start heartbeats its lease while it reads", async () => {
+    const { t, bucket } = await tenantWithSource();
+    await putObject(bucket, "purchases/p.ndjson.gz", await gzip(purchasesNdjson(0, 200)));
+    expect((await createSource(t.token, s3Config(bucket))).status).toBe(201);
+    const q = new ManualQueue();
+    await discoverSources(q.services(SMALL), { tenantId: t.tenant.id });
+    const m = q.take()!;
+    const chain = (await getChainUnscoped(q.services().db, m.chain_id))!;
+    // A slow read: every look at the clock finds 20 seconds gone.
+    const slow: Clock = { now: () => (q.clock.advance(20), q.clock.now()), seconds: () => q.clock.seconds() };
+    let beats = 0;
+    const out = await sourceFileStep({ services: { ...q.services(SMALL), clock: slow }, chain, heartbeat: async () => void beats++ });
+    expect(out).toEqual({ next: expect.any(Number) });
+    expect(beats).toBeGreaterThan(0);
   });
 });
 
