@@ -24,20 +24,29 @@ export function harness(jobOpts: DeliveryJobOptions = { driver: fastDriver }) {
     for (const m of mine) sent.splice(sent.indexOf(m), 1);
     return mine.map((x) => x.msg as ChainMessage);
   };
-  /** Delivers the chain's messages one by one until none is left (or `until` says stop); returns how many links ran. */
-  const drive = async (runId: string, opts: { until?: (m: ChainMessage) => boolean; max?: number } = {}) => {
+  /** Delivers the chain's messages one by one until none is left; returns how many links ran. */
+  const drive = async (runId: string, opts: { max?: number } = {}) => {
     let links = 0;
     for (let batch = take(runId); batch.length; batch = take(runId)) {
       for (const m of batch) {
-        if (opts.until?.(m)) return links;
         await handleChainMessage(s, jobs, m);
         if (++links > (opts.max ?? 200)) throw new Error("delivery chain does not end");
       }
     }
     return links;
   };
+  /** Like drive, but stops at the first message `stop` picks and answers it (taken, not handled). */
+  const driveUntil = async (runId: string, stop: (m: ChainMessage) => boolean): Promise<ChainMessage> => {
+    for (let batch = take(runId); batch.length; batch = take(runId)) {
+      for (const m of batch) {
+        if (stop(m)) return m;
+        await handleChainMessage(s, jobs, m);
+      }
+    }
+    throw new Error("the chain ended before the message the test waits for");
+  };
   const chain = (runId: string) => getChainUnscoped(s.db, `delivery:${runId}`);
-  return { s, clock, sent, jobs, take, drive, chain };
+  return { s, clock, sent, jobs, take, drive, driveUntil, chain };
 }
 
 /** A finished run whose file sits in R2, with the target sealed in the run's definition snapshot. */
