@@ -105,4 +105,14 @@ describe("a run's delivery on GET run, and redelivery", () => {
     expect(nothing.status).toBe(409);
     expect(nothing.json.error.message).toMatch(/download target/);
   });
+
+  it("the OpenAPI document describes the redelivery route and the run's delivery", async () => {
+    const doc = (await call("GET", "/openapi.json")).json;
+    const route = doc.paths["/api/1/exports/{id}/runs/{run_id}/delivery"];
+    expect(Object.keys(route)).toEqual(["post"]);
+    expect(Object.keys(route.post.responses).sort()).toEqual(["202", "404", "409", "422"]);
+    expect(route.post.description).toMatch(/CURRENT target/);
+    expect(doc.components.schemas.ExportRun.properties.delivery).toBeTruthy();
+    expect(doc.components.schemas.RunDelivery.properties.status.enum).toEqual(["pending", "delivering", "retrying", "delivered", "failed"]);
+  });
 });
