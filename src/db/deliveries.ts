@@ -121,15 +121,6 @@ export async function recordFailed(
     .run();
 }
 
-/** Forgets the upload of a failed delivery once it was aborted (only while it is still the one read). */
-export async function clearUploadState(db: ControlDb, id: string, prev: string, now: number): Promise<void> {
-  await db
-    .update(run_deliveries)
-    .set({ upload_state: null, sent_bytes: 0, updated_at: now })
-    .where(and(eq(run_deliveries.id, id), eq(run_deliveries.upload_state, prev), eq(run_deliveries.status, "failed")))
-    .run();
-}
-
 /**
  * A redelivery a person asked for: back to `pending` from the beginning, with fresh state and
  * the given target, only while the row is still `failed` with the state read (`prev`), so two

@@ -145,8 +145,11 @@ async function advance(l: Link, position: number, heartbeat: () => Promise<void>
       throw new TargetError("refused", `the upload started over ${MAX_RESTARTS} times and its copy at the target still did not match what was sent (${err.message})`);
     }
     console.warn(JSON.stringify({ delivery: l.run.id, restart: restarts, reason: err.message }));
+    // The new upload is recorded before the old one is dropped: a begin that fails (and is
+    // retried) leaves the old state in place, to be found wrong and restarted again.
+    const outcome = await begin(l, prev, restarts, heartbeat);
     await l.driver.abort(l.s, l.target.plain, state, l.opts).catch(() => {});
-    return begin(l, prev, restarts, heartbeat);
+    return outcome;
   }
 }
 
