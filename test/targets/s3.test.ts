@@ -3,7 +3,7 @@ import type { S3Target } from "../../src/targets/config";
 import { S3Target as S3Schema } from "../../src/targets/config";
 import { objectUrl, s3Driver } from "../../src/targets/s3";
 import { createServices } from "../../src/services";
-import { TargetError, UploadRestart, partRange } from "../../src/targets/types";
+import { TargetError, partRange } from "../../src/targets/types";
 import { bytes, control, controlJson, ctx, deliver, e, fast, putFile, readBack, sameBytes, servers, unique } from "./helpers";
 
 const MiB = 1024 * 1024;
