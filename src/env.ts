@@ -25,14 +25,12 @@ export interface Env {
   ADMIN_TOKEN: string;
   /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */
   SECRETS_KEY: string;
-  /** Export run tuning (src/exports/runner.ts); defaults there. Snapshotted per run. */
+  /** Export run tuning (src/runs/create.ts); defaults there. Snapshotted per run. */
   EXPORT_PART_SIZE?: string;
   EXPORT_CHUNK_ROWS?: string;
   EXPORT_STEPS_PER_MESSAGE?: string;
   /** Lifetime of a signed download URL in seconds (capped by the file's retention). */
   DOWNLOAD_URL_TTL_SECONDS?: string;
-  /** Only in tests: `point` or `point@step` makes the export runner throw there (simulated crash). */
-  FERRY_FAULT?: string;
   /** "true" lets delivery targets point at private/loopback hosts (tests, local dev). Off by default. */
   ALLOW_PRIVATE_TARGETS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */

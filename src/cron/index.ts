@@ -1,18 +1,18 @@
 import type { Env } from "../env";
 import { resumeStalledIngestions } from "./ingestions";
-import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
 import { discoverSources } from "../services/sources/discover";
 import { sweepStalledChains } from "../chain";
+import { expireRunFiles } from "../runs";
 import { createServices, type Services } from "../services";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
 export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
   // Each task is independent: one failing must not stop the others.
   const tasks: [string, () => Promise<unknown>][] = [
-    ["schedules", () => enqueueDueRuns(env)],
+    ["schedules", () => enqueueDueRuns(s)],
     ["stalled chains", () => sweepStalledChains(s)],
-    ["retention", () => expireRunFiles(env)],
+    ["retention", () => expireRunFiles(s)],
     ["csv ingestions", () => resumeStalledIngestions(env)],
     ["sources", () => discoverSources(env)],
   ];

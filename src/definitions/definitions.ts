@@ -1,29 +1,38 @@
-import type { Env } from "../env";
+import {
+  type Category,
+  type ExportStatus,
+  type ExportWithLastRun,
+  getExportRow,
+  insertExport,
+  type LastRun,
+  lastRunOf,
+  listExportRows,
+  type ListQuery,
+  setExportFavourite,
+  setExportStatus,
+  softDeleteExport,
+  updateEditableExport,
+} from "../db/exports";
+import type { ExportRow } from "../db/schema";
+import { validateExport } from "../exports/compiler";
+import { ExportBody } from "../exports/definition";
+import { readRecipientKey } from "../exports/post/encrypt";
+import { nextRunAt } from "../exports/schedule";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { validateExport } from "./compiler";
-import { refreshNextRun } from "../cron/schedules";
+import type { Services } from "../services";
 import { sealTarget } from "../targets/config";
-import { sealNotification } from "./notify";
-import { readRecipientKey } from "./post/encrypt";
-import { ExportBody } from "./definition";
+import { sealNotification } from "./notification";
 
 /**
- * Export definitions in the control DB (table `exports`, migrations/control/0002).
- * Every query is scoped by the tenant from the credential; another tenant's export is
- * simply not found. The runner and the scheduler load definitions with getExport().
+ * Export definitions: create, edit while draft, clone, enable/disable, favourite, delete, list.
+ * Every call is scoped by the tenant of the credential. Saving a definition writes its
+ * next_run_at in the same statement (computed by the pure schedule math first), so there is
+ * no moment where a saved schedule has a stale next run.
  */
 
-export type ExportStatus = "draft" | "active" | "disabled";
-
-export interface LastRun {
-  id: string;
-  status: "pending" | "processing" | "finished" | "failed";
-  rows: number;
-  bytes: number;
-  created_at: number;
-  finished_at: number | null;
-}
+export type { Category, ExportStatus, LastRun, ListQuery };
+export { CATEGORIES } from "../db/exports";
 
 export interface ExportRecord {
   id: string;
@@ -32,60 +41,30 @@ export interface ExportRecord {
   model: string;
   status: ExportStatus;
   favourite: boolean;
-  definition: ExportBody;
+  /** the stored definition; null when it no longer reads as one (then `scheduleError` says why) */
+  definition: ExportBody | null;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
   /** next scheduled run (epoch seconds, UTC), null when it does not run on its own */
   nextRunAt: number | null;
+  /** why the scheduler stopped running it, if it did */
+  scheduleError: string | null;
   lastRun: LastRun | null;
 }
 
 /** Only drafts are edited (reference: "only Draft exports can be modified"); disabling puts an export back in editing. */
 export const EDITABLE: readonly ExportStatus[] = ["draft", "disabled"];
 
-export const CATEGORIES = ["all", "in_progress", "scheduled", "draft", "closed", "favourites"] as const;
-export type Category = (typeof CATEGORIES)[number];
-
-export interface ListQuery {
-  q?: string;
-  category: Category;
-  sort: "name" | "created_at";
-  order: "asc" | "desc";
-  page: number;
-  perPage: number;
-}
-
-interface Row {
-  id: string;
-  tenant_id: string;
-  name: string;
-  model: string;
-  status: ExportStatus;
-  favourite: number;
-  definition: string;
-  created_by: string;
-  created_at: number;
-  updated_at: number;
-  next_run_at: number | null;
-  run_id: string | null;
-  run_status: LastRun["status"] | null;
-  run_rows: number | null;
-  run_bytes: number | null;
-  run_created_at: number | null;
-  run_finished_at: number | null;
-}
-
-const now = () => Math.floor(Date.now() / 1000);
-
-const SELECT = `SELECT e.id, e.tenant_id, e.name, e.model, e.status, e.favourite, e.definition, e.created_by, e.created_at, e.updated_at, e.next_run_at,
-  r.id AS run_id, r.status AS run_status, r.rows AS run_rows, r.bytes AS run_bytes, r.created_at AS run_created_at, r.finished_at AS run_finished_at
-FROM exports e
-LEFT JOIN export_runs r ON r.id = (
-  SELECT x.id FROM export_runs x WHERE x.tenant_id = e.tenant_id AND x.export_id = e.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1
-)`;
-
-function toRecord(r: Row): ExportRecord {
+function toRecord(r: ExportRow, lastRun: LastRun | null): ExportRecord {
+  let definition: ExportBody | null;
+  try {
+    // Stored definitions were validated on save: read them as they are (no re-validation, so a
+    // catalog change does not hide them), named as the row is.
+    definition = { ...(JSON.parse(r.definition) as ExportBody), name: r.name };
+  } catch {
+    definition = null;
+  }
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -93,21 +72,13 @@ function toRecord(r: Row): ExportRecord {
     model: r.model,
     status: r.status,
     favourite: r.favourite === 1,
-    definition: { ...(JSON.parse(r.definition) as ExportBody), name: r.name },
+    definition,
     createdBy: r.created_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     nextRunAt: r.next_run_at,
-    lastRun: r.run_id
-      ? {
-          id: r.run_id,
-          status: r.run_status ?? "pending",
-          rows: r.run_rows ?? 0,
-          bytes: r.run_bytes ?? 0,
-          created_at: r.run_created_at ?? 0,
-          finished_at: r.run_finished_at,
-        }
-      : null,
+    scheduleError: r.schedule_error ?? (definition ? null : "the stored definition is not JSON"),
+    lastRun,
   };
 }
 
@@ -120,63 +91,78 @@ export function assertValidDefinition(def: ExportBody): void {
   }
 }
 
-async function assertNameFree(env: Env, tenantId: string, name: string, exceptId?: string) {
-  const clash = await env.DB.prepare("SELECT id FROM exports WHERE tenant_id = ?1 AND name = ?2 AND deleted_at IS NULL AND id <> ?3")
-    .bind(tenantId, name, exceptId ?? "")
-    .first<{ id: string }>();
-  if (clash) throw new ApiError("conflict", `An export named '${name}' already exists (${clash.id}); choose another name`);
+async function assertNameFree(s: Services, tenantId: string, name: string, exceptId?: string) {
+  const clash = await getExportRow(s.db, tenantId, { name });
+  if (clash && clash.id !== exceptId) throw new ApiError("conflict", `An export named '${name}' already exists (${clash.id}); choose another name`);
 }
 
 function uniqueViolation(err: unknown, name: string): never {
-  if (String(err).includes("UNIQUE constraint failed")) {
+  if (String(err).includes("UNIQUE constraint failed") || String((err as { cause?: unknown })?.cause).includes("UNIQUE constraint failed")) {
     throw new ApiError("conflict", `An export named '${name}' already exists; choose another name`);
   }
   throw err;
 }
 
-export async function getExport(env: Env, tenantId: string, id: string): Promise<ExportRecord | null> {
-  const row = await env.DB.prepare(`${SELECT} WHERE e.id = ?1 AND e.tenant_id = ?2 AND e.deleted_at IS NULL`)
-    .bind(id, tenantId)
-    .first<Row>();
-  return row ? toRecord(row) : null;
+/** When an `active` definition with this schedule runs next; null for the others. */
+const nextRun = (s: Services, status: ExportStatus, def: ExportBody) => (status === "active" ? nextRunAt(def.schedule, s.clock.seconds()) : null);
+
+export async function getExport(s: Services, tenantId: string, id: string): Promise<ExportRecord | null> {
+  const row = await getExportRow(s.db, tenantId, id);
+  return row ? toRecord(row, (await lastRunOf(s.db, tenantId, id)) ?? null) : null;
 }
 
-export async function requireExport(env: Env, tenantId: string, id: string): Promise<ExportRecord> {
-  const rec = await getExport(env, tenantId, id);
+export async function requireExport(s: Services, tenantId: string, id: string): Promise<ExportRecord> {
+  const rec = await getExport(s, tenantId, id);
   if (!rec) throw notFound(`Export '${id}'`);
   return rec;
 }
 
-export async function createExport(env: Env, tenantId: string, createdBy: string, def: ExportBody): Promise<ExportRecord> {
+/** A definition by name (the automated API's system_name), or null. */
+export async function findExportByName(s: Services, tenantId: string, name: string): Promise<ExportRecord | null> {
+  const row = await getExportRow(s.db, tenantId, { name });
+  return row ? toRecord(row, (await lastRunOf(s.db, tenantId, row.id)) ?? null) : null;
+}
+
+/** The stored definition of a record; a definition that no longer reads cannot be edited from, only replaced. */
+function readable(rec: ExportRecord): ExportBody {
+  if (!rec.definition) throw new ApiError("conflict", `Export '${rec.id}' has an unreadable stored definition; replace it with PUT`);
+  return rec.definition;
+}
+
+export async function createExport(s: Services, tenantId: string, createdBy: string, def: ExportBody): Promise<ExportRecord> {
   assertValidDefinition(def);
-  await assertNameFree(env, tenantId, def.name);
+  await assertNameFree(s, tenantId, def.name);
   // Target credentials are stored encrypted (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
-  def = { ...def, target: await sealTarget(env, def.target), notification: await sealNotification(env, def.notification) };
+  def = { ...def, target: await sealTarget(s.env, def.target), notification: await sealNotification(s, def.notification) };
   const id = newId("exp");
-  const t = now();
-  await env.DB.prepare(
-    "INSERT INTO exports (id, tenant_id, name, model, status, favourite, definition, created_by, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?8)",
-  )
-    .bind(id, tenantId, def.name, def.model, def.status, JSON.stringify(def), createdBy, t)
-    .run()
+  const now = s.clock.seconds();
+  await s.db
+    .batch([
+      insertExport(s.db, {
+        id,
+        tenant_id: tenantId,
+        name: def.name,
+        model: def.model,
+        status: def.status,
+        favourite: 0,
+        definition: JSON.stringify(def),
+        created_by: createdBy,
+        created_at: now,
+        updated_at: now,
+        next_run_at: nextRun(s, def.status, def),
+      }),
+    ])
     .catch((err) => uniqueViolation(err, def.name));
-  await refreshNextRun(env, tenantId, id);
-  return requireExport(env, tenantId, id);
+  return requireExport(s, tenantId, id);
 }
 
 /**
  * Replaces the definition of a draft (or disabled) export; anything else is a 409.
  * `publish` true makes it active; otherwise it keeps its status.
  */
-export async function updateExport(
-  env: Env,
-  tenantId: string,
-  id: string,
-  def: ExportBody,
-  publish: boolean,
-): Promise<ExportRecord> {
-  const cur = await requireExport(env, tenantId, id);
+export async function updateExport(s: Services, tenantId: string, id: string, def: ExportBody, publish: boolean): Promise<ExportRecord> {
+  const cur = await requireExport(s, tenantId, id);
   if (!EDITABLE.includes(cur.status)) {
     throw new ApiError(
       "conflict",
@@ -184,105 +170,71 @@ export async function updateExport(
     );
   }
   assertValidDefinition(def);
-  await assertNameFree(env, tenantId, def.name, id);
+  await assertNameFree(s, tenantId, def.name, id);
   // Target credentials are stored encrypted; "****" keeps the stored value (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
   def = {
     ...def,
-    target: await sealTarget(env, def.target, cur.definition.target),
-    notification: await sealNotification(env, def.notification, cur.definition.notification),
+    target: await sealTarget(s.env, def.target, cur.definition?.target),
+    notification: await sealNotification(s, def.notification, cur.definition?.notification),
   };
   const status: ExportStatus = publish ? "active" : cur.status;
-  const res = await env.DB.prepare(
-    "UPDATE exports SET name = ?1, model = ?2, status = ?3, definition = ?4, updated_at = ?5 WHERE id = ?6 AND tenant_id = ?7 AND deleted_at IS NULL AND status IN ('draft', 'disabled')",
-  )
-    .bind(def.name, def.model, status, JSON.stringify({ ...def, status: status === "active" ? "active" : "draft" }), now(), id, tenantId)
-    .run()
-    .catch((err) => uniqueViolation(err, def.name));
-  if (res.meta.changes === 0) throw new ApiError("conflict", `Export '${id}' changed while it was being edited; read it again`);
-  await refreshNextRun(env, tenantId, id);
-  return requireExport(env, tenantId, id);
+  const stored = { ...def, status: status === "active" ? ("active" as const) : ("draft" as const) };
+  const ok = await updateEditableExport(s.db, tenantId, id, {
+    name: def.name,
+    model: def.model,
+    status,
+    definition: JSON.stringify(stored),
+    updated_at: s.clock.seconds(),
+    next_run_at: nextRun(s, status, stored),
+  }).catch((err) => uniqueViolation(err, def.name));
+  if (!ok) throw new ApiError("conflict", `Export '${id}' changed while it was being edited; read it again`);
+  return requireExport(s, tenantId, id);
 }
 
-export async function deleteExport(env: Env, tenantId: string, id: string): Promise<void> {
-  const res = await env.DB.prepare("UPDATE exports SET deleted_at = ?1 WHERE id = ?2 AND tenant_id = ?3 AND deleted_at IS NULL")
-    .bind(now(), id, tenantId)
-    .run();
-  if (res.meta.changes === 0) throw notFound(`Export '${id}'`);
+export async function deleteExport(s: Services, tenantId: string, id: string): Promise<void> {
+  if (!(await softDeleteExport(s.db, tenantId, id, s.clock.seconds()))) throw notFound(`Export '${id}'`);
 }
 
-async function freeCopyName(env: Env, tenantId: string, base: string): Promise<string> {
+async function freeCopyName(s: Services, tenantId: string, base: string): Promise<string> {
   const stem = base.slice(0, 90);
   for (let i = 1; i < 1000; i++) {
     const name = i === 1 ? `${stem}-copy` : `${stem}-copy-${i}`;
-    const clash = await env.DB.prepare("SELECT 1 FROM exports WHERE tenant_id = ?1 AND name = ?2 AND deleted_at IS NULL")
-      .bind(tenantId, name)
-      .first();
-    if (!clash) return name;
+    if (!(await getExportRow(s.db, tenantId, { name }))) return name;
   }
   throw new ApiError("conflict", `Too many copies of '${base}'; give the clone a name`);
 }
 
 /** Copies a definition as a new draft (the reference's clone / duplicate: edit it, then publish). */
-export async function cloneExport(
-  env: Env,
-  tenantId: string,
-  id: string,
-  createdBy: string,
-  name?: string,
-): Promise<ExportRecord> {
-  const src = await requireExport(env, tenantId, id);
-  const newName = name ?? (await freeCopyName(env, tenantId, src.name));
-  return createExport(env, tenantId, createdBy, ExportBody.parse({ ...src.definition, name: newName, status: "draft" }));
+export async function cloneExport(s: Services, tenantId: string, id: string, createdBy: string, name?: string): Promise<ExportRecord> {
+  const src = await requireExport(s, tenantId, id);
+  const newName = name ?? (await freeCopyName(s, tenantId, src.name));
+  return createExport(s, tenantId, createdBy, ExportBody.parse({ ...readable(src), name: newName, status: "draft" }));
 }
 
-export async function setFavourite(env: Env, tenantId: string, id: string, favourite: boolean): Promise<ExportRecord> {
-  const res = await env.DB.prepare("UPDATE exports SET favourite = ?1 WHERE id = ?2 AND tenant_id = ?3 AND deleted_at IS NULL")
-    .bind(favourite ? 1 : 0, id, tenantId)
-    .run();
-  if (res.meta.changes === 0) throw notFound(`Export '${id}'`);
-  return requireExport(env, tenantId, id);
+export async function setFavourite(s: Services, tenantId: string, id: string, favourite: boolean): Promise<ExportRecord> {
+  if (!(await setExportFavourite(s.db, tenantId, id, favourite))) throw notFound(`Export '${id}'`);
+  return requireExport(s, tenantId, id);
 }
 
 /** disable: no more scheduled runs, and editable again; enable: active (validated again against the catalog). */
-export async function setEnabled(env: Env, tenantId: string, id: string, enabled: boolean): Promise<ExportRecord> {
-  const cur = await requireExport(env, tenantId, id);
-  if (enabled) assertValidDefinition(cur.definition);
+export async function setEnabled(s: Services, tenantId: string, id: string, enabled: boolean): Promise<ExportRecord> {
+  const cur = await requireExport(s, tenantId, id);
+  const def = enabled ? readable(cur) : cur.definition;
+  if (enabled) assertValidDefinition(def as ExportBody);
   const status: ExportStatus = enabled ? "active" : "disabled";
-  await env.DB.prepare("UPDATE exports SET status = ?1, definition = ?2, updated_at = ?3 WHERE id = ?4 AND tenant_id = ?5 AND deleted_at IS NULL")
-    .bind(status, JSON.stringify({ ...cur.definition, status: enabled ? "active" : "draft" }), now(), id, tenantId)
-    .run();
-  await refreshNextRun(env, tenantId, id);
-  return requireExport(env, tenantId, id);
+  await setExportStatus(s.db, tenantId, id, {
+    status,
+    // an unreadable definition can still be disabled (to be replaced); it keeps its text
+    definition: def ? JSON.stringify({ ...def, status: enabled ? "active" : "draft" }) : ((await getExportRow(s.db, tenantId, id))?.definition ?? "{}"),
+    updated_at: s.clock.seconds(),
+    next_run_at: enabled ? nextRun(s, status, def as ExportBody) : null,
+  });
+  return requireExport(s, tenantId, id);
 }
 
-const CATEGORY_SQL: Record<Category, string> = {
-  all: "",
-  in_progress:
-    "AND EXISTS (SELECT 1 FROM export_runs p WHERE p.tenant_id = e.tenant_id AND p.export_id = e.id AND p.status IN ('pending', 'processing'))",
-  scheduled: "AND e.status = 'active' AND json_extract(e.definition, '$.schedule.type') <> 'now'",
-  draft: "AND e.status IN ('draft', 'disabled')",
-  closed: "AND r.status IN ('finished', 'failed')",
-  favourites: "AND e.favourite = 1",
-};
-
 /** One page of a tenant's exports; search by name, sort by name or created_at, filter by category. */
-export async function listExports(env: Env, tenantId: string, q: ListQuery): Promise<{ items: ExportRecord[]; total: number }> {
-  const params: (string | number)[] = [tenantId];
-  let where = "WHERE e.tenant_id = ?1 AND e.deleted_at IS NULL";
-  if (q.q) {
-    params.push(`%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    where += ` AND e.name LIKE ?${params.length} ESCAPE '\\'`;
-  }
-  where += ` ${CATEGORY_SQL[q.category]}`;
-  const dir = q.order === "asc" ? "ASC" : "DESC";
-  const order = q.sort === "name" ? `e.name COLLATE NOCASE ${dir}, e.name ${dir}, e.id ${dir}` : `e.created_at ${dir}, e.id ${dir}`;
-  const countSql = `SELECT count(*) AS n FROM (${SELECT} ${where})`;
-  const pageSql = `${SELECT} ${where} ORDER BY ${order} LIMIT ?${params.length + 1} OFFSET ?${params.length + 2}`;
-  const [count, page] = await env.DB.batch([
-    env.DB.prepare(countSql).bind(...params),
-    env.DB.prepare(pageSql).bind(...params, q.perPage, (q.page - 1) * q.perPage),
-  ]);
-  const total = (count?.results[0] as { n: number } | undefined)?.n ?? 0;
-  return { items: ((page?.results ?? []) as Row[]).map(toRecord), total };
+export async function listExports(s: Services, tenantId: string, q: ListQuery): Promise<{ items: ExportRecord[]; total: number }> {
+  const { items, total } = await listExportRows(s.db, tenantId, q);
+  return { items: items.map(({ last_run, ...row }: ExportWithLastRun) => toRecord(row, last_run)), total };
 }

@@ -1,22 +1,25 @@
 import { type ChainJobs, handleChainMessage, handleDeadChainMessage } from "../chain";
 import type { Env } from "../env";
-import { handleExportWebhook } from "../exports/notify";
+import { exportRunJob, webhookJob } from "../runs";
 import { createServices, type Services } from "../services";
 import { handleCsvIngest } from "./csv-ingest";
-import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
+import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dead-letters";
+import { deliveryBridge } from "./delivery-bridge";
 import { JobMessage } from "./messages";
 import { handleSourceChunk } from "./source-ingest";
 import { handleTargetDelivery } from "./target-delivery";
 
 /** The job of every chain kind: each module that owns a lifecycle provides its ChainJob. */
-export const chainJobs: ChainJobs = {};
+export const chainJobs: ChainJobs = {
+  export_run: exportRunJob(),
+  webhook: webhookJob,
+  delivery: deliveryBridge,
+};
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env, s: Services) => Promise<void> } = {
   noop: async () => {},
   chain: (msg, _env, s) => handleChainMessage(s, chainJobs, msg),
-  export_chunk: handleExportChunk,
-  export_webhook: handleExportWebhook,
   target_delivery: handleTargetDelivery,
   csv_ingest: handleCsvIngest,
   source_chunk: handleSourceChunk,

@@ -1,59 +1,12 @@
-import { nowSeconds } from "../../db/client";
-import type { Env } from "../../env";
-import type { ExportBody } from "../../exports/definition";
-import { getExport } from "../../exports/store";
-import { ApiError, notFound } from "../../lib/errors";
-import { newId } from "../../lib/ids";
-import type { JobMessage } from "../../jobs/messages";
-
-export type RunStatus = "pending" | "processing" | "finished" | "failed";
-
-/** A row of `export_runs` (migrations/control/0002_exports.sql + 0004_runs.sql). */
-export interface RunRow {
-  id: string;
-  tenant_id: string;
-  export_id: string;
-  status: RunStatus;
-  trigger: string;
-  definition: string;
-  rows: number;
-  bytes: number;
-  progress: number;
-  sha256: string | null;
-  error: string | null;
-  file_key: string | null;
-  file_name: string | null;
-  content_type: string | null;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  expires_at: number | null;
-  scheduled_for: number | null;
-  watermark_after: number | null;
-  watermark_until: number | null;
-  options: string | null;
-  total_rows: number | null;
-  upload_id: string | null;
-  expired_at: number | null;
-}
-
-/** Tuning a run keeps from start to end, so a resumed run cuts its bytes the same way. */
-export interface RunOptions {
-  /** Size of every multipart part but the last. */
-  part_size: number;
-  /** Rows per keyset-paginated query. */
-  chunk_rows: number;
-  /** Queries per checkpoint at most (a checkpoint is also written whenever a part was uploaded). */
-  chunks_per_step: number;
-  /** Checkpoints one queue message produces before handing over to the next message. */
-  steps_per_message: number;
-}
-
-/**
- * R2 multipart uploads need every part but the last to be at least 5 MiB and all of
- * the same size. https://developers.cloudflare.com/r2/objects/multipart-objects/
- */
-export const MIN_PART_SIZE = 5 * 1024 * 1024;
+import { startChain } from "../chain";
+import { getExportRow } from "../db/exports";
+import { getRun, insertRun } from "../db/runs";
+import type { RunRow } from "../db/schema";
+import type { Env } from "../env";
+import { MIN_PART_SIZE, type RunOptions } from "../exports/step";
+import { ApiError, notFound } from "../lib/errors";
+import { newId } from "../lib/ids";
+import type { Services } from "../services";
 
 function intVar(value: string | undefined, fallback: number, min: number, name: string): number {
   if (value === undefined || value === "") return fallback;
@@ -62,6 +15,7 @@ function intVar(value: string | undefined, fallback: number, min: number, name: 
   return n;
 }
 
+/** The tuning a new run snapshots (EXPORT_* vars; defaults here). */
 export function runOptionsFromEnv(env: Env): RunOptions {
   return {
     part_size: intVar(env.EXPORT_PART_SIZE, MIN_PART_SIZE, MIN_PART_SIZE, "EXPORT_PART_SIZE"),
@@ -69,10 +23,6 @@ export function runOptionsFromEnv(env: Env): RunOptions {
     chunks_per_step: 50,
     steps_per_message: intVar(env.EXPORT_STEPS_PER_MESSAGE, 4, 1, "EXPORT_STEPS_PER_MESSAGE"),
   };
-}
-
-export function chunkMessage(runId: string, step: number): JobMessage {
-  return { type: "export_chunk", version: 1, run_id: runId, step };
 }
 
 export interface CreateRunInput {
@@ -86,13 +36,12 @@ export interface CreateRunInput {
 }
 
 /**
- * Creates a pending run from a snapshot of the definition and enqueues the first
- * link of its chain. Idempotent per (export, scheduledFor): a second call for the
- * same slot returns the existing run (re-enqueueing it while still pending, which
- * the runner treats as a no-op if the chain already started).
+ * Creates a pending run from a snapshot of the definition, and its `export_run` chain in the
+ * same batch, so a run never exists without the job that produces it. Idempotent per
+ * (export, scheduledFor): a second call for the same slot returns the existing run.
  */
-export async function createRun(env: Env, input: CreateRunInput): Promise<RunRow> {
-  const exp = await getExport(env, input.tenantId, input.exportId);
+export async function createRun(s: Services, input: CreateRunInput): Promise<RunRow> {
+  const exp = await getExportRow(s.db, input.tenantId, input.exportId);
   if (!exp) throw notFound(`Export '${input.exportId}'`);
   if (exp.status !== "active") {
     throw new ApiError(
@@ -100,68 +49,39 @@ export async function createRun(env: Env, input: CreateRunInput): Promise<RunRow
       `Export ${exp.id} is ${exp.status}; only active exports run (${exp.status === "draft" ? "activate the draft" : "enable it"} first)`,
     );
   }
-  const id = newId("run");
-  const now = nowSeconds();
-  const res = await env.DB.prepare(
-    `INSERT INTO export_runs (id, tenant_id, export_id, status, trigger, definition, created_at, scheduled_for,
-       watermark_after, watermark_until, options)
-     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-     ON CONFLICT (export_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING`,
-  )
-    .bind(
-      id,
-      input.tenantId,
-      exp.id,
-      input.trigger,
-      JSON.stringify(exp.definition),
-      now,
-      input.scheduledFor ?? null,
-      input.watermark?.after ?? null,
-      input.watermark?.until ?? null,
-      JSON.stringify(runOptionsFromEnv(env)),
-    )
-    .run();
-  let run: RunRow | null;
-  if (res.meta.changes === 0) {
-    run = await env.DB.prepare("SELECT * FROM export_runs WHERE export_id = ?1 AND scheduled_for = ?2")
-      .bind(exp.id, input.scheduledFor ?? null)
-      .first<RunRow>();
-    if (!run) throw new Error("run insert conflicted but no run exists for that slot");
-    if (run.status !== "pending") return run;
-  } else {
-    run = await getRunRow(env, input.tenantId, id);
-    if (!run) throw new Error("run vanished after insert");
+  if (input.scheduledFor !== undefined) {
+    const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor });
+    if (existing) return existing;
   }
-  await env.JOBS.send(chunkMessage(run.id, 1));
-  return run;
-}
-
-export async function getRunRow(env: Env, tenantId: string, runId: string): Promise<RunRow | null> {
-  return env.DB.prepare("SELECT * FROM export_runs WHERE id = ?1 AND tenant_id = ?2").bind(runId, tenantId).first<RunRow>();
-}
-
-/** Runs of one export, newest first; the export must belong to the tenant. */
-export async function listRunRows(
-  env: Env,
-  tenantId: string,
-  exportId: string,
-  page: { limit: number; offset: number },
-): Promise<{ runs: RunRow[]; total: number }> {
-  if (!(await getExport(env, tenantId, exportId))) throw notFound(`Export '${exportId}'`);
-  const [list, count] = await env.DB.batch([
-    env.DB.prepare(
-      "SELECT * FROM export_runs WHERE tenant_id = ?1 AND export_id = ?2 ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
-    ).bind(tenantId, exportId, page.limit, page.offset),
-    env.DB.prepare("SELECT count(*) AS n FROM export_runs WHERE tenant_id = ?1 AND export_id = ?2").bind(tenantId, exportId),
+  const id = newId("run");
+  const chain = startChain(s, { kind: "export_run", tenantId: input.tenantId, subjectId: id });
+  // The snapshot is the stored JSON named as the row is (the column is the truth for the name).
+  const definition = JSON.stringify({ ...(JSON.parse(exp.definition) as object), name: exp.name });
+  const [inserted] = await s.db.batch([
+    insertRun(s.db, {
+      id,
+      tenant_id: input.tenantId,
+      export_id: exp.id,
+      status: "pending",
+      trigger: input.trigger,
+      definition,
+      created_at: s.clock.seconds(),
+      scheduled_for: input.scheduledFor ?? null,
+      watermark_after: input.watermark?.after ?? null,
+      watermark_until: input.watermark?.until ?? null,
+      options: JSON.stringify(runOptionsFromEnv(s.env)),
+    }),
+    chain.statement,
   ]);
-  return { runs: (list?.results ?? []) as RunRow[], total: ((count?.results?.[0] as { n: number } | undefined)?.n ?? 0) };
-}
-
-export function parseDefinition(run: Pick<RunRow, "definition">): ExportBody {
-  return JSON.parse(run.definition) as ExportBody;
-}
-
-/** Epoch seconds as in the reference responses: `2024-06-20T09:35:57+00:00`. */
-export function isoSeconds(s: number | null): string | null {
-  return s === null ? null : new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, "+00:00");
+  if ((inserted as D1Result).meta.changes === 0) {
+    // Another caller made this slot's run between our read and our batch. The chain row made
+    // for `id` has no run: its first link finds none and ends (src/runs/job.ts).
+    const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor as number });
+    if (!existing) throw new Error("run insert conflicted but no run exists for that slot");
+    return existing;
+  }
+  await chain.kick();
+  const run = await getRun(s.db, input.tenantId, id);
+  if (!run) throw new Error("run vanished after insert");
+  return run;
 }

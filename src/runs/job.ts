@@ -1,60 +1,46 @@
-import { nowSeconds } from "../db/client";
-import type { Env } from "../env";
-import type { JobMessage } from "../jobs/messages";
-import { Sha256, type Sha256State } from "../lib/sha256";
-import { type RunOptions, type RunRow, chunkMessage, isoSeconds, parseDefinition } from "../services/runs/runs";
-import { tenantData } from "../services/shards";
-import { enqueueDelivery } from "../services/targets/deliveries";
-import { queueRunNotification } from "./notify";
-import { encryptObject } from "./post/encrypt";
-import type { CompileContext } from "./compiler";
-import type { ExportBody } from "./definition";
-import type { Compressor, Cursor, ExportCompiler, Formatter, FormatterState, Row } from "./types";
+import { type ChainJob, LeaseLost, type StepContext, type StepOutcome, startChain } from "../chain";
+import {
+  claimUploadId,
+  failRunStatement,
+  finishRunStatement,
+  getRun,
+  getTenantShard,
+  latestCheckpoint,
+  markProcessing,
+  partsOf,
+  recordStep,
+  setRetryError,
+  setRunFile,
+  setTotalRows,
+} from "../db/runs";
+import type { CheckpointRow, RunRow } from "../db/schema";
+import { countExportRows, readExportChunk } from "../db/shards";
+import { type ExportBody, parseStoredDefinition } from "../exports/definition";
+import { defaultEngine, type ExportEngine } from "../exports/engine";
+import { encryptObject } from "../exports/post/encrypt";
+import { type RunOptions, type StepState, step as stepBytes } from "../exports/step";
+import type { Compressor, Cursor, ExportCompiler, Formatter, Row } from "../exports/types";
+import { isoSeconds } from "../lib/time";
+import type { Services } from "../services";
+import { runEvent, type RunEvent } from "./webhook";
 
 /**
- * The run chain (DESIGN.md, Chunked generation). Each `export_chunk` message produces
- * up to `steps_per_message` checkpoints; a step reads keyset-paginated chunks, formats
- * and compresses them, uploads every full part of exactly `part_size` bytes, keeps the
- * remainder in a temporary R2 object (never in the message: a queue message is at most
- * 128 KB, https://developers.cloudflare.com/queues/platform/limits/), and records
- * cursor, parts, rows, bytes and formatter/compressor/hash state in one D1 batch.
+ * The export run lifecycle: pending -> processing -> finished | failed, driven by the
+ * `export_run` chain (src/chain/). Each link produces up to `steps_per_message` checkpoints; a
+ * step reads keyset-paginated chunks from the tenant's shard, turns them into file bytes (the
+ * pure src/exports/step.ts), uploads every full part of exactly `part_size` bytes, keeps the
+ * remainder in a temporary R2 object (never in the message: a queue message is at most 128 KB,
+ * https://developers.cloudflare.com/queues/platform/limits/), and records cursor, parts, rows,
+ * bytes and formatter/compressor/hash state in one D1 batch.
  *
- * Where a step ends depends only on the data and the run's options, so a step redone
- * after a crash produces the same bytes. A message whose checkpoints are all recorded
- * does nothing (beyond making sure the next message exists).
+ * Where a step ends depends only on the data and the run's options, so a step redone after a
+ * crash produces the same bytes. A lost link (killed worker, dropped message) is resent by the
+ * chain's sweep once its lease ran out; a link that throws is retried with backoff, and after
+ * the chain's attempts the run fails with the last error (giveUp).
  */
-
-/** The three parts the runner drives; the real ones are wired in exports/engine.ts. */
-export interface ExportEngine {
-  compile(def: ExportBody, ctx: CompileContext): ExportCompiler;
-  formatter(def: ExportBody, columns: string[]): Formatter;
-  compressor(def: ExportBody, innerFileName: string): Compressor;
-}
-
-export type ExportChunkMessage = Extract<JobMessage, { type: "export_chunk" }>;
 
 /** A failure that retrying cannot fix (bad definition, query the shard refuses): the run fails at once. */
 export class ExportFailure extends Error {}
-
-interface CheckpointRow {
-  run_id: string;
-  step: number;
-  cursor: string | null;
-  rows: number;
-  bytes: number;
-  last_part: number;
-  carry_bytes: number;
-  state: string | null;
-  state_key: string | null;
-  done: number;
-  sha256: string | null;
-}
-
-interface StepState {
-  formatter: FormatterState;
-  compressor: FormatterState;
-  hash: Sha256State | null;
-}
 
 /** D1 rows are at most 100 KB per statement; larger state goes to R2. https://developers.cloudflare.com/d1/platform/limits/ */
 const MAX_INLINE_STATE = 32 * 1024;
@@ -62,15 +48,7 @@ const MAX_INLINE_STATE = 32 * 1024;
 const tmpPrefix = (runId: string) => `tmp/runs/${runId}/`;
 const carryKey = (runId: string, step: number) => `${tmpPrefix(runId)}carry-${step}`;
 const stateKey = (runId: string, step: number) => `${tmpPrefix(runId)}state-${step}.json`;
-export const manifestKey = (run: Pick<RunRow, "tenant_id" | "export_id" | "id">) =>
-  `exports/${run.tenant_id}/${run.export_id}/${run.id}/manifest.json`;
-
-/** Test-only crash hook: `FERRY_FAULT=point` or `point@step` throws there. */
-function fault(env: Env, point: string, step?: number): void {
-  const f = env.FERRY_FAULT;
-  if (!f) return;
-  if (f === point || (step !== undefined && f === `${point}@${step}`)) throw new Error(`injected fault at ${f}`);
-}
+export const manifestKey = (run: Pick<RunRow, "tenant_id" | "export_id" | "id">) => `exports/${run.tenant_id}/${run.export_id}/${run.id}/manifest.json`;
 
 /** A growable byte buffer; holds at most one part plus one chunk's output. */
 class Bytes {
@@ -104,90 +82,87 @@ function permanent<T>(what: string, fn: () => T): T {
 }
 
 interface RunCtx {
-  env: Env;
+  s: Services;
   run: RunRow;
+  /** the file's key in R2 before encryption (run.file_key is the .pgp one after it) */
+  plainKey: string;
+  fileName: string;
+  contentType: string;
   opts: RunOptions;
   def: ExportBody;
   compiler: ExportCompiler;
   formatter: Formatter;
   compressor: Compressor;
-  db: D1Database;
+  shard: D1Database;
+  heartbeat: () => Promise<void>;
 }
 
-async function loadRun(env: Env, runId: string): Promise<RunRow | null> {
-  return env.DB.prepare("SELECT * FROM export_runs WHERE id = ?1").bind(runId).first<RunRow>();
+/** The `export_run` chain job; tests pass an engine that breaks on purpose. */
+export function exportRunJob(engine: ExportEngine = defaultEngine): ChainJob {
+  return {
+    step: (ctx) => stepRun(ctx, engine),
+    giveUp: (s, chain, reason) => failRun(s, chain.tenant_id, chain.subject_id, `The export job kept failing and was given up: ${reason}`),
+  };
 }
 
-async function latestCheckpoint(env: Env, runId: string): Promise<CheckpointRow | null> {
-  return env.DB.prepare("SELECT * FROM export_run_checkpoints WHERE run_id = ?1 ORDER BY step DESC LIMIT 1")
-    .bind(runId)
-    .first<CheckpointRow>();
-}
-
-/** Handles one `export_chunk` message. Throws on transient failure (the queue retries). */
-export async function runExportChunk(env: Env, msg: ExportChunkMessage, engine: ExportEngine): Promise<void> {
-  const run = await loadRun(env, msg.run_id);
-  if (!run || run.status === "finished" || run.status === "failed") return;
+async function stepRun(ctx: StepContext, engine: ExportEngine): Promise<StepOutcome> {
+  const s = ctx.services;
+  const run = await getRun(s.db, ctx.chain.tenant_id, ctx.chain.subject_id);
+  // No run: the chain of a scheduled slot that another caller created first (src/runs/create.ts).
+  if (!run) return { done: true };
+  if (run.status === "finished") {
+    await deleteTemp(s, run.id); // a link that died after marking the run finished
+    return { done: true };
+  }
+  if (run.status === "failed") {
+    await cleanUpFailed(s, run);
+    return { failed: run.error ?? "the run failed" };
+  }
   try {
-    await advance(env, run, msg, engine);
+    return await advance(ctx, run, engine);
   } catch (err) {
+    if (err instanceof LeaseLost) throw err;
     if (err instanceof ExportFailure) {
-      await failRun(env, run.id, err.message);
-      return;
+      await failRun(s, run.tenant_id, run.id, err.message);
+      return { failed: err.message };
     }
     // Kept while retrying so the runs API shows why a run is slow; cleared when it finishes.
-    await env.DB.prepare("UPDATE export_runs SET error = ?2 WHERE id = ?1 AND status IN ('pending', 'processing')")
-      .bind(run.id, `retrying after: ${err instanceof Error ? err.message : String(err)}`.slice(0, 1000))
-      .run();
+    await setRetryError(s.db, run.id, `retrying after: ${err instanceof Error ? err.message : String(err)}`);
     throw err;
   }
 }
 
-async function advance(env: Env, run: RunRow, msg: ExportChunkMessage, engine: ExportEngine): Promise<void> {
+async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Promise<StepOutcome> {
+  const s = ctx.services;
   const opts = JSON.parse(run.options ?? "null") as RunOptions | null;
   if (!opts) throw new ExportFailure("run has no options snapshot");
-  const lastStep = msg.step + opts.steps_per_message - 1;
-  let cp = await latestCheckpoint(env, run.id);
-  const ctx = await prepare(env, run, opts, engine);
-  if (cp?.done) return finalize(ctx, cp);
-  if (cp && cp.step >= lastStep) {
-    // Redelivered after its checkpoints were recorded. If the crash came before the
-    // hand-over, send the next message (the next message is itself idempotent).
-    if (cp.step === lastStep) await env.JOBS.send(chunkMessage(run.id, lastStep + 1));
-    return;
+  const rc = await runContext(s, run, opts, engine, ctx.heartbeat);
+  const until = ctx.chain.position + opts.steps_per_message;
+  let cp = await latestCheckpoint(s.db, run.id);
+  if (!cp?.done) {
+    await markProcessing(s.db, run.id, { file_name: rc.fileName, file_key: rc.plainKey, content_type: rc.contentType, now: s.clock.seconds() });
+    if (!cp && run.total_rows === null) await countRows(rc);
   }
-  if ((cp?.step ?? 0) < msg.step - 1) throw new Error(`run ${run.id}: message for step ${msg.step} ahead of checkpoint ${cp?.step ?? 0}`);
-
-  const started = nowSeconds();
-  await env.DB.prepare(
-    `UPDATE export_runs SET status = 'processing', started_at = COALESCE(started_at, ?2), file_name = ?3, file_key = ?4,
-       content_type = ?5 WHERE id = ?1 AND status IN ('pending', 'processing')`,
-  )
-    .bind(run.id, started, ctx.run.file_name, ctx.run.file_key, ctx.run.content_type)
-    .run();
-  if (!cp && run.total_rows === null) await countRows(ctx);
-
   for (;;) {
-    const step = (cp?.step ?? 0) + 1;
-    const next = await runStep(ctx, cp, step);
-    if (!next) return; // another delivery of this message recorded the step first
-    cp = next;
-    fault(env, "after_checkpoint", step);
-    if (cp.done) return finalize(ctx, cp);
-    if (cp.step >= lastStep) {
-      await env.JOBS.send(chunkMessage(run.id, lastStep + 1));
-      return;
+    if (cp?.done) {
+      await finalize(rc, cp);
+      return { done: true };
     }
+    if (cp && cp.step >= until) return { next: cp.step };
+    const next = await runStep(rc, cp ?? null, (cp?.step ?? 0) + 1);
+    // null: another worker recorded that step first; continue from whatever is recorded now.
+    cp = next ?? (await latestCheckpoint(s.db, run.id));
+    await ctx.heartbeat();
   }
 }
 
-async function prepare(env: Env, run: RunRow, opts: RunOptions, engine: ExportEngine): Promise<RunCtx> {
-  const def = parseDefinition(run);
+async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: ExportEngine, heartbeat: () => Promise<void>): Promise<RunCtx> {
+  const def = permanent("reading the run's definition", () => parseStoredDefinition(run.definition));
   const watermark =
     run.watermark_after !== null || run.watermark_until !== null
       ? { ...(run.watermark_after !== null ? { after: run.watermark_after } : {}), ...(run.watermark_until !== null ? { until: run.watermark_until } : {}) }
       : undefined;
-  // `now` is the run's creation time, so relative dates mean the same in every message.
+  // `now` is the run's creation time, so relative dates mean the same in every link.
   const compiler = permanent("compiling the export", () =>
     engine.compile(def, { tenantId: run.tenant_id, now: new Date(run.created_at * 1000), ...(watermark ? { watermark } : {}) }),
   );
@@ -195,50 +170,47 @@ async function prepare(env: Env, run: RunRow, opts: RunOptions, engine: ExportEn
   const inner = `${def.name}.${formatter.extension}`;
   const compressor = permanent("setting up the compressor", () => engine.compressor(def, inner));
   const fileName = compressor.extension ? `${inner}.${compressor.extension}` : inner;
-  const fileKey = `exports/${run.tenant_id}/${run.export_id}/${run.id}/${fileName}`;
+  const shard = await getTenantShard(s.db, run.tenant_id);
+  if (shard === undefined) throw new ExportFailure(`tenant ${run.tenant_id} no longer exists`);
   return {
-    env,
-    run: { ...run, file_name: fileName, file_key: fileKey, content_type: compressor.contentType ?? formatter.contentType },
+    s,
+    run,
+    plainKey: `exports/${run.tenant_id}/${run.export_id}/${run.id}/${fileName}`,
+    fileName,
+    contentType: compressor.contentType ?? formatter.contentType,
     opts,
     def,
     compiler,
     formatter,
     compressor,
-    db: await tenantShard(env, run.tenant_id),
+    shard: s.shards.db(shard),
+    heartbeat,
   };
 }
 
-async function tenantShard(env: Env, tenantId: string): Promise<D1Database> {
-  const t = await env.DB.prepare("SELECT shard FROM tenants WHERE id = ?1").bind(tenantId).first<{ shard: number }>();
-  if (!t) throw new ExportFailure(`tenant ${tenantId} no longer exists`);
-  return tenantData(env, { tenantId, shard: t.shard }).db;
-}
-
 /** Total rows, for progress only; a failure here leaves progress unknown until the end. */
-async function countRows(ctx: RunCtx): Promise<void> {
+async function countRows(rc: RunCtx): Promise<void> {
   try {
-    const q = ctx.compiler.chunk(null, 2_147_483_647);
-    const r = await ctx.db.prepare(`SELECT count(*) AS n FROM (${q.sql})`).bind(...q.params).first<{ n: number }>();
-    if (r) await ctx.env.DB.prepare("UPDATE export_runs SET total_rows = ?2 WHERE id = ?1").bind(ctx.run.id, r.n).run();
-    ctx.run.total_rows = r?.n ?? null;
+    const n = await countExportRows(rc.shard, rc.compiler.chunk(null, 2_147_483_647));
+    await setTotalRows(rc.s.db, rc.run.id, n);
+    rc.run.total_rows = n;
   } catch (err) {
-    console.warn(JSON.stringify({ run: ctx.run.id, count_failed: String(err) }));
+    console.warn(JSON.stringify({ run: rc.run.id, count_failed: String(err) }));
   }
 }
 
-async function loadState(ctx: RunCtx, cp: CheckpointRow): Promise<StepState> {
+async function loadState(rc: RunCtx, cp: CheckpointRow): Promise<StepState> {
   if (cp.state !== null) return JSON.parse(cp.state) as StepState;
   if (!cp.state_key) throw new Error(`checkpoint ${cp.step} has no state`);
-  const obj = await ctx.env.FILES.get(cp.state_key);
+  const obj = await rc.s.files.get(cp.state_key);
   if (!obj) throw new Error(`state object ${cp.state_key} is missing`);
   return (await obj.json()) as StepState;
 }
 
-async function readChunk(ctx: RunCtx, cursor: Cursor): Promise<Row[]> {
-  const q = permanent("building the chunk query", () => ctx.compiler.chunk(cursor, ctx.opts.chunk_rows));
+async function readChunk(rc: RunCtx, cursor: Cursor): Promise<Row[]> {
+  const q = permanent("building the chunk query", () => rc.compiler.chunk(cursor, rc.opts.chunk_rows));
   try {
-    const { results } = await ctx.db.prepare(q.sql).bind(...q.params).all<Row>();
-    return results;
+    return await readExportChunk(rc.shard, q);
   } catch (err) {
     const m = err instanceof Error ? err.message : String(err);
     if (PERMANENT_SQL.test(m)) throw new ExportFailure(`reading rows: ${m}`);
@@ -247,55 +219,50 @@ async function readChunk(ctx: RunCtx, cursor: Cursor): Promise<Row[]> {
 }
 
 /**
- * One step: from checkpoint `prev` to checkpoint `step`. Returns null when another
- * delivery recorded `step` first.
+ * One step: from checkpoint `prev` to checkpoint `step`. Returns null when another worker
+ * recorded `step` first.
  */
-async function runStep(ctx: RunCtx, prev: CheckpointRow | null, step: number): Promise<CheckpointRow | null> {
-  const { env, run, opts, formatter, compressor } = ctx;
+async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): Promise<CheckpointRow | null> {
+  const { s, run, opts } = rc;
   const partSize = opts.part_size;
-  const state: StepState = prev ? await loadState(ctx, prev) : { formatter: {}, compressor: {}, hash: null };
-  const hash = new Sha256(state.hash ?? undefined);
+  let state: StepState | null = prev ? await loadState(rc, prev) : null;
   const buf = new Bytes(partSize + (prev?.carry_bytes ?? 0) + 1024 * 1024);
   let bytes = prev?.bytes ?? 0;
   let rows = prev?.rows ?? 0;
   let cursor: Cursor = prev?.cursor ? (JSON.parse(prev.cursor) as Cursor) : null;
 
   if (prev && prev.carry_bytes > 0) {
-    const obj = await env.FILES.get(carryKey(run.id, prev.step));
+    const obj = await s.files.get(carryKey(run.id, prev.step));
     if (!obj) {
-      const latest = await latestCheckpoint(env, run.id);
-      if (latest && latest.step >= step) return null;
+      const latest = await latestCheckpoint(s.db, run.id);
+      if (latest && latest.step >= stepNo) return null;
       throw new Error(`carry of step ${prev.step} is missing`);
     }
     buf.append(new Uint8Array(await obj.arrayBuffer()));
   }
-  const emit = (b: Uint8Array) => {
-    if (b.length === 0) return;
-    buf.append(b);
-    hash.update(b);
-    bytes += b.length;
+  const pipeline = { formatter: rc.formatter, compressor: rc.compressor };
+  let sha: string | null = null;
+  const feed = (input: Row[] | "end") => {
+    const out = permanent("formatting", () => stepBytes(pipeline, state, input));
+    state = out.state;
+    sha = out.sha256;
+    buf.append(out.bytes);
+    bytes += out.bytes.length;
   };
-  const fs = state.formatter;
-  const cs = state.compressor;
-  if (!prev) {
-    emit(permanent("compressing", () => compressor.start(cs)));
-    emit(permanent("formatting", () => compressor.push(formatter.start(fs), cs)));
-  }
 
   let done = false;
   for (let chunks = 0; !done && buf.length < partSize && chunks < opts.chunks_per_step; chunks++) {
-    const list = await readChunk(ctx, cursor);
+    const list = await readChunk(rc, cursor);
+    feed(list);
     if (list.length > 0) {
-      emit(permanent("formatting", () => compressor.push(formatter.rows(list, fs), cs)));
-      cursor = ctx.compiler.nextCursor(list[list.length - 1] as Row);
+      cursor = rc.compiler.nextCursor(list[list.length - 1] as Row);
       rows += list.length;
     }
     if (list.length < opts.chunk_rows) {
-      emit(permanent("formatting", () => compressor.push(formatter.finish(fs), cs)));
-      emit(permanent("compressing", () => compressor.finish(cs)));
+      feed("end");
       done = true;
     }
-    fault(env, "after_chunk", step);
+    await rc.heartbeat();
   }
 
   // Parts: every one exactly part_size, the last may be shorter.
@@ -305,12 +272,11 @@ async function runStep(ctx: RunCtx, prev: CheckpointRow | null, step: number): P
   const parts: { n: number; etag: string; size: number }[] = [];
   let lastPart = prev?.last_part ?? 0;
   let upload: R2MultipartUpload | null = null;
-  if (full > 0 || (done && run.upload_id)) upload = await ensureUpload(ctx);
+  if (full > 0 || (done && run.upload_id)) upload = await ensureUpload(rc);
   for (let i = 0; i < full; i++) {
     lastPart++;
     const p = await (upload as R2MultipartUpload).uploadPart(lastPart, buf.view(i * partSize, (i + 1) * partSize));
     parts.push({ n: lastPart, etag: p.etag, size: partSize });
-    fault(env, "after_part_upload", step);
   }
   let carry = 0;
   if (done) {
@@ -319,49 +285,27 @@ async function runStep(ctx: RunCtx, prev: CheckpointRow | null, step: number): P
         lastPart++;
         const p = await upload.uploadPart(lastPart, rest);
         parts.push({ n: lastPart, etag: p.etag, size: rest.length });
-        fault(env, "after_part_upload", step);
       }
     } else {
-      await env.FILES.put(run.file_key as string, rest, { httpMetadata: { contentType: run.content_type ?? undefined } });
+      await s.files.put(rc.plainKey, rest, { httpMetadata: { contentType: rc.contentType } });
     }
   } else if (rest.length > 0) {
-    await env.FILES.put(carryKey(run.id, step), rest);
+    await s.files.put(carryKey(run.id, stepNo), rest);
     carry = rest.length;
-    fault(env, "after_carry_write", step);
   }
 
-  const sha = done ? hash.digestHex() : null;
-  const nextState: StepState = { formatter: fs, compressor: cs, hash: done ? null : hash.state() };
-  let stateJson: string | null = JSON.stringify(nextState);
+  let stateJson: string | null = JSON.stringify(state);
   let stKey: string | null = null;
   if (stateJson.length > MAX_INLINE_STATE) {
-    stKey = stateKey(run.id, step);
-    await env.FILES.put(stKey, stateJson);
+    stKey = stateKey(run.id, stepNo);
+    await s.files.put(stKey, stateJson);
     stateJson = null;
   }
   const total = run.total_rows;
   const progress = done ? 0.99 : total ? Math.min(0.99, rows / total) : 0;
-  const now = nowSeconds();
-  const stmts = [
-    ...parts.map((p) =>
-      env.DB.prepare(
-        "INSERT OR REPLACE INTO export_run_parts (run_id, part_number, etag, size, step) VALUES (?1, ?2, ?3, ?4, ?5)",
-      ).bind(run.id, p.n, p.etag, p.size, step),
-    ),
-    env.DB.prepare(
-      `INSERT INTO export_run_checkpoints (run_id, step, cursor, rows, bytes, last_part, carry_bytes, state, state_key, done, sha256, created_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (run_id, step) DO NOTHING`,
-    ).bind(run.id, step, cursor ? JSON.stringify(cursor) : null, rows, bytes, lastPart, carry, stateJson, stKey, done ? 1 : 0, sha, now),
-    env.DB.prepare(
-      "UPDATE export_runs SET rows = ?2, bytes = ?3, progress = ?4 WHERE id = ?1 AND status = 'processing'",
-    ).bind(run.id, rows, bytes, progress),
-  ];
-  const results = await env.DB.batch(stmts);
-  if ((results[parts.length]?.meta.changes ?? 0) === 0) return null;
-  if (prev && prev.carry_bytes > 0) await env.FILES.delete(carryKey(run.id, prev.step)).catch(() => {});
-  return {
+  const cp: CheckpointRow = {
     run_id: run.id,
-    step,
+    step: stepNo,
     cursor: cursor ? JSON.stringify(cursor) : null,
     rows,
     bytes,
@@ -370,69 +314,67 @@ async function runStep(ctx: RunCtx, prev: CheckpointRow | null, step: number): P
     state: stateJson,
     state_key: stKey,
     done: done ? 1 : 0,
-    sha256: sha,
+    sha256: done ? sha : null,
+    created_at: s.clock.seconds(),
   };
+  if (!(await recordStep(s.db, cp, parts, progress))) return null;
+  if (prev && prev.carry_bytes > 0) await s.files.delete(carryKey(run.id, prev.step)).catch(() => {});
+  return cp;
 }
 
 /** The run's multipart upload, created once; a concurrent creator's duplicate is aborted. */
-async function ensureUpload(ctx: RunCtx): Promise<R2MultipartUpload> {
-  const { env, run } = ctx;
-  const key = run.file_key as string;
-  if (run.upload_id) return env.FILES.resumeMultipartUpload(key, run.upload_id);
-  const created = await env.FILES.createMultipartUpload(key, { httpMetadata: { contentType: run.content_type ?? undefined } });
-  const r = await env.DB.prepare("UPDATE export_runs SET upload_id = ?2 WHERE id = ?1 AND upload_id IS NULL")
-    .bind(run.id, created.uploadId)
-    .run();
-  if (r.meta.changes === 0) {
+async function ensureUpload(rc: RunCtx): Promise<R2MultipartUpload> {
+  const { s, run } = rc;
+  if (run.upload_id) return s.files.resumeMultipartUpload(rc.plainKey, run.upload_id);
+  const created = await s.files.createMultipartUpload(rc.plainKey, { httpMetadata: { contentType: rc.contentType } });
+  if (!(await claimUploadId(s.db, run.id, created.uploadId))) {
     await created.abort().catch(() => {});
-    const row = await loadRun(env, run.id);
+    const row = await getRun(s.db, run.tenant_id, run.id);
     if (!row?.upload_id) throw new Error("multipart upload id vanished");
     run.upload_id = row.upload_id;
-    return env.FILES.resumeMultipartUpload(key, row.upload_id);
+    return s.files.resumeMultipartUpload(rc.plainKey, row.upload_id);
   }
   run.upload_id = created.uploadId;
   return created;
 }
 
-/** Completes the upload, writes the manifest and marks the run finished. Safe to repeat. */
-async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
-  const { env, run, def } = ctx;
-  let key = run.file_key as string;
-  let file = { bytes: cp.bytes, sha256: cp.sha256, name: run.file_name, contentType: run.content_type };
-  // An encrypted run whose encryption already happened (a repeated last message) keeps its .pgp file.
-  const alreadyEncrypted = def.encryption !== undefined && key.endsWith(".pgp");
-  if (alreadyEncrypted) file = { ...file, bytes: run.bytes, sha256: run.sha256 };
+/**
+ * Completes the upload, encrypts, writes the manifest, then in ONE batch marks the run
+ * finished and starts its delivery (push targets) and its webhook: a worker that dies after
+ * that batch cannot lose either, the chains' sweep resends them. Safe to repeat.
+ */
+async function finalize(rc: RunCtx, cp: CheckpointRow): Promise<void> {
+  const { s, run, def } = rc;
+  let key = rc.plainKey;
+  let file = { bytes: cp.bytes, sha256: cp.sha256, name: rc.fileName, contentType: rc.contentType };
+  // An encrypted run whose encryption already happened (a repeated last link) keeps its .pgp file.
+  const alreadyEncrypted = def.encryption !== undefined && run.file_key === `${rc.plainKey}.pgp`;
+  if (alreadyEncrypted) {
+    key = run.file_key as string;
+    file = { bytes: run.bytes, sha256: run.sha256, name: run.file_name ?? `${rc.fileName}.pgp`, contentType: run.content_type ?? "application/pgp-encrypted" };
+  }
   if (run.upload_id && !alreadyEncrypted) {
-    const { results } = await env.DB.prepare(
-      "SELECT part_number, etag FROM export_run_parts WHERE run_id = ?1 AND part_number <= ?2 ORDER BY part_number",
-    )
-      .bind(run.id, cp.last_part)
-      .all<{ part_number: number; etag: string }>();
+    const parts = await partsOf(s.db, run.id, cp.last_part);
     try {
-      await env.FILES.resumeMultipartUpload(key, run.upload_id).complete(
-        results.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
-      );
+      await s.files.resumeMultipartUpload(key, run.upload_id).complete(parts.map((p) => ({ partNumber: p.part_number, etag: p.etag })));
     } catch (err) {
-      // Completed by an earlier delivery that crashed before marking the run finished.
-      const head = await env.FILES.head(key);
+      // Completed by an earlier link that died before marking the run finished.
+      const head = await s.files.head(key);
       if (!head || head.size !== cp.bytes) throw err;
     }
   }
-  fault(env, "after_complete");
   if (def.encryption && !alreadyEncrypted) {
     // Encrypted to the customer's key, streamed into a new object; then only the .pgp file is kept.
     // One invocation streams the whole file: CPU time grows with the file size
     // (https://developers.cloudflare.com/workers/platform/limits/#cpu-time).
     const encKey = `${key}.pgp`;
-    const enc = await encryptObject(env.FILES, key, encKey, def.encryption.public_key);
-    file = { bytes: enc.bytes, sha256: enc.sha256, name: `${run.file_name}.pgp`, contentType: "application/pgp-encrypted" };
-    await env.DB.prepare("UPDATE export_runs SET file_key = ?2, file_name = ?3, content_type = ?4, bytes = ?5, sha256 = ?6 WHERE id = ?1")
-      .bind(run.id, encKey, file.name, file.contentType, file.bytes, file.sha256)
-      .run();
-    await env.FILES.delete(key);
+    const enc = await encryptObject(s.files, key, encKey, def.encryption.public_key);
+    file = { bytes: enc.bytes, sha256: enc.sha256, name: `${rc.fileName}.pgp`, contentType: "application/pgp-encrypted" };
+    await setRunFile(s.db, run.id, { file_key: encKey, file_name: file.name, content_type: file.contentType, bytes: file.bytes, sha256: file.sha256 });
+    await s.files.delete(key);
     key = encKey;
   }
-  const finishedAt = nowSeconds();
+  const finishedAt = s.clock.seconds();
   const expiresAt = finishedAt + def.retention_days * 86_400;
   const manifest = {
     run_id: run.id,
@@ -446,51 +388,64 @@ async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
     finished_at: isoSeconds(finishedAt),
     expires_at: isoSeconds(expiresAt),
   };
-  await env.FILES.put(manifestKey(run), JSON.stringify(manifest, null, 2), {
-    httpMetadata: { contentType: "application/json" },
-  });
-  fault(env, "after_manifest");
-  // Push targets (S3, FTP, ...): queued before the run is marked finished so a crash in
-  // between cannot lose it; the delivery job waits (retries) until the run is finished.
-  if (def.target.type !== "download") await enqueueDelivery(env, { tenantId: run.tenant_id, runId: run.id });
-  const done = await env.DB.prepare(
-    `UPDATE export_runs SET status = 'finished', rows = ?2, bytes = ?3, sha256 = ?4, progress = 1, error = NULL,
-       finished_at = ?5, expires_at = ?6 WHERE id = ?1 AND status IN ('pending', 'processing')`,
-  )
-    .bind(run.id, cp.rows, file.bytes, file.sha256, finishedAt, expiresAt)
-    .run();
-  // Only the message that moved the run to finished notifies (a redelivered last message does not).
-  if (done.meta.changes === 1) await queueRunNotification(env, def, run, "export.run.finished");
-  await deleteTemp(env, run.id);
+  await s.files.put(manifestKey(run), JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
+
+  const followUps = [
+    // Push targets (S3, FTP, ...): the delivery job (src/deliveries/) is keyed by the run id.
+    ...(def.target.type !== "download" ? [startChain(s, { kind: "delivery", tenantId: run.tenant_id, subjectId: run.id })] : []),
+    ...notification(s, def, run, "export.run.finished"),
+  ];
+  await s.db.batch([
+    finishRunStatement(s.db, run.id, { rows: cp.rows, bytes: file.bytes, sha256: file.sha256, finished_at: finishedAt, expires_at: expiresAt }),
+    ...followUps.map((c) => c.statement),
+  ]);
+  for (const c of followUps) await c.kick();
+  await deleteTemp(s, run.id);
 }
 
-async function deleteTemp(env: Env, runId: string): Promise<void> {
+/** The webhook chain of a run event, when the definition asks for one (a list of 0 or 1). */
+function notification(s: Services, def: ExportBody | null, run: Pick<RunRow, "id" | "tenant_id">, event: RunEvent) {
+  return def?.notification ? [startChain(s, { kind: "webhook", tenantId: run.tenant_id, subjectId: runEvent(run.id, event) })] : [];
+}
+
+async function deleteTemp(s: Services, runId: string): Promise<void> {
   let cursor: string | undefined;
   do {
-    const list = await env.FILES.list({ prefix: tmpPrefix(runId), ...(cursor ? { cursor } : {}) });
-    if (list.objects.length) await env.FILES.delete(list.objects.map((o) => o.key));
+    const list = await s.files.list({ prefix: tmpPrefix(runId), ...(cursor ? { cursor } : {}) });
+    if (list.objects.length) await s.files.delete(list.objects.map((o) => o.key));
     cursor = list.truncated ? list.cursor : undefined;
   } while (cursor);
 }
 
-/**
- * Marks a run failed with a reason a person can act on, aborts its multipart upload
- * and removes its temporary objects. Does nothing to a run that already finished.
- */
-export async function failRun(env: Env, runId: string, reason: string): Promise<void> {
-  const res = await env.DB.prepare(
-    "UPDATE export_runs SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1 AND status IN ('pending', 'processing')",
-  )
-    .bind(runId, reason.slice(0, 1000), nowSeconds())
-    .run();
-  if (res.meta.changes === 0) return;
-  const run = await loadRun(env, runId);
-  if (run?.upload_id && run.file_key) {
-    await env.FILES.resumeMultipartUpload(run.file_key, run.upload_id)
+/** A failed run keeps nothing: its multipart upload is aborted, its partial file and temp objects deleted. */
+async function cleanUpFailed(s: Services, run: RunRow): Promise<void> {
+  if (run.upload_id && run.file_key) {
+    await s.files
+      .resumeMultipartUpload(run.file_key, run.upload_id)
       .abort()
-      .catch((err) => console.warn(JSON.stringify({ run: runId, abort_failed: String(err) })));
+      .catch((err) => console.warn(JSON.stringify({ run: run.id, abort_failed: String(err) })));
   }
-  if (run?.file_key) await env.FILES.delete(run.file_key);
-  await deleteTemp(env, runId);
-  if (run) await queueRunNotification(env, parseDefinition(run), run, "export.run.failed");
+  if (run.file_key) await s.files.delete(run.file_key);
+  await deleteTemp(s, run.id);
+}
+
+/**
+ * Marks a run failed with a reason a person can act on and, in the same batch, starts its
+ * `export.run.failed` webhook; then aborts its upload and removes its temporary objects.
+ * Does nothing to a run that already finished or failed.
+ */
+export async function failRun(s: Services, tenantId: string, runId: string, reason: string): Promise<void> {
+  const run = await getRun(s.db, tenantId, runId);
+  if (!run || (run.status !== "pending" && run.status !== "processing")) return;
+  let def: ExportBody | null = null;
+  try {
+    def = parseStoredDefinition(run.definition);
+  } catch {
+    // an unreadable snapshot names no webhook; the run still fails with its reason
+  }
+  const followUps = notification(s, def, run, "export.run.failed");
+  const [res] = await s.db.batch([failRunStatement(s.db, run.id, reason, s.clock.seconds()), ...followUps.map((c) => c.statement)]);
+  if ((res as D1Result).meta.changes === 0) return;
+  await cleanUpFailed(s, run);
+  for (const c of followUps) await c.kick();
 }

@@ -1,76 +1,86 @@
-import type { Env } from "../env";
-import type { JobMessage } from "../jobs/messages";
-import { decryptSecret, encryptSecret } from "../lib/crypto";
-import { ApiError } from "../lib/errors";
+import type { ChainJob, StepOutcome } from "../chain";
+import { getRun } from "../db/runs";
+import { type ExportBody, parseStoredDefinition } from "../exports/definition";
 import { sendWebhook, WebhookError } from "../services/webhooks";
-import { MASK } from "../targets/config";
 import { checkTargetHost } from "../targets/hosts";
-import type { ExportBody, Notification } from "./definition";
 
 /**
  * Run notifications: a finished or failed run sends one signed webhook (`export.run.finished` /
  * `export.run.failed`, signature scheme in src/services/webhooks.ts) to the definition's
- * `notification.webhook_url`. Sent by a queue job so a receiver that is down is retried with
- * the queue's backoff; the event id is the run id plus the status, so receivers can de-duplicate.
+ * `notification.webhook_url`. Each is a `webhook` chain whose row is inserted in the same batch
+ * as the run's status change (src/runs/job.ts), so a worker that dies right after the status
+ * change cannot lose it: the chain's sweep sends it. Its subject id `<run_id>.<event>` is also
+ * the event id and the `ferry-delivery` header, which receivers de-duplicate on (delivery is at
+ * least once).
  */
 
-/** Encrypts the secret for storage; "****" keeps the stored one; already-sealed values stay. */
-export async function sealNotification(env: Pick<Env, "SECRETS_KEY">, n: Notification | undefined, previous?: Notification): Promise<Notification | undefined> {
-  if (!n) return undefined;
-  if (n.secret === MASK) {
-    if (!previous) throw new ApiError("validation_failed", `notification.secret: "${MASK}" keeps the stored secret, but none is stored; send the real secret`);
-    return { ...n, secret: previous.secret };
-  }
-  const sealed = await decryptSecret(env.SECRETS_KEY, n.secret).then(
-    () => true,
-    () => false,
-  );
-  return sealed ? n : { ...n, secret: await encryptSecret(env.SECRETS_KEY, n.secret) };
+export type RunEvent = "export.run.finished" | "export.run.failed";
+const EVENT_STATUS: Record<RunEvent, "finished" | "failed"> = { "export.run.finished": "finished", "export.run.failed": "failed" };
+
+/** The webhook chain's subject id, and the event's delivery id. */
+export const runEvent = (runId: string, event: RunEvent) => `${runId}.${event}`;
+
+function parseSubject(subject: string): { runId: string; event: RunEvent } | null {
+  const dot = subject.indexOf(".");
+  const event = subject.slice(dot + 1);
+  return dot > 0 && event in EVENT_STATUS ? { runId: subject.slice(0, dot), event: event as RunEvent } : null;
 }
 
-export const maskNotification = (n: Notification | undefined) => (n ? { ...n, secret: MASK } : undefined);
-
-type RunEvent = "export.run.finished" | "export.run.failed";
-
-/** Queues the run's webhook if its definition asks for one. */
-export async function queueRunNotification(env: Env, def: ExportBody, run: { id: string; tenant_id: string }, event: RunEvent): Promise<void> {
-  if (!def.notification) return;
-  const msg: JobMessage = { type: "export_webhook", version: 1, tenant_id: run.tenant_id, run_id: run.id, event };
-  await env.JOBS.send(msg);
-}
-
-/** The job: loads the run, signs and posts. Throws (queue retry) only when retrying can help. */
-export async function handleExportWebhook(msg: Extract<JobMessage, { type: "export_webhook" }>, env: Env): Promise<void> {
-  const run = await env.DB.prepare(
-    `SELECT r.id, r.export_id, r.status, r.rows, r.bytes, r.sha256, r.error, r.file_name, r.finished_at, r.expires_at, r.definition, e.name
-       FROM export_runs r JOIN exports e ON e.id = r.export_id WHERE r.id = ?1 AND r.tenant_id = ?2`,
-  )
-    .bind(msg.run_id, msg.tenant_id)
-    .first<Record<string, string | number | null> & { definition: string; name: string }>();
-  if (!run) return; // the run is gone: nothing to tell
-  const def = JSON.parse(run.definition) as ExportBody;
-  if (!def.notification) return;
-  const url = new URL(def.notification.webhook_url);
-  try {
-    await checkTargetHost(env, url.hostname);
-  } catch (err) {
-    console.error(JSON.stringify({ webhook: msg.event, run: run.id, error: `refused host: ${(err as Error).message}` }));
-    return;
-  }
-  const { definition: _d, ...data } = run;
-  try {
-    await sendWebhook(def.notification.webhook_url, await decryptSecret(env.SECRETS_KEY, def.notification.secret), {
-      type: msg.event,
-      id: `${run.id}.${msg.event}`,
-      created_at: new Date().toISOString(),
-      tenant_id: msg.tenant_id,
-      data: { ...data, run_id: run.id, export_name: run.name },
-    });
-  } catch (err) {
-    if (err instanceof WebhookError && !err.retryable) {
-      console.error(JSON.stringify({ webhook: msg.event, run: run.id, error: err.message }));
-      return;
+/**
+ * The `webhook` chain job: one step that signs and POSTs. A receiver's answer that retrying
+ * cannot change (a 4xx other than 408/429, a refused host) ends the chain as failed with that
+ * reason; anything retryable throws, and the chain retries with backoff.
+ */
+export const webhookJob: ChainJob = {
+  async step({ services: s, chain }): Promise<StepOutcome> {
+    const subject = parseSubject(chain.subject_id);
+    if (!subject) return { failed: `not a run event: ${chain.subject_id}` };
+    const run = await getRun(s.db, chain.tenant_id, subject.runId);
+    // Gone, or the status moved on (a failed event queued while the run finished): nothing to tell.
+    if (!run || run.status !== EVENT_STATUS[subject.event]) return { done: true };
+    let def: ExportBody;
+    try {
+      def = parseStoredDefinition(run.definition);
+    } catch (err) {
+      return { failed: (err as Error).message };
     }
-    throw err;
-  }
-}
+    if (!def.notification) return { done: true };
+    const url = new URL(def.notification.webhook_url);
+    try {
+      await checkTargetHost(s.env, url.hostname);
+    } catch (err) {
+      return { failed: `refused host: ${(err as Error).message}` };
+    }
+    try {
+      await sendWebhook(def.notification.webhook_url, await s.secrets.unseal(def.notification.secret), {
+        type: subject.event,
+        id: chain.subject_id,
+        created_at: new Date(s.clock.now()).toISOString(),
+        tenant_id: run.tenant_id,
+        data: {
+          id: run.id,
+          export_id: run.export_id,
+          status: run.status,
+          rows: run.rows,
+          bytes: run.bytes,
+          sha256: run.sha256,
+          error: run.error,
+          file_name: run.file_name,
+          finished_at: run.finished_at,
+          expires_at: run.expires_at,
+          name: def.name,
+          run_id: run.id,
+          export_name: def.name,
+        },
+      });
+    } catch (err) {
+      if (err instanceof WebhookError && !err.retryable) return { failed: err.message };
+      throw err;
+    }
+    return { done: true };
+  },
+  async giveUp(_s, chain, reason) {
+    // Nothing else to mark: the chain row (status failed, last_error) is the record.
+    console.error(JSON.stringify({ webhook: chain.subject_id, gave_up: reason }));
+  },
+};
