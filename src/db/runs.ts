@@ -51,10 +51,9 @@ export async function getTenantShard(db: ControlDb, tenantId: string): Promise<n
  * makes one run.
  */
 export function insertRun(db: ControlDb, row: NewRunRow): BatchItem<"sqlite"> {
-  return db
-    .insert(export_runs)
-    .values(row)
-    .onConflictDoNothing({ target: [export_runs.export_id, export_runs.scheduled_for], where: sql`scheduled_for IS NOT NULL` });
+  // No conflict target: the id is new, so the slot index is the only one that can conflict
+  // (and drizzle would place a partial index's WHERE after DO NOTHING, which SQLite refuses).
+  return db.insert(export_runs).values(row).onConflictDoNothing();
 }
 
 /** Runs of one export, newest first. */
