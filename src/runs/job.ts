@@ -15,13 +15,14 @@ import {
 } from "../db/runs";
 import type { CheckpointRow, RunRow } from "../db/schema";
 import { countExportRows, readExportChunk } from "../db/shards";
-import { type ExportBody, parseStoredDefinition } from "../exports/definition";
+import type { ExportBody } from "../exports/definition";
 import { defaultEngine, type ExportEngine } from "../exports/engine";
 import { encryptObject } from "../exports/post/encrypt";
 import { type RunOptions, type StepState, step as stepBytes } from "../exports/step";
 import type { Compressor, Cursor, ExportCompiler, Formatter, Row } from "../exports/types";
 import { isoSeconds } from "../lib/time";
 import type { Services } from "../services";
+import { readSnapshot } from "./snapshot";
 import { runEvent, type RunEvent } from "./webhook";
 
 /**
@@ -157,7 +158,7 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
 }
 
 async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: ExportEngine, heartbeat: () => Promise<void>): Promise<RunCtx> {
-  const def = permanent("reading the run's definition", () => parseStoredDefinition(run.definition));
+  const def = permanent("reading the run's definition", () => readSnapshot(run));
   const watermark =
     run.watermark_after !== null || run.watermark_until !== null
       ? { ...(run.watermark_after !== null ? { after: run.watermark_after } : {}), ...(run.watermark_until !== null ? { until: run.watermark_until } : {}) }
@@ -439,7 +440,7 @@ export async function failRun(s: Services, tenantId: string, runId: string, reas
   if (!run || (run.status !== "pending" && run.status !== "processing")) return;
   let def: ExportBody | null = null;
   try {
-    def = parseStoredDefinition(run.definition);
+    def = readSnapshot(run);
   } catch {
     // an unreadable snapshot names no webhook; the run still fails with its reason
   }

@@ -1,6 +1,7 @@
 import type { ChainJob, StepOutcome } from "../chain";
 import { getRun } from "../db/runs";
-import { type ExportBody, parseStoredDefinition } from "../exports/definition";
+import type { ExportBody } from "../exports/definition";
+import { readSnapshot } from "./snapshot";
 import { sendWebhook, WebhookError } from "../services/webhooks";
 import { checkTargetHost } from "../targets/hosts";
 
@@ -40,7 +41,7 @@ export const webhookJob: ChainJob = {
     if (!run || run.status !== EVENT_STATUS[subject.event]) return { done: true };
     let def: ExportBody;
     try {
-      def = parseStoredDefinition(run.definition);
+      def = readSnapshot(run);
     } catch (err) {
       return { failed: (err as Error).message };
     }

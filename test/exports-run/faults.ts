@@ -8,7 +8,7 @@ import type { Services } from "../../src/services";
  *   after_part_upload  a multipart part was uploaded to R2
  *   after_carry_write  the remainder of a step was stored in R2
  *   after_checkpoint   the step's checkpoint batch committed in D1 (before the chain moved on)
- *   after_complete     the multipart upload was completed
+ *   after_complete     the multipart upload was completed (fires at the next R2 call)
  *   after_manifest     the manifest was written (before the run was marked finished)
  * A point is armed for one crash: it fires once, then disarms.
  */
@@ -31,6 +31,19 @@ export class Faults {
     this.fired.push(p);
     throw new Error(`injected fault at ${p}`);
   }
+  /**
+   * A crash that happens at the caller's next R2 call: the operation itself returned normally
+   * (so code that guards the operation with its own try/catch does not see the crash).
+   */
+  private pending: Point | null = null;
+  private defer(p: Point): void {
+    if (this.armed.has(p)) this.pending = p;
+  }
+  private firePending(): void {
+    const p = this.pending;
+    this.pending = null;
+    if (p) this.hit(p);
+  }
 
   /** The services with every crash point wired in. */
   wrap = (s: Services): Services => {
@@ -46,12 +59,13 @@ export class Faults {
       abort: () => u.abort(),
       async complete(parts: R2UploadedPart[]) {
         const r = await u.complete(parts);
-        faults.hit("after_complete");
+        faults.defer("after_complete");
         return r;
       },
     });
     const files = new Proxy(s.files, {
       get(target, prop) {
+        faults.firePending();
         if (prop === "createMultipartUpload") {
           return async (...a: Parameters<R2Bucket["createMultipartUpload"]>) => upload(await target.createMultipartUpload(...a));
         }
