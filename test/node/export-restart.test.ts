@@ -77,10 +77,12 @@ describe("an export run under wrangler dev", () => {
     const { access_token: token } = await api("/api/1/oauth2/access_token", {
       body: { grant_type: "client_credentials", client_id: client.client_id, client_secret: client.client_secret },
     });
+    const { tenants } = await api("/api/1/admin/tenants", { admin: true });
+    const shard = tenants.find((t: { id: string; shard: number }) => t.id === tenant.id).shard;
     // Rows straight into the tenant's shard (as test/exports-run/helpers.ts seeds them).
     await d1Execute(
       dir,
-      `DATA_${tenant.shard}`,
+      `DATA_${shard}`,
       `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${ROWS})
        INSERT INTO participations (tenant_id, ingested_at, user_id, stackinstanceid, stackid, value, has_won, has_completed, participation_date)
        SELECT '${tenant.id}', 1700000000, 'user-' || printf('%06d', n), 'si-' || (n % 97), 'st-' || (n % 7), n * 3, n % 2, 1,
