@@ -93,7 +93,9 @@ export async function listExportRows(db: ControlDb, tenantId: string, q: ListQue
       : sql`${exports.created_at} ${dir}, ${exports.id} ${dir}`;
   const joined = (sel: Parameters<ControlDb["select"]>[0]) =>
     db.select(sel).from(exports).leftJoin(export_runs, eq(export_runs.id, newestRunId));
-  const [countRows, pageRows] = await db.batch([
+  // Not one db.batch: D1 batch results come back keyed by column name, and the joined tables
+  // share names (id, status, created_at), which drizzle then maps wrongly.
+  const [countRows, pageRows] = await Promise.all([
     db.select({ n: count() }).from(exports).leftJoin(export_runs, eq(export_runs.id, newestRunId)).where(where),
     joined({
       e: exports,
