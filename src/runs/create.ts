@@ -56,7 +56,13 @@ export async function createRun(s: Services, input: CreateRunInput): Promise<Run
   const id = newId("run");
   const chain = startChain(s, { kind: "export_run", tenantId: input.tenantId, subjectId: id });
   // The snapshot is the stored JSON named as the row is (the column is the truth for the name).
-  const definition = JSON.stringify({ ...(JSON.parse(exp.definition) as object), name: exp.name });
+  let stored: object;
+  try {
+    stored = JSON.parse(exp.definition) as object;
+  } catch {
+    throw new ApiError("conflict", `Export ${exp.id} has an unreadable stored definition; replace it (disable, PUT, enable) before running it`);
+  }
+  const definition = JSON.stringify({ ...stored, name: exp.name });
   const [inserted] = await s.db.batch([
     insertRun(s.db, {
       id,

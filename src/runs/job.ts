@@ -43,6 +43,9 @@ import { runEvent, type RunEvent } from "./webhook";
 /** A failure that retrying cannot fix (bad definition, query the shard refuses): the run fails at once. */
 export class ExportFailure extends Error {}
 
+/** How often a working link extends its lease (LEASE_SECONDS in src/chain/ is 60 s). */
+const HEARTBEAT_EVERY_MS = 10_000;
+
 /** D1 rows are at most 100 KB per statement; larger state goes to R2. https://developers.cloudflare.com/d1/platform/limits/ */
 const MAX_INLINE_STATE = 32 * 1024;
 
@@ -137,7 +140,14 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
   const s = ctx.services;
   const opts = JSON.parse(run.options ?? "null") as RunOptions | null;
   if (!opts) throw new ExportFailure("run has no options snapshot");
-  const rc = await runContext(s, run, opts, engine, ctx.heartbeat);
+  // A heartbeat is a D1 write: at most one per HEARTBEAT_EVERY_MS, far inside the lease.
+  let last = Number.NEGATIVE_INFINITY;
+  const heartbeat = async () => {
+    if (s.clock.now() - last < HEARTBEAT_EVERY_MS) return;
+    last = s.clock.now();
+    await ctx.heartbeat();
+  };
+  const rc = await runContext(s, run, opts, engine, heartbeat);
   const until = ctx.chain.position + opts.steps_per_message;
   let cp = await latestCheckpoint(s.db, run.id);
   if (!cp?.done) {
@@ -153,7 +163,7 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
     const next = await runStep(rc, cp ?? null, (cp?.step ?? 0) + 1);
     // null: another worker recorded that step first; continue from whatever is recorded now.
     cp = next ?? (await latestCheckpoint(s.db, run.id));
-    await ctx.heartbeat();
+    await heartbeat();
   }
 }
 
