@@ -1,7 +1,7 @@
 import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ControlDb } from "./client";
-import { type CheckpointRow, type RunRow, export_run_checkpoints, export_run_parts, export_runs, exports, tenants } from "./schema";
+import { type CheckpointRow, type RunRow, export_run_checkpoints, export_run_parts, export_runs, exports } from "./schema";
 
 /**
  * Export runs, their checkpoints and parts (tables export_runs, export_run_checkpoints,
@@ -35,14 +35,6 @@ export function getRun(db: ControlDb, tenantId: string, key: string | { exportId
  */
 export function getRunUnscoped(db: ControlDb, runId: string): Promise<RunRow | undefined> {
   return db.select().from(export_runs).where(eq(export_runs.id, runId)).get();
-}
-
-/**
- * The data shard of a tenant (tenants.shard), which holds the rows a run reads.
- * Lives here until the tenants repository owns it.
- */
-export async function getTenantShard(db: ControlDb, tenantId: string): Promise<number | undefined> {
-  return (await db.select({ shard: tenants.shard }).from(tenants).where(eq(tenants.id, tenantId)).get())?.shard;
 }
 
 /**

@@ -4,7 +4,6 @@ import {
   failRunStatement,
   finishRunStatement,
   getRun,
-  getTenantShard,
   latestCheckpoint,
   markProcessing,
   partsOf,
@@ -14,6 +13,7 @@ import {
   setTotalRows,
 } from "../db/runs";
 import type { CheckpointRow, RunRow } from "../db/schema";
+import { getTenant } from "../db/tenants";
 import { countExportRows, readExportChunk } from "../db/shards";
 import type { ExportBody } from "../exports/definition";
 import { defaultEngine, type ExportEngine } from "../exports/engine";
@@ -181,8 +181,8 @@ async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: Ex
   const inner = `${def.name}.${formatter.extension}`;
   const compressor = permanent("setting up the compressor", () => engine.compressor(def, inner));
   const fileName = compressor.extension ? `${inner}.${compressor.extension}` : inner;
-  const shard = await getTenantShard(s.db, run.tenant_id);
-  if (shard === undefined) throw new ExportFailure(`tenant ${run.tenant_id} no longer exists`);
+  const tenant = await getTenant(s.db, run.tenant_id);
+  if (!tenant) throw new ExportFailure(`tenant ${run.tenant_id} no longer exists`);
   return {
     s,
     run,
@@ -194,7 +194,7 @@ async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: Ex
     compiler,
     formatter,
     compressor,
-    shard: s.shards.db(shard),
+    shard: s.shards.db(tenant.shard),
     heartbeat,
   };
 }

@@ -1,3 +1,5 @@
+import { controlDb } from "../db/client";
+import { countTenantsPerShard } from "../db/tenants";
 import type { Env } from "../env";
 
 /**
@@ -31,10 +33,7 @@ export function tenantData(env: Env, principal: { tenantId: string; shard: numbe
 /** Picks the shard with the fewest tenants for a new tenant. */
 export async function pickShard(env: Env): Promise<number> {
   const n = shardCount(env);
-  const { results } = await env.DB.prepare("SELECT shard, count(*) AS c FROM tenants GROUP BY shard").all<{
-    shard: number;
-    c: number;
-  }>();
+  const results = await countTenantsPerShard(controlDb(env));
   const counts = new Array<number>(n).fill(0);
   for (const r of results) if (r.shard < n) counts[r.shard] = r.c;
   let best = 0;

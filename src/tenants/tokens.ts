@@ -1,6 +1,7 @@
 import { SignJWT, decodeProtectedHeader, jwtVerify, errors as joseErrors } from "jose";
 import type { Env, Principal } from "../env";
 import { randomId } from "../lib/ids";
+import type { Services } from "../services";
 import { TOKEN_ALG, activeSigner, verificationKey } from "./signing-keys";
 import { clientState } from "./tenants";
 
@@ -18,16 +19,16 @@ export function tokenTtl(env: Env): number {
  * https://www.rfc-editor.org/rfc/rfc9068#section-2.2
  */
 export async function issueAccessToken(
-  env: Env,
+  s: Services,
   client: { id: string; tenantId: string; permissions: string[] },
 ): Promise<{ token: string; expiresIn: number }> {
-  const { kid, key } = await activeSigner(env);
-  const expiresIn = tokenTtl(env);
-  const now = Math.floor(Date.now() / 1000);
+  const { kid, key } = await activeSigner(s);
+  const expiresIn = tokenTtl(s.env);
+  const now = s.clock.seconds();
   const token = await new SignJWT({ client_id: client.id, tenant_id: client.tenantId, permissions: client.permissions })
     .setProtectedHeader({ alg: TOKEN_ALG, kid, typ: "at+jwt" })
-    .setIssuer(env.JWT_ISSUER)
-    .setAudience(env.JWT_AUDIENCE)
+    .setIssuer(s.env.JWT_ISSUER)
+    .setAudience(s.env.JWT_AUDIENCE)
     .setSubject(client.id)
     .setIssuedAt(now)
     .setExpirationTime(now + expiresIn)
@@ -44,22 +45,24 @@ export class TokenError extends Error {}
  * and that the client still exists and is not revoked. Permissions come from the
  * client's current state, not only the token, so a narrowed client takes effect.
  */
-export async function verifyAccessToken(env: Env, token: string): Promise<Principal> {
+export async function verifyAccessToken(s: Services, token: string): Promise<Principal> {
   let kid: string | undefined;
   try {
     kid = decodeProtectedHeader(token).kid;
   } catch {
     throw new TokenError("malformed token");
   }
-  const key = await verificationKey(env, kid);
+  const key = await verificationKey(s, kid);
   if (!key) throw new TokenError("unknown signing key");
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, key, {
       algorithms: [TOKEN_ALG],
-      issuer: env.JWT_ISSUER,
-      audience: env.JWT_AUDIENCE,
+      issuer: s.env.JWT_ISSUER,
+      audience: s.env.JWT_AUDIENCE,
       typ: "at+jwt",
+      // exp, iat and nbf are judged by the service clock, not the host's
+      currentDate: new Date(s.clock.now()),
       clockTolerance: CLOCK_SKEW_SECONDS,
       requiredClaims: ["exp", "iat", "sub", "jti"],
     }));
@@ -69,7 +72,7 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Princi
   }
   const clientId = payload.client_id;
   if (typeof clientId !== "string" || payload.sub !== clientId) throw new TokenError("invalid token");
-  const state = await clientState(env, clientId);
+  const state = await clientState(s, clientId);
   if (!state || !state.active) throw new TokenError("client revoked");
   if (state.tenantId !== payload.tenant_id) throw new TokenError("invalid token");
   const tokenPerms = Array.isArray(payload.permissions) ? (payload.permissions as string[]) : [];
