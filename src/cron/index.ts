@@ -1,9 +1,8 @@
 import type { Env } from "../env";
-import { resumeStalledIngestions } from "./ingestions";
-import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
-import { discoverSources } from "../services/sources/discover";
+import { discoverSources } from "../ingest/sources/discover";
 import { sweepStalledChains } from "../chain";
+import { expireRunFiles } from "../runs";
 import { recomputeStaleSegments } from "../segments/service";
 import { createServices, type Services } from "../services";
 
@@ -11,11 +10,10 @@ import { createServices, type Services } from "../services";
 export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
   // Each task is independent: one failing must not stop the others.
   const tasks: [string, () => Promise<unknown>][] = [
-    ["schedules", () => enqueueDueRuns(env)],
+    ["schedules", () => enqueueDueRuns(s)],
     ["stalled chains", () => sweepStalledChains(s)],
-    ["retention", () => expireRunFiles(env)],
-    ["csv ingestions", () => resumeStalledIngestions(env)],
-    ["sources", () => discoverSources(env)],
+    ["retention", () => expireRunFiles(s)],
+    ["sources", () => discoverSources(s)],
     ["segments", () => recomputeStaleSegments(s)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));

@@ -7,7 +7,7 @@ import { check, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex
  *
  * Property names are the column names, so a row reads the same in SQL, in code and in the
  * JSON the API answers with. Times are epoch seconds (UTC) unless a comment says otherwise.
- * Tenant data (ingested records) lives on the data shards, not here: see src/db/shards.ts.
+ * Tenant data (ingested records) lives on the data shards, not here: see src/db/shards/.
  */
 
 // ---------------------------------------------------------------- tenants and credentials
@@ -108,6 +108,12 @@ export const exports = sqliteTable(
     deleted_at: integer("deleted_at"),
     /** when the definition runs next; NULL when it never runs on its own. Written with the definition. */
     next_run_at: integer("next_run_at"),
+    /**
+     * Why the scheduler stopped running this definition (its stored JSON no longer parses, or
+     * its run could not be made); next_run_at is NULL then. Cleared when the definition is saved
+     * or enabled again.
+     */
+    schedule_error: text("schedule_error"),
   },
   (t) => [
     check("exports_status", sql`${t.status} IN ('draft', 'active', 'disabled')`),
@@ -206,7 +212,10 @@ export const export_run_parts = sqliteTable(
 
 export const DELIVERY_STATUSES = ["pending", "delivering", "retrying", "delivered", "failed"] as const;
 
-/** Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure); one row per run. */
+/**
+ * Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure); one row
+ * per run, written by the `delivery` chain (src/deliveries/), one part per link.
+ */
 export const run_deliveries = sqliteTable(
   "run_deliveries",
   {
@@ -227,6 +236,18 @@ export const run_deliveries = sqliteTable(
     created_at: integer("created_at").notNull(),
     updated_at: integer("updated_at").notNull(),
     delivered_at: integer("delivered_at"),
+    /**
+     * The target this delivery pushes to, sealed as definitions store it (JSON): the run's
+     * snapshot at first, the definition's current target after a redelivery a person asked for.
+     * NULL on rows from before resumable deliveries (the run's snapshot is used then).
+     */
+    target: text("target"),
+    /** the driver's resumable state between chain links (JSON: upload id, part etags, bytes sent); NULL before the upload began */
+    upload_state: text("upload_state"),
+    /** bytes of the file the target has acknowledged so far */
+    sent_bytes: integer("sent_bytes").notNull().default(0),
+    /** bytes per part (every part but the last); NULL before the upload began */
+    part_size: integer("part_size"),
   },
   (t) => [
     check("run_deliveries_status", sql`${t.status} IN ('pending', 'delivering', 'retrying', 'delivered', 'failed')`),
@@ -239,9 +260,9 @@ export const run_deliveries = sqliteTable(
 export const INGESTION_STATUSES = ["pending", "processing", "completed", "failed"] as const;
 
 /**
- * CSV uploads staged in R2 under `file_key`, read in byte ranges by a chain. `next_offset` is the
- * byte offset of the first record not yet processed; `prev_offset` where the last checkpoint was
- * made from; `enqueued_offset` the offset of the last message sent.
+ * CSV uploads staged in R2 under `file_key`, read in byte ranges by a `csv_ingest` chain
+ * (src/ingest/csv/chunks.ts). `next_offset` is the byte offset of the first record not yet
+ * processed: the checkpoint, moved compare-and-set, and the position of the chain.
  */
 export const ingestions = sqliteTable(
   "ingestions",
@@ -261,8 +282,6 @@ export const ingestions = sqliteTable(
     chunk_rows: integer("chunk_rows").notNull(),
     next_offset: integer("next_offset").notNull(),
     next_line: integer("next_line").notNull(),
-    prev_offset: integer("prev_offset"),
-    enqueued_offset: integer("enqueued_offset"),
     chunks: integer("chunks").notNull().default(0),
     rows_accepted: integer("rows_accepted").notNull().default(0),
     rows_rejected: integer("rows_rejected").notNull().default(0),
@@ -328,8 +347,10 @@ export const sources = sqliteTable(
 );
 
 /**
- * One row per file version found in a source: (source, key, etag) is unique. `position` is the
- * checkpoint: byte offset (NDJSON/CSV), offset in the decompressed bytes (gzip) or row group (Parquet).
+ * One row per file version found in a source: (source, key, etag) is unique, each ingested by
+ * a `source_file` chain (src/ingest/sources/chunks.ts). `position` is the checkpoint and the
+ * chain's position: byte offset (NDJSON/CSV), offset in the decompressed bytes (gzip) or row
+ * group (Parquet).
  */
 export const source_files = sqliteTable(
   "source_files",
@@ -350,8 +371,6 @@ export const source_files = sqliteTable(
     columns: text("columns"),
     position: integer("position").notNull().default(0),
     next_line: integer("next_line").notNull().default(1),
-    prev_position: integer("prev_position"),
-    enqueued_position: integer("enqueued_position"),
     chunks: integer("chunks").notNull().default(0),
     rows_accepted: integer("rows_accepted").notNull().default(0),
     rows_rejected: integer("rows_rejected").notNull().default(0),

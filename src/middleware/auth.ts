@@ -2,9 +2,9 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { timingSafeEqualStr } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
-import type { Permission } from "../services/tenants";
-import { authenticateApiKey } from "../services/tenants";
-import { TokenError, verifyAccessToken } from "../services/tokens";
+import type { Permission } from "../tenants/tenants";
+import { authenticateApiKey } from "../tenants/tenants";
+import { TokenError, verifyAccessToken } from "../tenants/tokens";
 
 function bearer(header: string | undefined): string | null {
   if (!header) return null;
@@ -44,7 +44,7 @@ export const requireToken = (permission: Permission | null) =>
       });
     }
     try {
-      c.set("principal", await verifyAccessToken(c.env, token));
+      c.set("principal", await verifyAccessToken(c.var.services, token));
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       throw new ApiError("unauthorized", `Access token rejected: ${err.message}`, {
@@ -67,7 +67,7 @@ export const requireApiKey = (opts: { allowQuery?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const key = bearer(c.req.header("authorization")) ?? (opts.allowQuery ? c.req.query("api_key") : undefined);
     if (!key) throw new ApiError("unauthorized", "An API key is required (Authorization: Bearer <API_KEY>)");
-    const principal = await authenticateApiKey(c.env, key);
+    const principal = await authenticateApiKey(c.var.services, key);
     if (!principal) throw new ApiError("unauthorized", "API key is invalid or revoked");
     c.set("principal", principal);
     await next();

@@ -1,4 +1,4 @@
-import { USER_FACTS } from "../db/shards/segments";
+import { USER_FACTS } from "../db/shards";
 import type { Condition } from "../exports/definition";
 import { compileFilters } from "../exports/compiler";
 import type { ModelDef } from "../models";

@@ -1,6 +1,7 @@
 import type { ChainJob, StepContext, StepOutcome } from "../chain";
 import { checkpointSegmentRun, failSegmentRun, getSegmentAnyState, getSegmentRun, publishSegmentResult, type RunCheckpoint } from "../db/segments";
 import {
+  type TenantData,
   deleteMembers,
   deleteVectors,
   filterUsers,
@@ -10,10 +11,10 @@ import {
   usersWithScores,
   writeMembers,
   writeVectors,
-} from "../db/shards/segments";
+  shardForTenant,
+} from "../db/shards";
 import type { SegmentRunRow } from "../db/schema";
 import type { Services } from "../services";
-import { getTenant } from "../services/tenants";
 import { type CompiledSegmentFilter, compileSegmentFilter } from "./filters";
 import {
   type FirstPass,
@@ -110,14 +111,14 @@ interface Ctx {
   cfg: KMeansConfig;
   key: CompiledKey;
   filter: CompiledSegmentFilter | null;
-  db: D1Database;
+  td: TenantData;
 }
 
 /** Scores one chunk of users: their latest answers and pushed scores, into vectors (null: no score). */
 async function buildChunk(c: Ctx, users: string[]): Promise<{ user: string; vector: RawVector }[]> {
-  const { run, key, db } = c;
-  const answers = await surveyAnswers(db, run.tenant_id, users, [...key.questions.keys()]);
-  const pushed = await pushedScores(db, run.tenant_id, users);
+  const { key, td } = c;
+  const answers = await surveyAnswers(td, users, [...key.questions.keys()]);
+  const pushed = await pushedScores(td, users);
   const byUser = new Map<string, { answers: Map<string, string | null>; pushed: Map<number, number> }>();
   const of = (u: string) => {
     let e = byUser.get(u);
@@ -176,8 +177,6 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
   if (run.link > chain.position) return { next: run.link };
   if (run.link < chain.position) throw new Error(`run ${run.id} is at link ${run.link}, behind its chain (${chain.position})`);
 
-  const tenant = await getTenant(s.env, run.tenant_id);
-  if (!tenant) throw new Error(`tenant ${run.tenant_id} is missing`);
   const segment = await getSegmentAnyState(s.db, run.tenant_id, run.segment_id);
   const def = JSON.parse(run.definition) as RunDefinition;
   const opt = JSON.parse(run.options) as RunOptions;
@@ -197,7 +196,7 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
     key,
     cfg: { k: def.personas, dims: key.traits.length, seed: opt.seed, maxIterations: opt.max_iterations, tolerance: opt.tolerance },
     filter: compiled.filter,
-    db: s.shards.db(tenant.shard),
+    td: await shardForTenant(s, run.tenant_id),
   };
   const tenantId = run.tenant_id;
 
@@ -217,7 +216,7 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
     switch (phase) {
       case "build": {
         st.first ??= startFirstPass(c.cfg.dims);
-        const users = await usersWithScores(c.db, tenantId, cursor ?? "", opt.build_users);
+        const users = await usersWithScores(c.td, cursor ?? "", opt.build_users);
         if (!users.length) {
           const km = endFirstPass(c.cfg, st.first);
           st.total = st.first.users;
@@ -236,9 +235,9 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
           phase = km.phase === "seed" ? "seed" : "iterate";
           break;
         }
-        const members = c.filter ? await filterUsers(c.db, tenantId, users, c.filter) : users;
+        const members = c.filter ? await filterUsers(c.td, users, c.filter) : users;
         const rows = await buildChunk(c, members);
-        await writeVectors(c.db, tenantId, run.segment_id, run.id, rows.map((r) => [r.user, JSON.stringify(r.vector)]));
+        await writeVectors(c.td, run.segment_id, run.id, rows.map((r) => [r.user, JSON.stringify(r.vector)]));
         firstPassChunk(c.cfg, st.first, rows);
         cursor = users[users.length - 1] as string;
         break;
@@ -246,7 +245,7 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
       case "seed":
       case "iterate": {
         const km = st.km as KMeansState;
-        const rows = await readVectors(c.db, tenantId, run.segment_id, run.id, cursor ?? "", opt.chunk_users);
+        const rows = await readVectors(c.td, run.segment_id, run.id, cursor ?? "", opt.chunk_users);
         if (!rows.length) {
           const next = endPass(c.cfg, km);
           st.km = next;
@@ -274,7 +273,7 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
         const km = st.km as Extract<KMeansState, { phase: "final" }>;
         const numbers = st.numbers as number[];
         const means = st.means as TraitMeans;
-        const rows = await readVectors(c.db, tenantId, run.segment_id, run.id, cursor ?? "", opt.chunk_users);
+        const rows = await readVectors(c.td, run.segment_id, run.id, cursor ?? "", opt.chunk_users);
         if (!rows.length) {
           const personas = numbers
             .map((persona, cluster) => ({ persona, cluster }))
@@ -310,17 +309,17 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
           addToMeans(means, persona, vector);
           members.push([persona, r.user_id, round(distance)]);
         }
-        await writeMembers(c.db, tenantId, run.segment_id, st.generation as string, s.clock.seconds(), members);
+        await writeMembers(c.td, run.segment_id, st.generation as string, s.clock.seconds(), members);
         st.seen = (st.seen ?? 0) + rows.length;
         cursor = rows[rows.length - 1]?.user_id as string;
         break;
       }
       case "cleanup":
       case "purge": {
-        let gone = await deleteVectors(c.db, tenantId, run.segment_id, DELETE_BATCH);
-        if (phase === "purge") gone += await deleteMembers(c.db, tenantId, run.segment_id, null, DELETE_BATCH);
+        let gone = await deleteVectors(c.td, run.segment_id, DELETE_BATCH);
+        if (phase === "purge") gone += await deleteMembers(c.td, run.segment_id, null, DELETE_BATCH);
         // The previous result's rows go only once this one is what the segment serves.
-        else if (segment?.generation && segment.generation === st.generation) gone += await deleteMembers(c.db, tenantId, run.segment_id, segment.generation, DELETE_BATCH);
+        else if (segment?.generation && segment.generation === st.generation) gone += await deleteMembers(c.td, run.segment_id, segment.generation, DELETE_BATCH);
         if (gone === 0) finished = true;
         break;
       }

@@ -1,5 +1,5 @@
 import { getSegmentRun } from "../db/segments";
-import { memberPage } from "../db/shards/segments";
+import { memberPage, tenantData } from "../db/shards";
 import { ApiError } from "../lib/errors";
 import type { Services } from "../services";
 import { type SegmentResult, findSegment, startRecompute } from "./service";
@@ -85,7 +85,7 @@ export async function personaUsers(
     if (c.g !== p.generation) throw new ApiError("conflict", `segment '${p.segmentId}' was recomputed since this cursor was given out; start again without a cursor`);
     after = { persona: c.p, user: c.u };
   }
-  const rows = await memberPage(s.shards.db(principal.shard), principal.tenantId, p.segmentId, p.generation, p.persona, after, limit + 1);
+  const rows = await memberPage(tenantData(s.shards, principal), p.segmentId, p.generation, p.persona, after, limit + 1);
   const more = rows.length > limit;
   const ids = rows.slice(0, limit);
   const last = ids[ids.length - 1];

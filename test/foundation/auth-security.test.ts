@@ -64,8 +64,9 @@ describe("access token verification refuses forged and stale tokens", () => {
   it("wrong audience, wrong issuer, wrong typ, expired — each signed with the real key", async () => {
     const { client, token } = await setupTenant();
     // Sign with the server's real active key, to prove the claim checks (not the signature) refuse these.
-    const { activeSigner } = await import("../../src/services/signing-keys");
-    const { kid, key } = await activeSigner(env as never);
+    const { activeSigner } = await import("../../src/tenants/signing-keys");
+    const { createServices } = await import("../../src/services");
+    const { kid, key } = await activeSigner(createServices(env as never));
     const base = decodeJwt(token);
     const now = Math.floor(Date.now() / 1000);
     const sign = (claims: Record<string, unknown>, typ = "at+jwt") =>

@@ -9,7 +9,7 @@ import {
 } from "cloudflare:test";
 import worker from "../../src/index";
 import type { Env } from "../../src/env";
-import { BASE } from "../helpers";
+import { BASE, waitFor } from "../helpers";
 
 export const e = env as unknown as Env;
 
@@ -47,12 +47,10 @@ export async function status(apiKey: string, id: string, query = "") {
 
 /** Polls until the ingestion is completed or failed (the queue consumer runs in the background). */
 export async function waitDone(apiKey: string, id: string) {
-  for (let i = 0; i < 400; i++) {
+  return waitFor(async () => {
     const r = await status(apiKey, id);
-    if (r.json?.data?.status === "completed" || r.json?.data?.status === "failed") return r;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`ingestion ${id} did not finish`);
+    return r.json?.data?.status === "completed" || r.json?.data?.status === "failed" ? r : undefined;
+  }, `ingestion ${id} to finish`);
 }
 
 export interface Driver {
@@ -124,4 +122,24 @@ export async function runCron(d: Driver) {
   const ctx = createExecutionContext();
   await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), d.env, ctx);
   await waitOnExecutionContext(ctx);
+}
+
+/**
+ * The control database whose batches fail (those for which `when` says so), as when the worker
+ * dies between the rows' commit on the shard and the checkpoint's batch in the control DB:
+ * `fail` rejects (a crash the chain sees) or never settles (a killed process). Everything
+ * else passes through.
+ */
+export function failingControlBatch(
+  db: D1Database,
+  fail: () => Promise<never> = async () => Promise.reject(new Error("simulated crash before the checkpoint")),
+  when: () => boolean = () => true,
+): D1Database {
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === "batch") return (stmts: D1PreparedStatement[]) => (when() ? fail() : target.batch(stmts));
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
 }

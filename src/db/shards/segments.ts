@@ -2,13 +2,15 @@
  * Data-shard reads and writes of segments and personas (docs/segments.md): the users with trait
  * scores, their survey answers and pushed scores, the per-user aggregates segment filters run
  * on, the recompute's working table (`segment_vectors`) and persona membership
- * (`persona_members`). Every function takes the tenant's shard database and the tenant id, and
- * every query filters on the tenant.
+ * (`persona_members`). Every function takes the tenant's handle, and every query filters on its
+ * tenant id.
  *
  * Bulk writes pass their rows as one JSON parameter read with json_each, cut so that no
  * statement passes ~90 KB: D1 allows 100 KB per statement and 100 bound parameters.
  * https://developers.cloudflare.com/d1/platform/limits/
  */
+
+import type { TenantData } from "./index";
 
 type Param = string | number | null;
 
@@ -38,8 +40,8 @@ function jsonChunks(rows: readonly unknown[]): string[] {
  * Each side is limited on its own index (tenant_id, user_id) first, so a page reads at most
  * 2 x `limit` distinct ids whatever the table sizes.
  */
-export async function usersWithScores(db: D1Database, tenantId: string, after: string, limit: number): Promise<string[]> {
-  const { results } = await db
+export async function usersWithScores(td: TenantData, after: string, limit: number): Promise<string[]> {
+  const { results } = await td.db
     .prepare(
       `SELECT user_id FROM (
          SELECT user_id FROM (SELECT DISTINCT user_id FROM survey_responses WHERE tenant_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3)
@@ -47,7 +49,7 @@ export async function usersWithScores(db: D1Database, tenantId: string, after: s
          SELECT user_id FROM (SELECT DISTINCT user_id FROM user_traits WHERE tenant_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3)
        ) ORDER BY user_id LIMIT ?3`,
     )
-    .bind(tenantId, after, limit)
+    .bind(td.tenantId, after, limit)
     .all<{ user_id: string }>();
   return results.map((r) => r.user_id);
 }
@@ -80,8 +82,7 @@ export const USER_FACTS: readonly string[] = Object.keys(FACTS);
  * are computed.
  */
 export async function filterUsers(
-  db: D1Database,
-  tenantId: string,
+  td: TenantData,
   users: readonly string[],
   filter: { sql: string; params: readonly Param[]; facts: readonly string[] },
 ): Promise<string[]> {
@@ -94,100 +95,84 @@ export async function filterUsers(
     return `${expr.replaceAll("$T", tenant)} AS "${f}"`;
   });
   const sql = `SELECT t.user_id FROM (SELECT u.value AS user_id${columns.map((c) => `, ${c}`).join("")} FROM json_each(?${n + 1}) AS u) AS t WHERE ${filter.sql} ORDER BY t.user_id`;
-  const { results } = await db
+  const { results } = await td.db
     .prepare(sql)
-    .bind(...filter.params, JSON.stringify(users), tenantId)
+    .bind(...filter.params, JSON.stringify(users), td.tenantId)
     .all<{ user_id: string }>();
   return results.map((r) => r.user_id);
 }
 
-/**
- * When a user's survey was completed: the `timestamp` of the latest survey response marked
- * `completed` (null: never). The assessment status answers from it, and the `survey_completed`
- * filter above uses the same rows.
- */
-export async function surveyCompletedAt(db: D1Database, tenantId: string, userId: string): Promise<string | null> {
-  const row = await db
-    .prepare("SELECT max(timestamp) AS at FROM survey_responses WHERE tenant_id = ?1 AND user_id = ?2 AND completed = 1")
-    .bind(tenantId, userId)
-    .first<{ at: string | null }>();
-  return row?.at ?? null;
-}
-
 /** Survey answers of `users` to the key's questions, oldest first (the latest answer per question wins). */
 export async function surveyAnswers(
-  db: D1Database,
-  tenantId: string,
+  td: TenantData,
   users: readonly string[],
   questions: readonly string[],
 ): Promise<{ user_id: string; question_id: string; answer: string | null }[]> {
   if (!users.length || !questions.length) return [];
-  const { results } = await db
+  const { results } = await td.db
     .prepare(
       `SELECT user_id, question_id, answer FROM survey_responses
        WHERE tenant_id = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND question_id IN (SELECT value FROM json_each(?3))
        ORDER BY user_id, timestamp, row_id`,
     )
-    .bind(tenantId, JSON.stringify(users), JSON.stringify(questions))
+    .bind(td.tenantId, JSON.stringify(users), JSON.stringify(questions))
     .all<{ user_id: string; question_id: string; answer: string | null }>();
   return results;
 }
 
 /** Pushed trait scores of `users`, oldest first (the latest per trait wins). */
 export async function pushedScores(
-  db: D1Database,
-  tenantId: string,
+  td: TenantData,
   users: readonly string[],
 ): Promise<{ user_id: string; category: string; trait: string; score: number }[]> {
   if (!users.length) return [];
-  const { results } = await db
+  const { results } = await td.db
     .prepare(
       `SELECT user_id, category, trait, score FROM user_traits
        WHERE tenant_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))
        ORDER BY user_id, timestamp, row_id`,
     )
-    .bind(tenantId, JSON.stringify(users))
+    .bind(td.tenantId, JSON.stringify(users))
     .all<{ user_id: string; category: string; trait: string; score: number }>();
   return results;
 }
 
 /** Writes trait vectors (`[user_id, vector JSON]`) of a recompute; writing the same again changes nothing. */
-export async function writeVectors(db: D1Database, tenantId: string, segmentId: string, runId: string, rows: readonly [string, string][]): Promise<void> {
+export async function writeVectors(td: TenantData, segmentId: string, runId: string, rows: readonly [string, string][]): Promise<void> {
   if (!rows.length) return;
-  const stmt = db.prepare(
+  const stmt = td.db.prepare(
     `INSERT OR REPLACE INTO segment_vectors (tenant_id, segment_id, run_id, user_id, vector)
      SELECT ?1, ?2, ?3, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?4)`,
   );
-  await db.batch(jsonChunks(rows).map((json) => stmt.bind(tenantId, segmentId, runId, json)));
+  await td.db.batch(jsonChunks(rows).map((json) => stmt.bind(td.tenantId, segmentId, runId, json)));
 }
 
 /** The next `limit` vectors of a recompute after user `after`, by user id. */
 export async function readVectors(
-  db: D1Database,
-  tenantId: string,
+  td: TenantData,
   segmentId: string,
   runId: string,
   after: string,
   limit: number,
 ): Promise<{ user_id: string; vector: string }[]> {
-  const { results } = await db
+  const { results } = await td.db
     .prepare(
       `SELECT user_id, vector FROM segment_vectors WHERE tenant_id = ?1 AND segment_id = ?2 AND run_id = ?3 AND user_id > ?4
        ORDER BY user_id LIMIT ?5`,
     )
-    .bind(tenantId, segmentId, runId, after, limit)
+    .bind(td.tenantId, segmentId, runId, after, limit)
     .all<{ user_id: string; vector: string }>();
   return results;
 }
 
 /** Deletes up to `limit` working rows of a segment (every recompute of it); returns how many. */
-export async function deleteVectors(db: D1Database, tenantId: string, segmentId: string, limit: number): Promise<number> {
-  const r = await db
+export async function deleteVectors(td: TenantData, segmentId: string, limit: number): Promise<number> {
+  const r = await td.db
     .prepare(
       `DELETE FROM segment_vectors WHERE tenant_id = ?1 AND segment_id = ?2 AND (run_id, user_id) IN
          (SELECT run_id, user_id FROM segment_vectors WHERE tenant_id = ?1 AND segment_id = ?2 LIMIT ?3)`,
     )
-    .bind(tenantId, segmentId, limit)
+    .bind(td.tenantId, segmentId, limit)
     .run();
   return r.meta.changes;
 }
@@ -197,29 +182,28 @@ export async function deleteVectors(db: D1Database, tenantId: string, segmentId:
  * (tenant, segment, computed_at, persona, user) makes writing the same rows again a no-op.
  */
 export async function writeMembers(
-  db: D1Database,
-  tenantId: string,
+  td: TenantData,
   segmentId: string,
   computedAt: string,
   ingestedAt: number,
   rows: readonly [number, string, number][],
 ): Promise<void> {
   if (!rows.length) return;
-  const stmt = db.prepare(
+  const stmt = td.db.prepare(
     `INSERT OR IGNORE INTO persona_members (tenant_id, ingested_at, segment, persona, user_id, distance, computed_at)
      SELECT ?1, ?2, ?3, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), ?4 FROM json_each(?5)`,
   );
-  await db.batch(jsonChunks(rows).map((json) => stmt.bind(tenantId, ingestedAt, segmentId, computedAt, json)));
+  await td.db.batch(jsonChunks(rows).map((json) => stmt.bind(td.tenantId, ingestedAt, segmentId, computedAt, json)));
 }
 
 /** Deletes up to `limit` membership rows of a segment other than result `keep` (null: all); returns how many. */
-export async function deleteMembers(db: D1Database, tenantId: string, segmentId: string, keep: string | null, limit: number): Promise<number> {
-  const r = await db
+export async function deleteMembers(td: TenantData, segmentId: string, keep: string | null, limit: number): Promise<number> {
+  const r = await td.db
     .prepare(
       `DELETE FROM persona_members WHERE row_id IN
          (SELECT row_id FROM persona_members WHERE tenant_id = ?1 AND segment = ?2 AND (?3 IS NULL OR computed_at <> ?3) LIMIT ?4)`,
     )
-    .bind(tenantId, segmentId, keep, limit)
+    .bind(td.tenantId, segmentId, keep, limit)
     .run();
   return r.meta.changes;
 }
@@ -229,8 +213,7 @@ export async function deleteMembers(db: D1Database, tenantId: string, segmentId:
  * or all of them (`persona` null).
  */
 export async function memberPage(
-  db: D1Database,
-  tenantId: string,
+  td: TenantData,
   segmentId: string,
   computedAt: string,
   persona: number | null,
@@ -238,7 +221,7 @@ export async function memberPage(
   limit: number,
 ): Promise<{ persona: number; user_id: string }[]> {
   const where = ["tenant_id = ?1", "segment = ?2", "computed_at = ?3"];
-  const params: Param[] = [tenantId, segmentId, computedAt];
+  const params: Param[] = [td.tenantId, segmentId, computedAt];
   if (persona !== null) {
     params.push(persona);
     where.push(`persona = ?${params.length}`);
@@ -248,7 +231,7 @@ export async function memberPage(
     where.push(`(persona, user_id) > (?${params.length - 1}, ?${params.length})`);
   }
   params.push(limit);
-  const { results } = await db
+  const { results } = await td.db
     .prepare(`SELECT persona, user_id FROM persona_members WHERE ${where.join(" AND ")} ORDER BY persona, user_id LIMIT ?${params.length}`)
     .bind(...params)
     .all<{ persona: number; user_id: string }>();

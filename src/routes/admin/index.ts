@@ -2,8 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../../lib/router";
 import { notFound } from "../../lib/errors";
 import { requireAdmin } from "../../middleware/auth";
-import { retireSigningKey, rotateSigningKey, listSigningKeys } from "../../services/signing-keys";
+import { retireSigningKey, rotateSigningKey, listSigningKeys } from "../../tenants/signing-keys";
 import { ApiError } from "../../lib/errors";
+import type { Services } from "../../services";
 import {
   PERMISSIONS,
   createApiKey,
@@ -15,7 +16,7 @@ import {
   listTenants,
   revokeApiKey,
   revokeClient,
-} from "../../services/tenants";
+} from "../../tenants/tenants";
 
 const security = [{ adminToken: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -42,7 +43,7 @@ adminRouter.openapi(
     responses: { 201: json(z.object({ id: z.string(), name: z.string() }), "Created") },
   }),
   async (c) => {
-    const t = await createTenant(c.env, c.req.valid("json").name);
+    const t = await createTenant(c.var.services, c.req.valid("json").name);
     return c.json({ id: t.id, name: t.name }, 201);
   },
 );
@@ -57,13 +58,13 @@ adminRouter.openapi(
     responses: { 200: json(z.object({ tenants: z.array(Tenant) }), "Tenants") },
   }),
   async (c) => {
-    const rows = await listTenants(c.env);
+    const rows = await listTenants(c.var.services);
     return c.json({ tenants: rows.map((t) => ({ id: t.id, name: t.name, shard: t.shard, created_at: t.created_at })) }, 200);
   },
 );
 
-async function tenantOr404(env: Parameters<typeof getTenant>[0], id: string) {
-  const t = await getTenant(env, id);
+async function tenantOr404(s: Services, id: string) {
+  const t = await getTenant(s, id);
   if (!t) throw notFound("Tenant");
   return t;
 }
@@ -93,9 +94,9 @@ adminRouter.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    await tenantOr404(c.env, id);
+    await tenantOr404(c.var.services, id);
     const { name, permissions } = c.req.valid("json");
-    const client = await createClient(c.env, id, name, [...new Set(permissions)]);
+    const client = await createClient(c.var.services, id, name, [...new Set(permissions)]);
     return c.json({ client_id: client.id, client_secret: client.secret, permissions: client.permissions }, 201);
   },
 );
@@ -127,16 +128,16 @@ adminRouter.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    await tenantOr404(c.env, id);
-    const rows = await listClients(c.env, id);
+    await tenantOr404(c.var.services, id);
+    const rows = await listClients(c.var.services, id);
     return c.json(
       {
         clients: rows.map((r) => ({
           client_id: r.id,
           name: r.name,
           permissions: r.permissions,
-          created_at: r.createdAt,
-          revoked_at: r.revokedAt,
+          created_at: r.created_at,
+          revoked_at: r.revoked_at,
         })),
       },
       200,
@@ -156,7 +157,7 @@ adminRouter.openapi(
   }),
   async (c) => {
     const { id, client_id } = c.req.valid("param");
-    if (!(await revokeClient(c.env, id, client_id))) throw notFound("Client");
+    if (!(await revokeClient(c.var.services, id, client_id))) throw notFound("Client");
     return c.body(null, 204);
   },
 );
@@ -173,8 +174,8 @@ adminRouter.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    await tenantOr404(c.env, id);
-    const key = await createApiKey(c.env, id, c.req.valid("json").name);
+    await tenantOr404(c.var.services, id);
+    const key = await createApiKey(c.var.services, id, c.req.valid("json").name);
     return c.json({ id: key.id, api_key: key.apiKey }, 201);
   },
 );
@@ -200,10 +201,10 @@ adminRouter.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    await tenantOr404(c.env, id);
-    const rows = await listApiKeys(c.env, id);
+    await tenantOr404(c.var.services, id);
+    const rows = await listApiKeys(c.var.services, id);
     return c.json(
-      { api_keys: rows.map((r) => ({ id: r.id, name: r.name, created_at: r.createdAt, revoked_at: r.revokedAt })) },
+      { api_keys: rows.map((r) => ({ id: r.id, name: r.name, created_at: r.created_at, revoked_at: r.revoked_at })) },
       200,
     );
   },
@@ -221,7 +222,7 @@ adminRouter.openapi(
   }),
   async (c) => {
     const { id, key_id } = c.req.valid("param");
-    if (!(await revokeApiKey(c.env, id, key_id))) throw notFound("API key");
+    if (!(await revokeApiKey(c.var.services, id, key_id))) throw notFound("API key");
     return c.body(null, 204);
   },
 );
@@ -243,7 +244,7 @@ adminRouter.openapi(
     security,
     responses: { 200: json(z.object({ keys: z.array(SigningKey) }), "Keys") },
   }),
-  async (c) => c.json({ keys: await listSigningKeys(c.env) }, 200),
+  async (c) => c.json({ keys: await listSigningKeys(c.var.services) }, 200),
 );
 
 adminRouter.openapi(
@@ -255,7 +256,7 @@ adminRouter.openapi(
     security,
     responses: { 201: json(z.object({ kid: z.string() }), "New active key") },
   }),
-  async (c) => c.json({ kid: await rotateSigningKey(c.env) }, 201),
+  async (c) => c.json({ kid: await rotateSigningKey(c.var.services) }, 201),
 );
 
 adminRouter.openapi(
@@ -269,7 +270,7 @@ adminRouter.openapi(
     responses: { 204: { description: "Retired" } },
   }),
   async (c) => {
-    const outcome = await retireSigningKey(c.env, c.req.valid("param").kid);
+    const outcome = await retireSigningKey(c.var.services, c.req.valid("param").kid);
     if (outcome === "not_found") throw notFound("Signing key");
     if (outcome === "active") throw new ApiError("conflict", "The active key cannot be retired; rotate first");
     return c.body(null, 204);

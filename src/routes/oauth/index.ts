@@ -2,9 +2,9 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { createRouter } from "../../lib/router";
-import { publicJwks } from "../../services/signing-keys";
-import { authenticateClient } from "../../services/tenants";
-import { issueAccessToken } from "../../services/tokens";
+import { publicJwks } from "../../tenants/signing-keys";
+import { authenticateClient } from "../../tenants/tenants";
+import { issueAccessToken } from "../../tenants/tokens";
 
 /**
  * RFC 6749 section 5.2 error response. `invalid_client` is a 401 with a
@@ -106,9 +106,9 @@ oauthRouter.post("/oauth2/access_token", async (c) => {
   const id = basic?.id ?? body.client_id;
   const secret = basic?.secret ?? body.client_secret;
   if (!id || !secret) return oauthError(c, "invalid_request", "client_id and client_secret are required");
-  const client = await authenticateClient(c.env, id, secret);
+  const client = await authenticateClient(c.var.services, id, secret);
   if (!client) return oauthError(c, "invalid_client", "Client authentication failed", 401);
-  const { token, expiresIn } = await issueAccessToken(c.env, client);
+  const { token, expiresIn } = await issueAccessToken(c.var.services, client);
   c.header("Cache-Control", "no-store");
   c.header("Pragma", "no-cache");
   return c.json({ token_type: "Bearer" as const, expires_in: expiresIn, access_token: token }, 200);
@@ -124,5 +124,5 @@ jwksRouter.openAPIRegistry.registerPath({
 });
 jwksRouter.get("/jwks.json", async (c) => {
   c.header("Cache-Control", "public, max-age=300");
-  return c.json({ keys: await publicJwks(c.env) });
+  return c.json({ keys: await publicJwks(c.var.services) });
 });

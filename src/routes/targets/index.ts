@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
-import { getDelivery } from "../../services/targets/deliveries";
+import { deliveryRecord } from "../../deliveries";
 import { testTarget } from "../../targets";
 import { DeliveryTarget, MASK, SECRET_FIELDS } from "../../targets/config";
 import { TargetError } from "../../targets/types";
@@ -61,13 +61,16 @@ targetsRouter.openapi(
     path: "/deliveries/{run_id}",
     tags: ["targets"],
     summary: "Where a run's file was delivered, or why it was not",
+    description:
+      "The run's delivery record. GET /api/1/exports/{id}/runs/{run_id} shows the same as `delivery`; " +
+      "POST /api/1/exports/{id}/runs/{run_id}/delivery delivers a failed one again.",
     security: [{ bearerAuth: [] }],
     request: { params: z.object({ run_id: z.string().openapi({ example: "run_..." }) }) },
     responses: { 200: { description: "Delivery", content: { "application/json": { schema: Delivery } } } },
   }),
   async (c) => {
     const { run_id } = c.req.valid("param");
-    const d = await getDelivery(c.env, c.get("principal").tenantId, run_id);
+    const d = await deliveryRecord(c.var.services, c.get("principal").tenantId, run_id);
     if (!d) throw notFound(`Delivery of run '${run_id}'`);
     return c.json(d, 200);
   },
