@@ -98,6 +98,20 @@ async function storeState(s: Services, run: SegmentRunRow, link: number, st: Job
   return { state: null, state_key: key };
 }
 
+/**
+ * The first users whose ids, as one JSON parameter, stay under ~60 KB (D1: 100 KB per statement,
+ * https://developers.cloudflare.com/d1/platform/limits/); the rest come in the next chunk. Ids are
+ * short in practice, but may be up to 4096 characters.
+ */
+function fitJson(users: string[], max = 60_000): string[] {
+  let bytes = 2;
+  for (let i = 0; i < users.length; i++) {
+    bytes += new TextEncoder().encode(JSON.stringify(users[i])).length + 1;
+    if (bytes > max && i > 0) return users.slice(0, i);
+  }
+  return users;
+}
+
 /** `YYYY-MM-DD HH:MM:SS` (UTC) of epoch seconds: persona_members.computed_at. */
 const timestampText = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
 
@@ -117,7 +131,7 @@ interface Ctx {
 /** Scores one chunk of users: their latest answers and pushed scores, into vectors (null: no score). */
 async function buildChunk(c: Ctx, users: string[]): Promise<{ user: string; vector: RawVector }[]> {
   const { key, td } = c;
-  const answers = await surveyAnswers(td, users, [...key.questions.keys()]);
+  const answers = await surveyAnswers(td, users);
   const pushed = await pushedScores(td, users);
   const byUser = new Map<string, { answers: Map<string, string | null>; pushed: Map<number, number> }>();
   const of = (u: string) => {
@@ -129,7 +143,7 @@ async function buildChunk(c: Ctx, users: string[]): Promise<{ user: string; vect
     return e;
   };
   // Oldest first: a later answer or score overwrites an earlier one.
-  for (const a of answers) of(a.user_id).answers.set(a.question_id, a.answer);
+  for (const a of answers) if (key.questions.has(a.question_id)) of(a.user_id).answers.set(a.question_id, a.answer);
   for (const p of pushed) {
     const i = key.index.get(traitId(p.category, p.trait));
     // A pushed trait the key does not name is kept for export but takes no part in personas.
@@ -216,7 +230,7 @@ async function step(ctx: StepContext): Promise<StepOutcome> {
     switch (phase) {
       case "build": {
         st.first ??= startFirstPass(c.cfg.dims);
-        const users = await usersWithScores(c.td, cursor ?? "", opt.build_users);
+        const users = fitJson(await usersWithScores(c.td, cursor ?? "", opt.build_users));
         if (!users.length) {
           const km = endFirstPass(c.cfg, st.first);
           st.total = st.first.users;

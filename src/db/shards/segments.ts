@@ -5,35 +5,16 @@
  * (`persona_members`). Every function takes the tenant's handle, and every query filters on its
  * tenant id.
  *
- * Bulk writes pass their rows as one JSON parameter read with json_each, cut so that no
- * statement passes ~90 KB: D1 allows 100 KB per statement and 100 bound parameters.
+ * Bulk writes pass their rows as one JSON parameter read with json_each, cut by chunkRows
+ * (records.ts) so that no statement passes ~90 KB: D1 allows 100 KB per statement and 100 bound
+ * parameters.
  * https://developers.cloudflare.com/d1/platform/limits/
  */
 
 import type { TenantData } from "./index";
+import { chunkRows } from "./records";
 
 type Param = string | number | null;
-
-const MAX_JSON_BYTES = 90_000;
-
-/** JSON arrays of `rows`, each at most ~MAX_JSON_BYTES. */
-function jsonChunks(rows: readonly unknown[]): string[] {
-  const out: string[] = [];
-  let parts: string[] = [];
-  let bytes = 2;
-  for (const r of rows) {
-    const s = JSON.stringify(r);
-    if (parts.length && bytes + s.length + 1 > MAX_JSON_BYTES) {
-      out.push(`[${parts.join(",")}]`);
-      parts = [];
-      bytes = 2;
-    }
-    parts.push(s);
-    bytes += s.length + 1;
-  }
-  if (parts.length) out.push(`[${parts.join(",")}]`);
-  return out;
-}
 
 /**
  * The next `limit` users (by id, after `after`) who have survey answers or pushed trait scores.
@@ -102,20 +83,19 @@ export async function filterUsers(
   return results.map((r) => r.user_id);
 }
 
-/** Survey answers of `users` to the key's questions, oldest first (the latest answer per question wins). */
-export async function surveyAnswers(
-  td: TenantData,
-  users: readonly string[],
-  questions: readonly string[],
-): Promise<{ user_id: string; question_id: string; answer: string | null }[]> {
-  if (!users.length || !questions.length) return [];
+/**
+ * Survey answers of `users`, oldest first (the latest answer per question wins). Every question:
+ * the caller keeps the key's (a key's question list could pass D1's statement size as a parameter).
+ */
+export async function surveyAnswers(td: TenantData, users: readonly string[]): Promise<{ user_id: string; question_id: string; answer: string | null }[]> {
+  if (!users.length) return [];
   const { results } = await td.db
     .prepare(
       `SELECT user_id, question_id, answer FROM survey_responses
-       WHERE tenant_id = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND question_id IN (SELECT value FROM json_each(?3))
+       WHERE tenant_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))
        ORDER BY user_id, timestamp, row_id`,
     )
-    .bind(td.tenantId, JSON.stringify(users), JSON.stringify(questions))
+    .bind(td.tenantId, JSON.stringify(users))
     .all<{ user_id: string; question_id: string; answer: string | null }>();
   return results;
 }
@@ -144,7 +124,7 @@ export async function writeVectors(td: TenantData, segmentId: string, runId: str
     `INSERT OR REPLACE INTO segment_vectors (tenant_id, segment_id, run_id, user_id, vector)
      SELECT ?1, ?2, ?3, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?4)`,
   );
-  await td.db.batch(jsonChunks(rows).map((json) => stmt.bind(td.tenantId, segmentId, runId, json)));
+  await td.db.batch(chunkRows(rows).map((json) => stmt.bind(td.tenantId, segmentId, runId, json)));
 }
 
 /** The next `limit` vectors of a recompute after user `after`, by user id. */
@@ -193,7 +173,7 @@ export async function writeMembers(
     `INSERT OR IGNORE INTO persona_members (tenant_id, ingested_at, segment, persona, user_id, distance, computed_at)
      SELECT ?1, ?2, ?3, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), ?4 FROM json_each(?5)`,
   );
-  await td.db.batch(jsonChunks(rows).map((json) => stmt.bind(td.tenantId, ingestedAt, segmentId, computedAt, json)));
+  await td.db.batch(chunkRows(rows).map((json) => stmt.bind(td.tenantId, ingestedAt, segmentId, computedAt, json)));
 }
 
 /** Deletes up to `limit` membership rows of a segment other than result `keep` (null: all); returns how many. */
