@@ -1,0 +1,56 @@
+/**
+ * The services the back-office pages call: the SAME functions the API routes call, gathered
+ * in one place so the pages never hold a copy of their queries or rules. (While the export
+ * definitions and runs move to src/definitions and src/runs, this is the one file to point at
+ * their new homes.)
+ */
+import type { Services } from "../services";
+import type { ExportBody } from "../exports/definition";
+import {
+  type Category,
+  type ExportRecord,
+  type ListQuery,
+  CATEGORIES,
+  cloneExport as cloneExportEnv,
+  createExport as createExportEnv,
+  deleteExport as deleteExportEnv,
+  getExport as getExportEnv,
+  listExports as listExportsEnv,
+  setEnabled as setEnabledEnv,
+  setFavourite as setFavouriteEnv,
+  updateExport as updateExportEnv,
+} from "../exports/store";
+import { createRun as createRunEnv, listRunRows, type RunRow } from "../services/runs/runs";
+import { serializeRun } from "../routes/exports/runs";
+import { getDelivery as getDeliveryEnv } from "../services/targets/deliveries";
+import { testTarget as testTargetEnv } from "../targets";
+import type { DeliveryTarget } from "../targets/config";
+
+export { CATEGORIES, type Category, type ExportRecord, type ListQuery, type RunRow };
+export { maskTarget } from "../targets/config";
+export { previewExport } from "../definitions/preview";
+export { createApiKey, listApiKeys, revokeApiKey } from "../tenants/tenants";
+
+export const listExports = (s: Services, tenantId: string, q: ListQuery) => listExportsEnv(s.env, tenantId, q);
+export const getExport = (s: Services, tenantId: string, id: string) => getExportEnv(s.env, tenantId, id);
+export const createExport = (s: Services, tenantId: string, createdBy: string, def: ExportBody) =>
+  createExportEnv(s.env, tenantId, createdBy, def);
+export const updateExport = (s: Services, tenantId: string, id: string, def: ExportBody, publish: boolean) =>
+  updateExportEnv(s.env, tenantId, id, def, publish);
+export const cloneExport = (s: Services, tenantId: string, id: string, createdBy: string) => cloneExportEnv(s.env, tenantId, id, createdBy);
+export const deleteExport = (s: Services, tenantId: string, id: string) => deleteExportEnv(s.env, tenantId, id);
+export const setEnabled = (s: Services, tenantId: string, id: string, enabled: boolean) => setEnabledEnv(s.env, tenantId, id, enabled);
+export const setFavourite = (s: Services, tenantId: string, id: string, favourite: boolean) =>
+  setFavouriteEnv(s.env, tenantId, id, favourite);
+
+export const createRun = (s: Services, tenantId: string, exportId: string) =>
+  createRunEnv(s.env, { tenantId, exportId, trigger: "manual" });
+export const listRuns = (s: Services, tenantId: string, exportId: string, page: { limit: number; offset: number }) =>
+  listRunRows(s.env, tenantId, exportId, page);
+/** The run as GET /api/1/exports/{id}/runs/{run_id} answers it (status, progress, download_url, ...). */
+export const runView = (s: Services, run: RunRow, origin: string) => serializeRun(s.env, origin, run);
+export type RunView = Awaited<ReturnType<typeof runView>>;
+export const getDelivery = (s: Services, tenantId: string, runId: string) => getDeliveryEnv(s.env, tenantId, runId);
+
+/** The connection test of POST /api/1/targets/test (same attempts and timeout). */
+export const testTarget = (s: Services, target: DeliveryTarget) => testTargetEnv(s.env, target, { attempts: 2, timeoutMs: 15_000 });
