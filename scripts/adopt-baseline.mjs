@@ -8,6 +8,7 @@
 //   node scripts/adopt-baseline.mjs [--remote] [--persist-to DIR]      (binding DB)
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
+import { delimiter, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const LEGACY_DIR = "migrations/control-legacy";
@@ -16,7 +17,8 @@ export const BASELINE = "0000_baseline.sql";
 function d1(binding, where, args) {
   const r = spawnSync("wrangler", ["d1", "execute", binding, ...where, "--json", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CI: "true" },
+    // node_modules/.bin first: the project's wrangler (and its Node) even outside npm.
+    env: { ...process.env, CI: "true", PATH: `${resolve("node_modules/.bin")}${delimiter}${process.env.PATH ?? ""}` },
     encoding: "utf8",
   });
   if (r.status !== 0) throw new Error(`wrangler d1 execute ${binding} failed: ${r.stderr || r.stdout}`);

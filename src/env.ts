@@ -1,30 +1,24 @@
+/**
+ * The Worker's environment. Bindings and [vars] come from wrangler.toml through the generated
+ * src/worker-configuration.d.ts (`Cloudflare.Env`): after changing wrangler.toml, run
+ * `npm run types` to regenerate it (`npm run check` fails while it is out of date). Only what
+ * wrangler cannot see is listed here.
+ */
 import type { D1Migration } from "cloudflare:test";
 import type { Services } from "./services";
 
-/** Bindings from wrangler.toml plus secrets from `.dev.vars` / `wrangler secret put`. */
-export interface Env {
-  DB: D1Database;
-  DATA_0: D1Database;
-  DATA_1: D1Database;
-  FILES: R2Bucket;
-  JOBS: Queue<unknown>;
-  JOBS_DLQ: Queue<unknown>;
-  DATA_SHARDS: string;
-  JWT_ISSUER: string;
-  JWT_AUDIENCE: string;
-  TOKEN_TTL_SECONDS: string;
-  MAX_BODY_BYTES: string;
-  MAX_UPLOAD_BYTES: string;
+/** Secrets and optional settings that wrangler.toml does not declare, and test-only bindings. */
+export interface EnvExtras {
+  /** Bearer token for `/api/1/admin/*`. Secret (`.dev.vars` locally, `wrangler secret put`). */
+  ADMIN_TOKEN: string;
+  /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */
+  SECRETS_KEY: string;
   /** CSV ingestion: bytes read and records handled per queue message (defaults in src/services/ingest-csv/chunks.ts). */
   CSV_CHUNK_BYTES?: string;
   CSV_CHUNK_ROWS?: string;
   /** Bucket sources: bytes read and records handled per queue message (defaults in src/services/sources/chunks.ts). */
   SOURCE_CHUNK_BYTES?: string;
   SOURCE_CHUNK_ROWS?: string;
-  /** Bearer token for `/api/1/admin/*`. Secret. */
-  ADMIN_TOKEN: string;
-  /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */
-  SECRETS_KEY: string;
   /** Export run tuning (src/exports/runner.ts); defaults there. Snapshotted per run. */
   EXPORT_PART_SIZE?: string;
   EXPORT_CHUNK_ROWS?: string;
@@ -33,12 +27,13 @@ export interface Env {
   DOWNLOAD_URL_TTL_SECONDS?: string;
   /** Only in tests: `point` or `point@step` makes the export runner throw there (simulated crash). */
   FERRY_FAULT?: string;
-  /** "true" lets delivery targets point at private/loopback hosts (tests, local dev). Off by default. */
-  ALLOW_PRIVATE_TARGETS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */
   CONTROL_MIGRATIONS?: D1Migration[];
   DATA_MIGRATIONS?: D1Migration[];
 }
+
+/** Bindings and vars from wrangler.toml (generated) plus the above. */
+export interface Env extends Cloudflare.Env, EnvExtras {}
 
 /** What the auth middleware resolved from the credential. The tenant always comes from here. */
 export interface Principal {

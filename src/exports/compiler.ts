@@ -105,8 +105,6 @@ function resolve(model: ModelDef, name: string, forFilter: boolean): Ref | strin
   };
 }
 
-const isBlank = (v: unknown) => v === undefined || v === null;
-
 /** Normalizes one filter value to what is stored for this kind, or returns an error message. */
 function normalizeValue(kind: Kind, v: unknown, tz: string, now: Date): Param | { error: string } {
   if (v === null || v === undefined) return { error: "a value is required (use is_empty to match empty values)" };

@@ -14,7 +14,10 @@ async function decompress(format: "gzip" | "deflate-raw", data: Uint8Array): Pro
 /** Pseudo-random bytes (incompressible) and repetitive text (very compressible). */
 function sampleParts(): Uint8Array[] {
   let x = 12345;
-  const noise = Uint8Array.from({ length: 200_000 }, () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 24));
+  const noise = Uint8Array.from({ length: 200_000 }, () => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return x >>> 24;
+  });
   const text = new TextEncoder().encode("id,name\n".repeat(50_000) + "ünïcödé 🦀\n");
   return [text.slice(0, 1000), new Uint8Array(0), noise, text, new Uint8Array([0]), text.slice(7, 70_000)];
 }
@@ -34,7 +37,10 @@ describe("gzip", () => {
   it("keeps every push self-contained, also for data full of zero runs (no reference before a push's start)", async () => {
     // The split that made fflate 0.8's streaming deflate reference bytes before the segment start.
     let x = 7;
-    const rnd = () => (x = (x * 1103515245 + 12345) >>> 0) >>> 8;
+    const rnd = () => {
+      x = (x * 1103515245 + 12345) >>> 0;
+      return x >>> 8;
+    };
     for (const n of [24_896, 90_001]) {
       const data = Uint8Array.from({ length: n }, (_, i) => (i % 1000 < 500 ? 65 : rnd() & 3));
       const c = n >> 2;

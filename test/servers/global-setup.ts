@@ -16,6 +16,7 @@ import { startAzure } from "./azure";
 import { startFtp } from "./ftp";
 import { type S3Fault, startS3 } from "./s3";
 import { startSftp } from "./sftp";
+import { startSilent } from "./silent";
 import { prepareTestTls, testTls } from "./tls";
 import { readBody } from "./body";
 
@@ -26,6 +27,8 @@ export interface TargetServers {
   ftps: { host: string; port: number; user: string; password: string; cert: string };
   sftp: { host: string; port: number; user: string; password: string; privateKey: string; rsaPrivateKey: string };
   azure: { endpoint: string; sas: string };
+  /** Accepts TCP connections and never answers (handshake timeouts). */
+  silent: { host: string; port: number };
 }
 
 declare module "vitest" {
@@ -62,12 +65,13 @@ export default async function setup(project: TestProject) {
   const azureSig = "c2lnbmF0dXJlLWZvci10ZXN0cw==";
   const azureSas = `sv=2022-11-02&ss=b&srt=co&sp=rwc&se=2099-01-01T00:00:00Z&spr=https,http&sig=${encodeURIComponent(azureSig)}`;
 
-  const [s3, ftp, ftps, sftp, azure] = await Promise.all([
+  const [s3, ftp, ftps, sftp, azure, silent] = await Promise.all([
     startS3(s3Creds),
     startFtp({ user, password }),
     startFtp({ user, password, tls: { key: pems.key, cert: pems.cert } }),
     startSftp({ user, password, publicKeys: [ed.public, rsa.public] }),
     startAzure({ account: "ferrytest", sig: azureSig }),
+    startSilent(),
   ]);
 
   const roots: Record<string, string> = { ftp: ftp.root, ftps: ftps.root, sftp: sftp.root };
@@ -146,10 +150,11 @@ export default async function setup(project: TestProject) {
     ftps: { host: "127.0.0.1", port: ftps.port, user, password, cert: pems.cert },
     sftp: { host: "127.0.0.1", port: sftp.port, user, password, privateKey: ed.private, rsaPrivateKey: rsa.private },
     azure: { endpoint: azure.endpoint, sas: azureSas },
+    silent: { host: "127.0.0.1", port: silent.port },
   });
 
   return async () => {
     await new Promise((r) => control.close(r));
-    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), sftp.close(), azure.close()]);
+    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), sftp.close(), azure.close(), silent.close()]);
   };
 }

@@ -64,3 +64,34 @@ describe("sftp target", () => {
     expect(err.message).toMatch(/host key/);
   });
 });
+
+describe("sftp handshake timeout", () => {
+  it("fails with a transient error, and the connection's later errors are all handled", async () => {
+    // ssh2 emits "Timed out while waiting for handshake", then "Connection lost before handshake"
+    // as the socket closes; an `error` event nobody listens to is an uncaught exception, which
+    // workerd dispatches to the global `error` event.
+    const scope = globalThis as unknown as EventTarget;
+    const uncaught: unknown[] = [];
+    const onError = (ev: Event) => {
+      uncaught.push((ev as ErrorEvent).error ?? (ev as PromiseRejectionEvent).reason);
+    };
+    scope.addEventListener("error", onError);
+    scope.addEventListener("unhandledrejection", onError);
+    try {
+      const s = servers().silent;
+      const cfg = target({ host: s.host, port: s.port, password: "x", path: "/t/{name}" });
+      const started = Date.now();
+      const err = await failure(sftpDriver.deliver(e, cfg, await putFile(bytes(10)), ctx(), { timeoutMs: 500 }));
+      expect(err.kind).toBe("transient");
+      expect(err.retryable).toBe(true);
+      expect(err.message).toBe(`SFTP: ${s.host}:${s.port} did not complete the SSH handshake in time`);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // Time for the socket to close and ssh2 to emit what follows the timeout.
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      scope.removeEventListener("error", onError);
+      scope.removeEventListener("unhandledrejection", onError);
+    }
+    expect(uncaught).toEqual([]);
+  });
+});

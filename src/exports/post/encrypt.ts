@@ -15,7 +15,7 @@ export const ENCRYPT_PART_SIZE = 5 * 1024 * 1024;
 
 /** Parses and checks an armored public key: it must be a public key that can encrypt. */
 export async function readRecipientKey(armored: string): Promise<PublicKey> {
-  let key;
+  let key: Awaited<ReturnType<typeof readKey>>;
   try {
     key = await readKey({ armoredKey: armored });
   } catch (err) {

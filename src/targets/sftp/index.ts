@@ -58,15 +58,22 @@ async function openSftp(env: Env, cfg: SftpTarget, opts: DeliveryOptions): Promi
       ? { hostHash: "sha256", hostVerifier: (hashHex: string) => hexToBase64NoPad(hashHex) === cfg.host_key_sha256!.replace(/^SHA256:/, "").replace(/=+$/, "") }
       : {}),
   };
+  // One listener for every error of the connection, for its whole life. ssh2 can emit several:
+  // a handshake timeout is followed by "Connection lost before handshake" when the socket
+  // closes, and a socket error can come after the first failure; an `error` event with no
+  // listener is thrown as an uncaught exception. The first one before `ready` fails the open;
+  // later ones also fail the SFTP call in flight, which reports them.
+  let failOpen: ((err: unknown) => void) | undefined;
+  conn.on("error", (err) => failOpen?.(err));
   try {
     const sftp = await withTimeout(timeout + 1000, `SFTP connection to ${cfg.host}`, () =>
       new Promise<SFTPWrapper>((resolve, reject) => {
-        conn.once("error", reject);
+        failOpen = reject;
         conn.once("ready", () => conn.sftp((err, s) => (err ? reject(err) : resolve(s))));
         conn.connect(config);
       }),
     );
-    conn.on("error", () => {});
+    failOpen = undefined;
     return { conn, sftp };
   } catch (err) {
     conn.end();
