@@ -115,7 +115,13 @@ export const ExportPage: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]
       <div class="row spread">
         <h1>
           {exp.name} <Badge status={exp.status} />
-          {exp.favourite ? <span aria-label="favourite"> ★</span> : null}
+          {exp.favourite ? (
+            <>
+              {" "}
+              <span aria-hidden="true">★</span>
+              <span class="sr-only">favourite</span>
+            </>
+          ) : null}
         </h1>
         {manage ? (
           <div class="actions">

@@ -79,7 +79,8 @@ export const ExportListPage: FC<{ who: SignedIn; s: ListState; items: ExportReco
           ))}
         </ul>
       </nav>
-      <form method="get" action="/app" class="toolbar" role="search">
+      <search>
+      <form method="get" action="/app" class="toolbar">
         <div class="grow">
           <label for="q">Search exports</label>
           <input id="q" name="q" type="search" value={s.q} placeholder="Part of the name" class="wide" />
@@ -88,6 +89,7 @@ export const ExportListPage: FC<{ who: SignedIn; s: ListState; items: ExportReco
         {s.sort !== "created_at" ? <input type="hidden" name="sort" value={s.sort} /> : null}
         <button type="submit">Search</button>
       </form>
+      </search>
       <p class="muted small" role="status">
         {total === 0 ? "No exports" : `${total} export${total === 1 ? "" : "s"}`}
         {s.q ? ` matching “${s.q}”` : ""}
@@ -133,7 +135,10 @@ export const ExportListPage: FC<{ who: SignedIn; s: ListState; items: ExportReco
                     pressed={e.favourite}
                   />
                 ) : e.favourite ? (
-                  <span aria-label="Favourite">★</span>
+                  <>
+                    <span aria-hidden="true">★</span>
+                    <span class="sr-only">Favourite</span>
+                  </>
                 ) : null}
               </td>
               <td>

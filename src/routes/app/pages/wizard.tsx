@@ -128,7 +128,7 @@ export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Re
             <input id="f-all_fields" type="checkbox" data-path="all_fields" /> All fields of the model
           </label>
           <Err path="all_fields" />
-          <div id="fields" data-path="fields" aria-labelledby="fields-h" />
+          <div id="fields" data-path="fields" />
           <Err path="fields" />
           <div class="row">
             <div>
@@ -144,7 +144,7 @@ export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Re
             Every condition of a set must match (AND); a row is exported when any set matches (OR). Dates take <code>YYYY-MM-DD</code>,
             <code>YYYY-MM-DD HH:MM:SS</code> or an expression such as <code>date:today -7 days</code>, <code>date:start of last month</code>.
           </p>
-          <div id="filters" data-path="filters" aria-labelledby="filters-h" />
+          <div id="filters" data-path="filters" />
           <Err path="filters" />
           <button type="button" id="add-set">
             Add filter set (OR)
