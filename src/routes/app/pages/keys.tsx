@@ -21,8 +21,11 @@ export const KeysPage: FC<{ who: SignedIn; keys: KeyLine[]; created?: { id: stri
           <p>
             <strong>Key “{p.created.name}” created.</strong> Copy it now: it will not be shown again.
           </p>
-          <p class="secret" aria-label="The new API key">
-            {p.created.apiKey}
+          <p>
+            <span class="sr-only">The new API key: </span>
+            <code class="secret" data-secret="">
+              {p.created.apiKey}
+            </code>
           </p>
         </div>
       ) : null}
