@@ -11,7 +11,7 @@ describe("back-office ingestion pages", () => {
     const created = await s.form("/app/api-keys", { name: "game-server" });
     expect(created.status).toBe(201);
     const html = await created.text();
-    const key = /aria-label="The new API key">([^<]+)</.exec(html)?.[1];
+    const key = /data-secret="">([^<]+)</.exec(html)?.[1];
     expect(key).toMatch(/^fk_/);
     const id = /<code>(key_[a-z0-9]+)<\/code>/.exec(html)?.[1];
     expect(id).toBeDefined();
