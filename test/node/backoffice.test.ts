@@ -263,7 +263,7 @@ describe("back office in Chromium", () => {
     await page.getByRole("button", { name: "Save draft" }).click();
     const nameError = page.locator("#err-name");
     await seen(nameError);
-    expect(await textOf(nameError)).toContain("letters, digits");
+    expect(await textOf(nameError)).toContain("Letters, digits");
     expect(await page.getByLabel("Name").getAttribute("aria-invalid")).toBe("true");
     await seen(page.getByText("Please correct the marked fields."));
     expect(await page.locator("main").innerText()).not.toContain('{"');

@@ -455,7 +455,11 @@ export const WIZARD_JS = String.raw`
       }
       if (!box) { unplaced.push(d); return; }
       box.hidden = false;
-      box.textContent = box.textContent ? box.textContent + " " + d.message : d.message;
+      // Messages may start with their own field name ("name: letters, ..."); next to the field it is noise.
+      var last = String(d.path).split(".").pop();
+      var msg = d.message.indexOf(last + ": ") === 0 ? d.message.slice(last.length + 2) : d.message;
+      msg = msg.charAt(0).toUpperCase() + msg.slice(1);
+      box.textContent = box.textContent ? box.textContent + " " + msg : msg;
       if (["INPUT", "SELECT", "TEXTAREA"].indexOf(t.el.tagName) >= 0) {
         t.el.setAttribute("aria-invalid", "true");
         if (!box.id) box.id = nextId("err");
