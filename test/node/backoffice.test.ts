@@ -167,7 +167,7 @@ describe("back office in Chromium", () => {
 
     // Step 1: name and model, with the model's fields from the catalog.
     await page.getByRole("link", { name: "New export" }).click();
-    await page.getByLabel("Name").fill("daily-level-ups");
+    await page.getByLabel("Name", { exact: true }).fill("daily-level-ups");
     await page.getByRole("radio", { name: "User actions" }).check();
     await seen(page.getByRole("cell", { name: "action_name" }));
     await shot(page, "03-wizard-model");
@@ -258,20 +258,22 @@ describe("back office in Chromium", () => {
     await signIn(page, acme.user.email, acme.user.password);
 
     await page.getByRole("link", { name: "New export" }).click();
-    await page.getByLabel("Name").fill("not a valid name!");
+    await page.getByLabel("Name", { exact: true }).fill("not a valid name!");
     await page.getByRole("radio", { name: "Logins" }).check();
     await page.getByRole("button", { name: "Save draft" }).click();
     const nameError = page.locator("#err-name");
     await seen(nameError);
     expect(await textOf(nameError)).toContain("Letters, digits");
-    expect(await page.getByLabel("Name").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.getByLabel("Name", { exact: true }).getAttribute("aria-invalid")).toBe("true");
     await seen(page.getByText("Please correct the marked fields."));
+    // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator; innerText is what is rendered, without the page's JSON data block
     expect(await page.locator("main").innerText()).not.toContain('{"');
     await shot(page, "10-wizard-validation-error");
 
     const res = await page.goto(`${base}/app/exports/${theirs.id}`);
     expect(res?.status()).toBe(404);
     await seen(page.getByRole("heading", { name: "Not found" }));
+    // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator; innerText is what is rendered, without the page's JSON data block
     expect(await page.locator("main").innerText()).not.toContain("globex-only");
 
     // The session cookie goes along (same browser context), the CSRF token does not.
@@ -279,6 +281,48 @@ describe("back office in Chromium", () => {
     const forged = await page.request.post(`${base}/app/exports/${mine.id}/delete`, { form: { back: "/app" }, maxRedirects: 0 });
     expect(forged.status()).toBe(403);
     expect((await api("GET", `/api/1/exports/${mine.id}`, acme.token)).name).toBe("csrf-victim");
+    await ctx.close();
+  }, 120_000);
+
+  it("editing a draft in the wizard and saving it keeps every part of the definition", async () => {
+    const def = {
+      name: "edit-me",
+      model: "logins",
+      status: "draft",
+      timezone: "Europe/Paris",
+      fields: [{ from: "user_id", to: "uid", default: "none", replace: [{ value: "a", with: "b" }] }, { from: "level" }],
+      filters: [
+        [
+          { field: "level", op: "between", value: [1, 5] },
+          { field: "country", op: "in", value: ["FR", "DE"] },
+        ],
+        [{ field: "timestamp", op: "gte", value: "date:today -1 days" }],
+      ],
+      format: { type: "csv", delimiter: ";" },
+      compression: "gzip",
+      schedule: { type: "weekly", days: [1, 5], time: "07:30" },
+      target: { type: "sftp", host: "files.example.com", username: "bob", password: "s3cret" },
+    };
+    const created = await api("POST", "/api/1/exports", acme.token, def);
+    const before = await api("GET", `/api/1/exports/${created.id}`, acme.token);
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await ctx.newPage();
+    await signIn(page, acme.user.email, acme.user.password);
+    await page.goto(`${base}/app/exports/${created.id}/edit`);
+    expect(await page.getByLabel("Name", { exact: true }).inputValue()).toBe("edit-me");
+    await page.getByRole("button", { name: "Next" }).click();
+    expect(await page.getByLabel("Time zone").inputValue()).toBe("Europe/Paris");
+    await page.getByRole("button", { name: "Next" }).click();
+    expect(await page.getByLabel("Target").inputValue()).toBe("sftp");
+    // The stored password is never sent to the page: it shows the API's mask, which keeps it.
+    expect(await page.getByLabel("Password").inputValue()).toBe("****");
+    await Promise.all([page.waitForURL(/notice=draft/), page.getByRole("button", { name: "Save draft" }).click()]);
+    const after = await api("GET", `/api/1/exports/${created.id}`, acme.token);
+    const { updated_at: _a, format: fa, ...restBefore } = before;
+    const { updated_at: _b, format: fb, ...restAfter } = after;
+    expect(restAfter).toEqual(restBefore);
+    // The wizard spells out the format's defaults; what they mean is unchanged.
+    expect(fb).toMatchObject({ ...fa, enclosure: '"', newline: "\n", header: true });
     await ctx.close();
   }, 120_000);
 

@@ -13,6 +13,7 @@ import type { SignedIn } from "../../users/users";
 import { pageRouter } from "./context";
 import { ExportPage, RunsTable, runLine } from "./pages/export-page";
 import { WizardPage } from "./pages/wizard";
+import { noticeText, withNotice } from "./notices";
 import { requireUser } from "./session";
 
 /** Export pages: the wizard, the export page with its runs, and the list's actions. */
@@ -21,7 +22,6 @@ export const exportPages = pageRouter();
 const back = (raw: unknown, fallback: string) =>
   typeof raw === "string" && /^\/app(\/|\?|$)/.test(raw) && !raw.startsWith("//") ? raw : fallback;
 
-const withNotice = (url: string, notice: string) => `${url}${url.includes("?") ? "&" : "?"}notice=${encodeURIComponent(notice)}`;
 
 async function requireExport(s: Services, who: SignedIn, id: string) {
   const exp = await svc.getExport(s, who.tenant.id, id);
@@ -121,7 +121,7 @@ exportPages.get("/exports/:id", async (c) => {
   // Statistics over the last 100 runs (one page of the API's runs list at its largest).
   const { runs: recent } = await svc.listRuns(s, who.tenant.id, exp.id, { limit: 100, offset: 0 });
   const stats = runStats(recent, s.clock.seconds());
-  return c.html(<ExportPage who={who} exp={exp} lines={lines.slice(0, 20)} total={total} stats={stats} notice={c.req.query("notice")} error={c.req.query("error")} />);
+  return c.html(<ExportPage who={who} exp={exp} lines={lines.slice(0, 20)} total={total} stats={stats} notice={noticeText(c.req.query("notice"))} />);
 });
 
 /** The runs table alone, for the page's polling script. */
@@ -139,10 +139,10 @@ exportPages.post("/exports/:id/run", async (c) => {
   try {
     await svc.createRun(c.var.services, who.tenant.id, id);
   } catch (err) {
-    if (err instanceof ApiError && err.code === "conflict") return c.redirect(`/app/exports/${id}?error=${encodeURIComponent(err.message)}`, 303);
+    if (err instanceof ApiError && err.code === "conflict") return c.redirect(withNotice(`/app/exports/${id}`, "not-active"), 303);
     throw err;
   }
-  return c.redirect(withNotice(`/app/exports/${id}`, "Run started."), 303);
+  return c.redirect(withNotice(`/app/exports/${id}`, "run"), 303);
 });
 
 // ---------------------------------------------------------------- list actions
@@ -171,7 +171,7 @@ for (const [action, enabled] of [
     const who = requireUser(c, "exports-manage");
     const form = await c.req.parseBody();
     const exp = await svc.setEnabled(c.var.services, who.tenant.id, c.req.param("id"), enabled);
-    return c.redirect(withNotice(back(form.back, `/app/exports/${exp.id}`), `${exp.name} ${enabled ? "enabled" : "disabled"}.`), 303);
+    return c.redirect(withNotice(back(form.back, `/app/exports/${exp.id}`), enabled ? "enabled" : "disabled"), 303);
   });
 }
 
@@ -181,5 +181,5 @@ exportPages.post("/exports/:id/delete", async (c) => {
   const exp = await requireExport(c.var.services, who, c.req.param("id"));
   await svc.deleteExport(c.var.services, who.tenant.id, exp.id);
   const to = back(form.back, "/app");
-  return c.redirect(withNotice(to.startsWith(`/app/exports/${exp.id}`) ? "/app" : to, `${exp.name} deleted.`), 303);
+  return c.redirect(withNotice(to.startsWith(`/app/exports/${exp.id}`) ? "/app" : to, "deleted"), 303);
 });

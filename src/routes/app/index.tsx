@@ -12,6 +12,7 @@ import { ExportListPage, type ListState } from "./pages/exports-list";
 import { SignInPage } from "./pages/sign-in";
 import { CsrfError, NotAllowed, SignInRequired, checkCsrf, clearSessionCookie, loadSession, requireUser, setSessionCookie, signInToken } from "./session";
 import { exportPages } from "./exports";
+import { noticeText } from "./notices";
 import { ingestionPages } from "./ingestion";
 import { WIZARD_JS } from "./assets/wizard-js";
 import { EXPORT_JS } from "./assets/export-js";
@@ -77,7 +78,7 @@ appRouter.get("/", async (c) => {
     page: s.page,
     perPage: s.perPage,
   });
-  return c.html(<ExportListPage who={who} s={s} items={items} total={total} notice={c.req.query("notice")} />);
+  return c.html(<ExportListPage who={who} s={s} items={items} total={total} notice={noticeText(c.req.query("notice"))} />);
 });
 
 appRouter.post("/sign-in", async (c) => {

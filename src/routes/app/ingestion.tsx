@@ -4,6 +4,7 @@ import { notFound } from "../../lib/errors";
 import { pageRouter } from "./context";
 import { IngestionPage } from "./pages/ingestion";
 import { KeysPage } from "./pages/keys";
+import { noticeText, withNotice } from "./notices";
 import { requireUser } from "./session";
 
 /** Ingestion pages: recent CSV uploads, bucket sources, API keys. */
@@ -36,7 +37,7 @@ ingestionPages.get("/ingestion", async (c) => {
 ingestionPages.get("/api-keys", async (c) => {
   const who = requireUser(c);
   const keys = await svc.listApiKeys(c.var.services, who.tenant.id);
-  return c.html(<KeysPage who={who} keys={keys} notice={c.req.query("notice")} />);
+  return c.html(<KeysPage who={who} keys={keys} notice={noticeText(c.req.query("notice"))} />);
 });
 
 const KeyName = z.string().trim().min(1, "Give the key a name").max(200, "At most 200 characters");
@@ -58,5 +59,5 @@ ingestionPages.post("/api-keys", async (c) => {
 ingestionPages.post("/api-keys/:id/revoke", async (c) => {
   const who = requireUser(c, "keys-manage");
   if (!(await svc.revokeApiKey(c.var.services, who.tenant.id, c.req.param("id")))) throw notFound("API key");
-  return c.redirect("/app/api-keys?notice=Key%20revoked.", 303);
+  return c.redirect(withNotice("/app/api-keys", "revoked"), 303);
 });

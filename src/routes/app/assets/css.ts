@@ -93,6 +93,7 @@ tr:hover td { background: #fafbfc; }
 .set legend { font-weight: 600; padding: 0 .3rem; }
 .cond, .fieldrow { display: flex; gap: .5rem; align-items: flex-start; flex-wrap: wrap; margin-bottom: .5rem; }
 .cond > div, .fieldrow > div { display: flex; flex-direction: column; }
+.cond > .vals { flex-direction: row; gap: .5rem; }
 .cond label, .fieldrow label { font-size: .8rem; font-weight: 600; }
 .or { text-align: center; color: var(--muted); font-weight: 600; margin: .2rem 0 .6rem; }
 .cond > [data-role=err], .fieldrow > [data-role=err] { flex-basis: 100%; }

@@ -184,7 +184,7 @@ export const WIZARD_JS = String.raw`
     var key = el("input", { type: "text", "data-role": "key", placeholder: "key", size: 10 });
     var keyBox = labelled("Key", key);
     var op = el("select", { "data-role": "op" });
-    var valBox = el("div", { "data-role": "valbox" });
+    var valBox = el("div", { "data-role": "valbox", cls: "vals" });
     var head = c.field ? c.field.split(".")[0] : null;
     if (head) field.value = head;
     if (c.field && c.field.indexOf(".") > 0) key.value = c.field.slice(c.field.indexOf(".") + 1);
@@ -269,7 +269,7 @@ export const WIZARD_JS = String.raw`
     var sets = $all("#filters > fieldset");
     sets.forEach(function (set, i) {
       set.setAttribute("data-path", "filters." + i);
-      set.querySelector("legend").textContent = "Filter set " + (i + 1) + (sets.length > 1 ? " (or)" : "") + ": every condition must match";
+      set.querySelector("legend").textContent = "Filter set " + (i + 1) + ": every condition must match";
       $all(".cond", set).forEach(function (row, j) {
         var base = "filters." + i + "." + j;
         row.setAttribute("data-path", base);
@@ -514,7 +514,7 @@ export const WIZARD_JS = String.raw`
     btns.forEach(function (b) { b.disabled = true; });
     send(editId ? "PUT" : "POST", editId ? "/app/exports/" + editId : "/app/exports", def)
       .then(function (r) {
-        location.href = "/app/exports/" + r.id + "?notice=" + encodeURIComponent(publish ? "Published." : "Saved as a draft.");
+        location.href = "/app/exports/" + r.id + "?notice=" + (publish ? "published" : "draft");
       })
       .catch(function (e) { showErrors(placeConflict(e)); })
       .then(function () { btns.forEach(function (b) { b.disabled = false; }); });

@@ -101,7 +101,7 @@ export const RunsTable: FC<{ exp: ExportRecord; lines: RunLine[]; total: number 
   );
 };
 
-export const ExportPage: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]; total: number; stats: RunStats; notice?: string; error?: string }> = (p) => {
+export const ExportPage: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]; total: number; stats: RunStats; notice?: string }> = (p) => {
   const { exp, who } = p;
   const def = exp.definition;
   const model = getModel(def.model);
@@ -150,11 +150,6 @@ export const ExportPage: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]
       {p.notice ? (
         <div class="alert ok" role="status">
           {p.notice}
-        </div>
-      ) : null}
-      {p.error ? (
-        <div class="alert error" role="alert">
-          {p.error}
         </div>
       ) : null}
       {exp.status === "draft" ? (
