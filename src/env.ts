@@ -13,10 +13,10 @@ export interface EnvExtras {
   ADMIN_TOKEN: string;
   /** base64 of 32 random bytes: encrypts signing keys and target credentials at rest. Secret. */
   SECRETS_KEY: string;
-  /** CSV ingestion: bytes read and records handled per queue message (defaults in src/services/ingest-csv/chunks.ts). */
+  /** CSV ingestion: bytes read and records handled per queue message (defaults in src/ingest/csv/chunks.ts). */
   CSV_CHUNK_BYTES?: string;
   CSV_CHUNK_ROWS?: string;
-  /** Bucket sources: bytes read and records handled per queue message (defaults in src/services/sources/chunks.ts). */
+  /** Bucket sources: bytes read and records handled per queue message (defaults in src/ingest/sources/chunks.ts). */
   SOURCE_CHUNK_BYTES?: string;
   SOURCE_CHUNK_ROWS?: string;
   /** Export run tuning (src/exports/runner.ts); defaults there. Snapshotted per run. */

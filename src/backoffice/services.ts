@@ -25,10 +25,8 @@ import { serializeRun } from "../routes/exports/runs";
 import { getDelivery as getDeliveryEnv } from "../services/targets/deliveries";
 import { testTarget as testTargetEnv } from "../targets";
 import type { DeliveryTarget } from "../targets/config";
-import { listRecentIngestions } from "../db/ingestion-list";
-import { listErrors } from "../services/ingest-csv/ingestions";
-import { listSources as listSourcesEnv } from "../services/sources/sources";
-import { fileErrors, listFiles, sourceStats as sourceStatsEnv } from "../services/sources/files";
+import { listIngestionErrors, listRecentIngestions } from "../db/ingestions";
+import { firstErrorsOfFiles, listSourceFiles, listSources as listSourceRows, sourceStats as sourceStatsOf } from "../db/sources";
 
 export { CATEGORIES, type Category, type ExportRecord, type ListQuery, type RunRow };
 export { maskTarget } from "../targets/config";
@@ -56,14 +54,15 @@ export const runView = (s: Services, run: RunRow, origin: string) => serializeRu
 export type RunView = Awaited<ReturnType<typeof runView>>;
 export const getDelivery = (s: Services, tenantId: string, runId: string) => getDeliveryEnv(s.env, tenantId, runId);
 
-// Ingestion: the loaders and services behind GET /v1/ingestions/{id} and /api/1/sources.
+// Ingestion: the loaders behind GET /v1/ingestions/{id} and /api/1/sources (those routes call them directly too).
 export const recentIngestions = (s: Services, tenantId: string, limit: number) => listRecentIngestions(s.db, tenantId, limit);
-export const ingestionErrors = (s: Services, ingestionId: string, limit: number) => listErrors(s.env, ingestionId, 0, limit);
-export const listSources = (s: Services, tenantId: string) => listSourcesEnv(s.env, tenantId);
-export const sourceStats = (s: Services, sourceId: string) => sourceStatsEnv(s.env, sourceId);
-export const sourceFiles = (s: Services, sourceId: string, limit: number) => listFiles(s.env, sourceId, { limit });
-export const sourceFileErrors = (s: Services, fileIds: string[], limit: number) => fileErrors(s.env, fileIds, limit);
-export { sourceView } from "../services/sources/sources";
+export const ingestionErrors = (s: Services, tenantId: string, ingestionId: string, limit: number) =>
+  listIngestionErrors(s.db, tenantId, ingestionId, 0, limit);
+export const listSources = (s: Services, tenantId: string) => listSourceRows(s.db, tenantId);
+export const sourceStats = (s: Services, tenantId: string, sourceId: string) => sourceStatsOf(s.db, tenantId, sourceId);
+export const sourceFiles = (s: Services, tenantId: string, sourceId: string, limit: number) => listSourceFiles(s.db, tenantId, sourceId, { limit });
+export const sourceFileErrors = (s: Services, tenantId: string, fileIds: string[], limit: number) => firstErrorsOfFiles(s.db, tenantId, fileIds, limit);
+export { sourceView } from "../ingest/sources/sources";
 
 /** The connection test of POST /api/1/targets/test (same attempts and timeout). */
 export const testTarget = (s: Services, target: DeliveryTarget) => testTargetEnv(s.env, target, { attempts: 2, timeoutMs: 15_000 });

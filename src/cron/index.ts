@@ -1,8 +1,7 @@
 import type { Env } from "../env";
-import { resumeStalledIngestions } from "./ingestions";
 import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
-import { discoverSources } from "../services/sources/discover";
+import { discoverSources } from "../ingest/sources/discover";
 import { sweepStalledChains } from "../chain";
 import { createServices, type Services } from "../services";
 
@@ -13,8 +12,7 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
     ["schedules", () => enqueueDueRuns(env)],
     ["stalled chains", () => sweepStalledChains(s)],
     ["retention", () => expireRunFiles(env)],
-    ["csv ingestions", () => resumeStalledIngestions(env)],
-    ["sources", () => discoverSources(env)],
+    ["sources", () => discoverSources(s)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {

@@ -7,7 +7,7 @@ import { check, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex
  *
  * Property names are the column names, so a row reads the same in SQL, in code and in the
  * JSON the API answers with. Times are epoch seconds (UTC) unless a comment says otherwise.
- * Tenant data (ingested records) lives on the data shards, not here: see src/db/shards.ts.
+ * Tenant data (ingested records) lives on the data shards, not here: see src/db/shards/.
  */
 
 // ---------------------------------------------------------------- tenants and credentials
@@ -239,9 +239,9 @@ export const run_deliveries = sqliteTable(
 export const INGESTION_STATUSES = ["pending", "processing", "completed", "failed"] as const;
 
 /**
- * CSV uploads staged in R2 under `file_key`, read in byte ranges by a chain. `next_offset` is the
- * byte offset of the first record not yet processed; `prev_offset` where the last checkpoint was
- * made from; `enqueued_offset` the offset of the last message sent.
+ * CSV uploads staged in R2 under `file_key`, read in byte ranges by a `csv_ingest` chain
+ * (src/ingest/csv/chunks.ts). `next_offset` is the byte offset of the first record not yet
+ * processed: the checkpoint, moved compare-and-set, and the position of the chain.
  */
 export const ingestions = sqliteTable(
   "ingestions",
@@ -261,8 +261,6 @@ export const ingestions = sqliteTable(
     chunk_rows: integer("chunk_rows").notNull(),
     next_offset: integer("next_offset").notNull(),
     next_line: integer("next_line").notNull(),
-    prev_offset: integer("prev_offset"),
-    enqueued_offset: integer("enqueued_offset"),
     chunks: integer("chunks").notNull().default(0),
     rows_accepted: integer("rows_accepted").notNull().default(0),
     rows_rejected: integer("rows_rejected").notNull().default(0),
@@ -328,8 +326,10 @@ export const sources = sqliteTable(
 );
 
 /**
- * One row per file version found in a source: (source, key, etag) is unique. `position` is the
- * checkpoint: byte offset (NDJSON/CSV), offset in the decompressed bytes (gzip) or row group (Parquet).
+ * One row per file version found in a source: (source, key, etag) is unique, each ingested by
+ * a `source_file` chain (src/ingest/sources/chunks.ts). `position` is the checkpoint and the
+ * chain's position: byte offset (NDJSON/CSV), offset in the decompressed bytes (gzip) or row
+ * group (Parquet).
  */
 export const source_files = sqliteTable(
   "source_files",
@@ -350,8 +350,6 @@ export const source_files = sqliteTable(
     columns: text("columns"),
     position: integer("position").notNull().default(0),
     next_line: integer("next_line").notNull().default(1),
-    prev_position: integer("prev_position"),
-    enqueued_position: integer("enqueued_position"),
     chunks: integer("chunks").notNull().default(0),
     rows_accepted: integer("rows_accepted").notNull().default(0),
     rows_rejected: integer("rows_rejected").notNull().default(0),

@@ -3,7 +3,7 @@ import type { Env } from "../env";
 import type { JobMessage } from "../jobs/messages";
 import { Sha256, type Sha256State } from "../lib/sha256";
 import { type RunOptions, type RunRow, chunkMessage, isoSeconds, parseDefinition } from "../services/runs/runs";
-import { tenantData } from "../services/shards";
+import { tenantData } from "../db/shards";
 import { enqueueDelivery } from "../services/targets/deliveries";
 import { queueRunNotification } from "./notify";
 import { encryptObject } from "./post/encrypt";

@@ -1,8 +1,6 @@
 import type { Env } from "../env";
 import { defaultEngine } from "../exports/engine";
 import { type ExportChunkMessage, failRun, runExportChunk } from "../exports/runner";
-import { giveUpCsvChunk } from "../services/ingest-csv/chunks";
-import { giveUpSourceChunk } from "../services/sources/chunks";
 import { JobMessage } from "./messages";
 
 export const handleExportChunk = (msg: ExportChunkMessage, env: Env) => runExportChunk(env, msg, defaultEngine);
@@ -25,10 +23,6 @@ export async function handleDeadLetters(batch: MessageBatch<unknown>, env: Env):
           .first<{ error: string | null }>();
         const last = run?.error ? ` Last error: ${run.error.replace(/^retrying after: /, "")}` : "";
         await failRun(env, parsed.data.run_id, `The export job kept failing and was given up after its retries.${last}`);
-      } else if (parsed.success && parsed.data.type === "csv_ingest") {
-        await giveUpCsvChunk(env, parsed.data);
-      } else if (parsed.success && parsed.data.type === "source_chunk") {
-        await giveUpSourceChunk(env, parsed.data);
       } else {
         console.error(JSON.stringify({ dead_letter: message.id, body: parsed.success ? parsed.data.type : "invalid" }));
       }

@@ -1,15 +1,18 @@
 import { type ChainJobs, handleChainMessage, handleDeadChainMessage } from "../chain";
 import type { Env } from "../env";
 import { handleExportWebhook } from "../exports/notify";
+import { csvIngestJob } from "../ingest/csv/chunks";
+import { sourceFileJob } from "../ingest/sources/chunks";
 import { createServices, type Services } from "../services";
-import { handleCsvIngest } from "./csv-ingest";
 import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
 import { JobMessage } from "./messages";
-import { handleSourceChunk } from "./source-ingest";
 import { handleTargetDelivery } from "./target-delivery";
 
 /** The job of every chain kind: each module that owns a lifecycle provides its ChainJob. */
-export const chainJobs: ChainJobs = {};
+export const chainJobs: ChainJobs = {
+  csv_ingest: csvIngestJob,
+  source_file: sourceFileJob,
+};
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env, s: Services) => Promise<void> } = {
@@ -18,8 +21,6 @@ const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K
   export_chunk: handleExportChunk,
   export_webhook: handleExportWebhook,
   target_delivery: handleTargetDelivery,
-  csv_ingest: handleCsvIngest,
-  source_chunk: handleSourceChunk,
 };
 
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */

@@ -1,4 +1,5 @@
 import { type ControlDb, controlDb } from "../db/client";
+import { type Shards, shardRouter } from "../db/shards";
 import type { Env } from "../env";
 import type { JobMessage } from "../jobs/messages";
 import { decryptSecret, encryptSecret } from "../lib/crypto";
@@ -15,7 +16,7 @@ export interface Services {
   db: ControlDb;
   /** the control database binding, for the repositories that batch raw statements */
   d1: D1Database;
-  /** the data-shard router (src/db/shards.ts) */
+  /** the data-shard router (src/db/shards/) */
   shards: Shards;
   /** export files, staged uploads, manifests (binding FILES) */
   files: R2Bucket;
@@ -24,6 +25,8 @@ export interface Services {
   clock: Clock;
   secrets: Secrets;
 }
+
+export type { Shards };
 
 export interface Clock {
   /** epoch milliseconds */
@@ -60,27 +63,6 @@ export interface Jobs {
 export interface Secrets {
   seal(plain: string): Promise<string>;
   unseal(sealed: string): Promise<string>;
-}
-
-export interface Shards {
-  /** the shard database of a tenant placed on `shard` */
-  db(shard: number): D1Database;
-  count(): number;
-}
-
-function shardRouter(env: Env): Shards {
-  return {
-    count() {
-      const n = Number.parseInt(env.DATA_SHARDS, 10);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`DATA_SHARDS must be a positive integer, got ${env.DATA_SHARDS}`);
-      return n;
-    },
-    db(shard) {
-      const db = (env as unknown as Record<string, D1Database | undefined>)[`DATA_${shard}`];
-      if (!db) throw new Error(`no D1 binding DATA_${shard} for shard ${shard}`);
-      return db;
-    },
-  };
 }
 
 export function createServices(env: Env, overrides: Partial<Omit<Services, "env">> = {}): Services {

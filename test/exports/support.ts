@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import type { Env } from "../../src/env";
 import { ExportBody } from "../../src/exports/definition";
 import type { ExportCompiler, Row } from "../../src/exports/types";
-import { type TenantData, tenantData } from "../../src/services/shards";
+import { type TenantData, tenantData } from "../../src/db/shards";
 import { createTenant } from "../helpers";
 
 export const e = env as unknown as Env;

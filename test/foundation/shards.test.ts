@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { MODELS } from "../../src/models";
 import { modelDdl } from "../../src/models/ddl";
-import { shardDb, tenantData } from "../../src/services/shards";
+import { shardDb, tenantData } from "../../src/db/shards";
 import { ADMIN, call, createTenant } from "../helpers";
 
 const e = env as unknown as Env;

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import type { ChainMessage } from "../../src/chain";
 import { setupTenant } from "../helpers";
-import { deliver, drain, e, manualEnv, runCron, status, storedRows, uploadWith } from "./helpers";
+import { type Driver, deliver, drain, e, failingControlBatch, manualEnv, runCron, status, storedRows, uploadWith } from "./helpers";
 
 /**
- * The chunked queue chain, driven message by message through the worker's queue() entry point
- * (a recording JOBS queue stands in for delivery so each step is deterministic).
+ * The ingestion's chain (`csv_ingest`), driven message by message through the worker's queue()
+ * entry point (a recording JOBS queue stands in for delivery so each step is deterministic).
  */
 
 const HEADER = "timestamp,user_id,survey_id,question_id,answer,completed";
@@ -82,17 +83,16 @@ describe("chunked CSV ingestion", () => {
     const id = r.json.data.ingestion_id;
     const first = d.sent.shift();
     const before = await e.DB.prepare("SELECT * FROM ingestions WHERE id = ?1").bind(id).first<Record<string, unknown>>();
-    expect(await deliver(d, first)).toBe(true);
+    // The control-DB batch that records the checkpoint fails: the rows are on the shard, the checkpoint is not.
+    const crashing: Driver = { sent: d.sent, env: { ...d.env, DB: failingControlBatch(e.DB) } };
+    expect(await deliver(crashing, first)).toBe(true);
     const written = (await storedRows(t.tenant.id, "survey_responses")).length;
     expect(written).toBeGreaterThan(0);
-    // roll the control-DB checkpoint back: the rows are on the shard, the checkpoint is not
-    await e.DB.prepare(
-      "UPDATE ingestions SET next_offset = ?2, next_line = ?3, prev_offset = ?4, enqueued_offset = ?5, chunks = 0, rows_accepted = 0, rows_rejected = 0, status = 'pending' WHERE id = ?1",
-    )
-      .bind(id, before?.next_offset, before?.next_line, before?.prev_offset, before?.enqueued_offset)
-      .run();
-    d.sent.length = 0;
-    expect(await deliver(d, first)).toBe(true);
+    const after = await e.DB.prepare("SELECT * FROM ingestions WHERE id = ?1").bind(id).first<Record<string, unknown>>();
+    expect(after).toMatchObject({ next_offset: before?.next_offset, next_line: before?.next_line, chunks: 0, rows_accepted: 0 });
+    // The chain counted the failure and sent the same link again.
+    expect(d.sent).toEqual([first]);
+    expect(await deliver(d, d.sent.shift())).toBe(true);
     expect(await storedRows(t.tenant.id, "survey_responses")).toHaveLength(written);
     await drain(d);
     const s = await status(t.apiKey, id);
@@ -100,31 +100,33 @@ describe("chunked CSV ingestion", () => {
     expect(await storedRows(t.tenant.id, "survey_responses")).toHaveLength(11);
   });
 
-  it("resends the next message when a redelivered one finds it was never sent", async () => {
+  it("a redelivered message does not resend a lost next message (the chain sweep does, see resume.test.ts)", async () => {
     const t = await setupTenant("csv-lost-send");
     const d = manualEnv({ CSV_CHUNK_BYTES: "64" });
     const r = await uploadWith(d, t.apiKey, "survey-data", surveyFile(10));
     const first = d.sent.shift();
     expect(await deliver(d, first)).toBe(true);
-    const next = d.sent.shift() as { offset: number };
-    // the send of `next` is lost: as if the worker died between the checkpoint and the send
-    await e.DB.prepare("UPDATE ingestions SET enqueued_offset = NULL WHERE id = ?1").bind(r.json.data.ingestion_id).run();
+    expect(d.sent).toHaveLength(1);
+    d.sent.length = 0; // the send of the next link is lost
     expect(await deliver(d, first)).toBe(true);
-    expect(d.sent).toEqual([next]);
-    await drain(d);
-    expect((await status(t.apiKey, r.json.data.ingestion_id)).json.data).toMatchObject({ status: "completed", rows_accepted: 10 });
+    expect(d.sent, "a stale link neither runs nor sends").toHaveLength(0);
+    expect((await status(t.apiKey, r.json.data.ingestion_id)).json.data).toMatchObject({ status: "processing", rows_accepted: 1 });
   });
 
-  it("ignores a message from an older checkpoint and a message naming another tenant", async () => {
+  it("ignores a message for another position, and writes only for the chain's own tenant whatever the message says", async () => {
     const a = await setupTenant("csv-msg-a");
     const b = await setupTenant("csv-msg-b");
     const d = manualEnv({ CSV_CHUNK_BYTES: "64" });
     const r = await uploadWith(d, a.apiKey, "survey-data", surveyFile(10));
-    const msg = d.sent.shift() as Record<string, unknown>;
-    expect(await deliver(d, { ...msg, tenant_id: b.tenant.id })).toBe(true);
+    const msg = d.sent.shift() as ChainMessage;
+    expect(msg).toMatchObject({ type: "chain", chain_id: `csv_ingest:${r.json.data.ingestion_id}` });
+    expect(await deliver(d, { ...msg, position: msg.position + 1 })).toBe(true);
     expect(d.sent).toHaveLength(0);
-    expect(await storedRows(b.tenant.id, "survey_responses")).toHaveLength(0);
     expect((await status(a.apiKey, r.json.data.ingestion_id)).json.data).toMatchObject({ status: "pending", bytes_processed: HEADER.length + 2 });
+    // A message carries no tenant: the chain row, written by the upload, says whose data it is.
+    expect(await deliver(d, { ...msg, tenant_id: b.tenant.id })).toBe(true);
+    expect(await storedRows(b.tenant.id, "survey_responses")).toHaveLength(0);
+    expect(await storedRows(a.tenant.id, "survey_responses")).toHaveLength(1);
   });
 
   it("marks the ingestion failed when its chunk message lands on the dead-letter queue", async () => {
@@ -145,15 +147,18 @@ describe("chunked CSV ingestion", () => {
     const d = manualEnv({ CSV_CHUNK_BYTES: "64" });
     const r = await uploadWith(d, t.apiKey, "survey-data", surveyFile(6));
     const id = r.json.data.ingestion_id;
+    const mine = () => d.sent.filter((m) => (m as ChainMessage).chain_id === `csv_ingest:${id}`);
     expect(await deliver(d, d.sent.shift())).toBe(true);
     const lost = d.sent.shift();
     await runCron(d);
-    expect(d.sent, "a live chain is left alone").toHaveLength(0);
-    await e.DB.prepare("UPDATE ingestions SET updated_at = updated_at - 3600 WHERE id = ?1").bind(id).run();
+    expect(mine(), "a live chain is left alone").toHaveLength(0);
+    // Its lease runs out (as LEASE_SECONDS later): the chain sweep of the next tick resends it.
+    await e.DB.prepare("UPDATE chains SET lease_until = lease_until - 3600 WHERE id = ?1").bind(`csv_ingest:${id}`).run();
     await runCron(d);
-    expect(d.sent).toEqual([lost]);
+    expect(mine()).toEqual([lost]);
     await runCron(d);
-    expect(d.sent, "resent once, not every minute").toHaveLength(1);
+    expect(mine(), "resent once, not every minute").toHaveLength(1);
+    d.sent.splice(0, d.sent.length, ...mine());
     await drain(d);
     expect((await status(t.apiKey, id)).json.data).toMatchObject({ status: "completed", rows_accepted: 6 });
   });

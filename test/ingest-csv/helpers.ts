@@ -125,3 +125,23 @@ export async function runCron(d: Driver) {
   await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), d.env, ctx);
   await waitOnExecutionContext(ctx);
 }
+
+/**
+ * The control database whose batches fail (those for which `when` says so), as when the worker
+ * dies between the rows' commit on the shard and the checkpoint's batch in the control DB:
+ * `fail` rejects (a crash the chain sees) or never settles (a killed process). Everything
+ * else passes through.
+ */
+export function failingControlBatch(
+  db: D1Database,
+  fail: () => Promise<never> = async () => Promise.reject(new Error("simulated crash before the checkpoint")),
+  when: () => boolean = () => true,
+): D1Database {
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === "batch") return (stmts: D1PreparedStatement[]) => (when() ? fail() : target.batch(stmts));
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}

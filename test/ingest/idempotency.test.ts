@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { shardDb } from "../../src/services/shards";
+import { shardDb } from "../../src/db/shards";
 import { call, setupTenant } from "../helpers";
 import { actions, countRows, e } from "./util";
 

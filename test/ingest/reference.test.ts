@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
-import { shardDb } from "../../src/services/shards";
+import { shardDb } from "../../src/db/shards";
 import { call, setupTenant } from "../helpers";
 
 const e = env as unknown as Env;

@@ -60,7 +60,8 @@ describe("GET /v1/assessment/user/status", () => {
     const none = await status("u1");
     expect(none.json).toEqual({ code: 200, message: "", data: { completed: false, completed_at: null } });
     // survey responses arrive by CSV upload; written here through the shared ingestion core
-    const { insertRows, validateItems } = await import("../../src/services/ingest");
+    const { insertRows, validateItems } = await import("../../src/ingest/batch");
+    const { createServices } = await import("../../src/services");
     const { getModel } = await import("../../src/models");
     const model = getModel("survey_responses");
     if (!model) throw new Error("no model");
@@ -69,7 +70,7 @@ describe("GET /v1/assessment/user/status", () => {
       { timestamp: "2020-04-02 05:55:49", user_id: "u1", question_id: "q9", completed: true },
     ]);
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
-    await insertRows(e, t.tenant.id, model, v.rows);
+    await insertRows(createServices(e), t.tenant.id, model, v.rows);
     const done = await status("u1");
     expect(done.status).toBe(200);
     expect(done.json).toEqual({ code: 200, message: "", data: { completed: true, completed_at: 1585806949 } });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import type { Env } from "../../src/env";
-import { shardDb } from "../../src/services/shards";
+import { shardDb } from "../../src/db/shards";
 
 export const e = env as unknown as Env;
 

@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { MODELS, getModel } from "../../src/models";
 import type { ModelDef } from "../../src/models";
-import { MAX_STATEMENT_JSON_BYTES, chunkRows, insertRows, validateItems } from "../../src/services/ingest";
-import { shardDb } from "../../src/services/shards";
+import { MAX_STATEMENT_JSON_BYTES, chunkRows, insertRows, validateItems } from "../../src/ingest/batch";
+import { shardDb } from "../../src/db/shards";
+import { createServices } from "../../src/services";
 import { createTenant } from "../helpers";
 
 const e = env as unknown as Env;
@@ -117,7 +118,7 @@ describe("insertRows", () => {
     expect(v.ok).toBe(true);
     if (!v.ok) return;
     for (const chunk of chunkRows(v.rows)) expect(new TextEncoder().encode(chunk).length).toBeLessThanOrEqual(MAX_STATEMENT_JSON_BYTES);
-    const res = await insertRows(e, t.id, model("actions"), v.rows);
+    const res = await insertRows(createServices(e), t.id, model("actions"), v.rows);
     expect(res.rows).toBe(1000);
     expect(res.statements).toBeLessThanOrEqual(3);
     const count = async (s: number) =>
@@ -137,7 +138,7 @@ describe("insertRows", () => {
     const v = validateItems(model("actions"), Array.from({ length: 1000 }, (_, i) => action(i)));
     if (!v.ok) throw new Error("invalid");
     await expect(
-      insertRows(e, { tenantId: t.id, shard }, model("actions"), v.rows, (db) => [db.prepare("INSERT INTO no_such_table VALUES (1)")]),
+      insertRows(createServices(e), { tenantId: t.id, shard }, model("actions"), v.rows, (db) => [db.prepare("INSERT INTO no_such_table VALUES (1)")]),
     ).rejects.toThrow();
     const n = await shardDb(e, shard).prepare("SELECT count(*) AS n FROM actions WHERE tenant_id = ?1").bind(t.id).first<{ n: number }>();
     expect(n?.n).toBe(0);
@@ -150,7 +151,7 @@ describe("insertRows", () => {
     const write = async (list: unknown[]) => {
       const v = validateItems(items, list);
       if (!v.ok) throw new Error(JSON.stringify(v.errors));
-      await insertRows(e, t.id, items, v.rows);
+      await insertRows(createServices(e), t.id, items, v.rows);
     };
     await write([
       { item_id: "1", price: 1, currency: "USD", name: "Axe", type: "weapon" },

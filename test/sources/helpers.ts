@@ -1,14 +1,45 @@
 import { AwsClient } from "aws4fetch";
 import { expect } from "vitest";
+import { type ChainMessage, handleChainMessage } from "../../src/chain";
 import type { Env } from "../../src/env";
+import { discoverSources } from "../../src/ingest/sources/discover";
+import { chainJobs } from "../../src/jobs";
 import type { JobMessage } from "../../src/jobs/messages";
-import { type SourceChunkMessage, processSourceChunk } from "../../src/services/sources/chunks";
-import { discoverSources } from "../../src/services/sources/discover";
-import { ManualQueue, tenantShard } from "../exports-run/helpers";
+import { type Services, createServices, fixedClock } from "../../src/services";
 import { call } from "../helpers";
 import { controlJson, e, servers, unique } from "../targets/helpers";
 
-export { e, servers, unique, controlJson, ManualQueue };
+export { e, servers, unique, controlJson };
+
+/**
+ * A jobs queue that records what is sent, and a clock that moves only when told, so a test
+ * delivers each chain link itself (or "loses" it) and decides when leases run out.
+ */
+export class ManualQueue {
+  sent: JobMessage[] = [];
+  readonly clock = fixedClock(Date.now());
+
+  /** Services over the test env with `extra` bindings or settings. */
+  services(extra: Partial<Env> = {}): Services {
+    return createServices({ ...e, ...extra } as Env, {
+      clock: this.clock,
+      jobs: { send: async (m) => void this.sent.push(m) },
+    });
+  }
+
+  take(): ChainMessage | undefined {
+    return this.sent.shift() as ChainMessage | undefined;
+  }
+}
+
+/** Runs one chain link through the chain, as the queue consumer does. */
+export const deliver = (q: ManualQueue, m: ChainMessage, extra: Partial<Env> = {}) => handleChainMessage(q.services(extra), chainJobs, m);
+
+export async function tenantShard(tenantId: string): Promise<D1Database> {
+  const t = await e.DB.prepare("SELECT shard FROM tenants WHERE id = ?1").bind(tenantId).first<{ shard: number }>();
+  if (!t) throw new Error("no tenant");
+  return (e as unknown as Record<string, D1Database>)[`DATA_${t.shard}`] as D1Database;
+}
 
 /** A fresh bucket on the loopback S3 server. */
 export async function newBucket(): Promise<string> {
@@ -44,17 +75,18 @@ export async function createSource(token: string, config: Record<string, unknown
   return call("POST", "/api/1/sources", { token, body: { name: "bucket", config, ...extra } });
 }
 
-/** Runs discovery for one tenant and then every chunk message until the chain ends. */
+/** Runs discovery for one tenant and then every chain link until the chains end. */
 export async function tick(q: ManualQueue, tenantId: string, extra: Partial<Env> = {}, list: { pages?: number; pageSize?: number } = {}): Promise<number> {
-  await discoverSources(q.env(extra), { tenantId, ...list });
+  await discoverSources(q.services(extra), { tenantId, ...list });
   return drain(q, extra);
 }
 
 export async function drain(q: ManualQueue, extra: Partial<Env> = {}): Promise<number> {
   let n = 0;
-  for (let m = q.sent.shift(); m; m = q.sent.shift()) {
-    expect((m as JobMessage).type).toBe("source_chunk");
-    await processSourceChunk(q.env(extra), m as SourceChunkMessage);
+  for (let m = q.take(); m; m = q.take()) {
+    expect(m.type).toBe("chain");
+    expect(m.chain_id).toMatch(/^source_file:/);
+    await deliver(q, m, extra);
     if (++n > 5000) throw new Error("chain does not end");
   }
   return n;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MODELS } from "../../src/models";
-import { classifyKey } from "../../src/services/sources/layout";
+import { classifyKey } from "../../src/ingest/sources/layout";
 import { call } from "../helpers";
 
 describe("source layout", () => {

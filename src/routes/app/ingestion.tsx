@@ -20,13 +20,13 @@ ingestionPages.get("/ingestion", async (c) => {
   const uploads = await Promise.all(
     (await svc.recentIngestions(s, who.tenant.id, RECENT)).map(async (ing) => ({
       ing,
-      errors: ing.rows_rejected > 0 ? await svc.ingestionErrors(s, ing.id, ERRORS_SHOWN) : [],
+      errors: ing.rows_rejected > 0 ? await svc.ingestionErrors(s, who.tenant.id, ing.id, ERRORS_SHOWN) : [],
     })),
   );
   const sources = await Promise.all(
     (await svc.listSources(s, who.tenant.id)).map(async (row) => {
-      const [stats, files] = await Promise.all([svc.sourceStats(s, row.id), svc.sourceFiles(s, row.id, RECENT)]);
-      const errors = await svc.sourceFileErrors(s, files.filter((f) => f.rows_rejected > 0).map((f) => f.id), ERRORS_SHOWN);
+      const [stats, files] = await Promise.all([svc.sourceStats(s, who.tenant.id, row.id), svc.sourceFiles(s, who.tenant.id, row.id, RECENT)]);
+      const errors = await svc.sourceFileErrors(s, who.tenant.id, files.filter((f) => f.rows_rejected > 0).map((f) => f.id), ERRORS_SHOWN);
       const view = svc.sourceView(row);
       return { source: { ...view, config: view.config as Record<string, unknown> }, stats, files: files.map((file) => ({ file, errors: errors.get(file.id) ?? [] })) };
     }),

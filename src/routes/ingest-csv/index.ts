@@ -5,12 +5,13 @@ import { ApiError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
-import { chunkSettings, enqueueChunk } from "../../services/ingest-csv/chunks";
-import { createIngestion, getIngestion, listErrors } from "../../services/ingest-csv/ingestions";
-import { type CsvRoute, checkHeader, csvModel } from "../../services/ingest-csv/models";
-import { parseHeader } from "../../services/ingest-csv/parse";
-import { UploadError, stageMultipartFile } from "../../services/ingest-csv/upload";
-import { tenantData } from "../../services/shards";
+import { getIngestion, listIngestionErrors } from "../../db/ingestions";
+import { commitOnShard, tenantData } from "../../db/shards";
+import { chunkSettings } from "../../ingest/csv/chunks";
+import { startCsvIngestion } from "../../ingest/csv/ingestions";
+import { type CsvRoute, checkHeader, csvModel } from "../../ingest/csv/models";
+import { parseHeader } from "../../ingest/csv/parse";
+import { UploadError, stageMultipartFile } from "../../ingest/csv/upload";
 import { envelope, idempotent } from "../ingest/envelope";
 
 /** CSV ingestion: `POST /v1/kpis/csv`, `POST /v1/survey-data/csv`, `GET /v1/ingestions/{id}`. */
@@ -65,6 +66,7 @@ for (const [route, noun] of [
 
 async function upload(c: Context<AppEnv>, route: CsvRoute) {
   const principal = c.get("principal");
+  const s = c.var.services;
   const model = csvModel(route);
   const maxBytes = Number.parseInt(c.env.MAX_UPLOAD_BYTES, 10);
   const declared = Number(c.req.header("content-length"));
@@ -76,13 +78,13 @@ async function upload(c: Context<AppEnv>, route: CsvRoute) {
   const key = `ingestions/${principal.tenantId}/${id}.csv`;
   let staged: Awaited<ReturnType<typeof stageMultipartFile>>;
   try {
-    staged = await stageMultipartFile(c.req.raw, c.env.FILES, key, maxBytes);
+    staged = await stageMultipartFile(c.req.raw, s.files, key, maxBytes);
   } catch (err) {
     if (!(err instanceof UploadError)) throw err;
     throw new ApiError(err.kind === "too_large" ? "payload_too_large" : err.kind, err.message);
   }
   const refuse = async (message: string) => {
-    await c.env.FILES.delete(key);
+    await s.files.delete(key);
     return new ApiError("unprocessable", message);
   };
   if (staged.bytes === 0) throw await refuse("The file is empty: expected a header row and at least one data row");
@@ -98,32 +100,29 @@ async function upload(c: Context<AppEnv>, route: CsvRoute) {
     const res = await idempotent(c, `${staged.sha256} ${staged.fileName ?? ""}`, async (store) => {
       started = true;
       const chunk = chunkSettings(c.env);
-      await createIngestion(c.env, {
+      await startCsvIngestion(s, {
         id,
-        tenant_id: principal.tenantId,
+        tenantId: principal.tenantId,
         model: model.name,
-        file_key: key,
-        file_name: staged.fileName,
-        file_bytes: staged.bytes,
+        fileKey: key,
+        fileName: staged.fileName,
+        fileBytes: staged.bytes,
         columns: check.columns,
-        chunk_bytes: chunk.bytes,
-        chunk_rows: chunk.rows,
-        next_offset: header.end,
-        next_line: header.nextLine,
+        chunk,
+        firstOffset: header.end,
+        firstLine: header.nextLine,
       });
-      await enqueueChunk(c.env, { id, tenant_id: principal.tenantId }, header.end);
       const response = envelope(201, "ingestion has been started", {
         estimated_time_to_complete: Math.max(1, Math.ceil((staged.bytes - header.end) / BYTES_PER_SECOND)),
         ingestion_id: id,
       });
-      const storeStatements = store(response);
-      if (storeStatements.length) await tenantData(c.env, principal).db.batch(storeStatements);
+      await commitOnShard(tenantData(s.shards, principal), store(response));
       return response;
     });
-    if (!started) await c.env.FILES.delete(key); // a replay: the first upload's file is the one ingested
+    if (!started) await s.files.delete(key); // a replay: the first upload's file is the one ingested
     return res;
   } catch (err) {
-    if (!started) await c.env.FILES.delete(key);
+    if (!started) await s.files.delete(key);
     throw err;
   }
 }
@@ -178,9 +177,11 @@ ingestCsvRouter.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const q = c.req.valid("query");
-    const ing = await getIngestion(c.env, c.get("principal").tenantId, id);
+    const s = c.var.services;
+    const tenantId = c.get("principal").tenantId;
+    const ing = await getIngestion(s.db, tenantId, id);
     if (!ing) throw notFound(`Ingestion ${id}`);
-    const errors = await listErrors(c.env, ing.id, q.errors_after_line, q.errors_limit + 1);
+    const errors = await listIngestionErrors(s.db, tenantId, ing.id, q.errors_after_line, q.errors_limit + 1);
     const more = errors.length > q.errors_limit;
     let page = errors.slice(0, q.errors_limit);
     // A page ends on a whole line, so the cursor (the last line) never skips errors of that line.

@@ -3,9 +3,9 @@ import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
-import { IDEMPOTENCY_KEY, claimIdempotencyKey, purgeExpired } from "../../services/ingest";
-import type { ItemError, StoredResponse } from "../../services/ingest";
-import { tenantData } from "../../services/shards";
+import { IDEMPOTENCY_KEY, claimIdempotencyKey, purgeExpired } from "../../ingest/batch";
+import type { ItemError, StoredResponse } from "../../ingest/batch";
+import { tenantData } from "../../db/shards";
 
 /** Most items in one request (reference: "push up to 1000 multiple items at the same time"). */
 export const MAX_ITEMS = 1000;
@@ -102,9 +102,10 @@ export async function idempotent(
   if (!IDEMPOTENCY_KEY.test(key)) {
     throw new ApiError("bad_request", "Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID, for example)");
   }
-  const td = tenantData(c.env, c.get("principal"));
+  const s = c.var.services;
+  const td = tenantData(s.shards, c.get("principal"));
   const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${raw}`);
-  const claim = await claimIdempotencyKey(td, key, fingerprint);
+  const claim = await claimIdempotencyKey(s.clock, td, key, fingerprint);
   switch (claim.kind) {
     case "replay":
       return send(c, claim.response, { "Idempotent-Replayed": "true" });
@@ -120,7 +121,7 @@ export async function idempotent(
   try {
     const res = await run((r) => {
       stored = true;
-      return [claim.complete(r), purgeExpired(td.db)];
+      return [claim.complete(r), purgeExpired(s.clock, td.db)];
     });
     if (!stored) await claim.release();
     return send(c, res);

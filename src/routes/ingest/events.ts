@@ -5,7 +5,7 @@ import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
 import { MODELS, getModel } from "../../models";
 import type { ModelDef } from "../../models";
-import { insertRows, validateItems } from "../../services/ingest";
+import { insertRows, validateItems } from "../../ingest/batch";
 import { batchItems, envelope, idempotent, itemErrors, readJson, send } from "./envelope";
 import { documentBatch } from "./openapi";
 
@@ -33,11 +33,11 @@ export const RECORD_MODELS = MODELS.filter((m) => m.family === "loyalty");
 async function ingest(c: Context<AppEnv>, model: ModelDef, keys: readonly string[], noun: string) {
   const { raw, body } = await readJson(c);
   const items = batchItems(body, keys);
-  const v = validateItems(model, items);
+  const v = validateItems(model, items, { now: new Date(c.var.services.clock.now()) });
   if (!v.ok) return send(c, itemErrors(v.errors, v.total, items.length));
   return idempotent(c, raw, async (store) => {
     const res = envelope(201, `${v.rows.length} ${noun} have been successfully ingested`);
-    await insertRows(c.env, c.get("principal"), model, v.rows, () => store(res));
+    await insertRows(c.var.services, c.get("principal"), model, v.rows, () => store(res));
     return res;
   });
 }

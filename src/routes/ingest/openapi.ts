@@ -5,7 +5,7 @@ import type { FieldDef, ModelDef } from "../../models";
 
 /**
  * OpenAPI descriptions of the ingestion routes, generated from the model catalog. They document
- * only: requests are checked by validateItems (src/services/ingest), built from the same catalog.
+ * only: requests are checked by validateItems (src/ingest/batch), built from the same catalog.
  */
 function fieldSchema(f: FieldDef) {
   const base =

@@ -4,10 +4,10 @@ import { getModel } from "../../models";
 import { ApiError } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
-import { insertStatements, validateItems } from "../../services/ingest";
-import type { ItemError, Row } from "../../services/ingest";
-import { type Mapped, type PlayFabEvent, mapPlayFabEvent } from "../../services/ingest/playfab";
-import { tenantData } from "../../services/shards";
+import { insertStatements, validateItems } from "../../ingest/batch";
+import type { ItemError, Row } from "../../ingest/batch";
+import { type Mapped, type PlayFabEvent, mapPlayFabEvent } from "../../ingest/batch/playfab";
+import { commitOnShard, tenantData } from "../../db/shards";
 import { MAX_ITEMS, envelope, idempotent, itemErrors, readJson, send } from "./envelope";
 import { documentRoute } from "./openapi";
 
@@ -40,7 +40,7 @@ playfabRouter.post("/playfab", requireApiKey({ allowQuery: true }), async (c) =>
   let total = errors.length;
   for (const [name, list] of groups) {
     const model = getModel(name) as ModelDef;
-    const v = validateItems(model, list.map((l) => l.item));
+    const v = validateItems(model, list.map((l) => l.item), { now: new Date(c.var.services.clock.now()) });
     if (v.ok) batches.push({ model, rows: v.rows });
     else {
       total += v.total;
@@ -50,15 +50,16 @@ playfabRouter.post("/playfab", requireApiKey({ allowQuery: true }), async (c) =>
   }
   if (errors.length) return send(c, itemErrors(errors.slice(0, 100), total, events.length));
 
-  const td = tenantData(c.env, c.get("principal"));
+  const s = c.var.services;
+  const td = tenantData(s.shards, c.get("principal"));
   const ingested = batches.reduce((n, b) => n + b.rows.length, 0);
   return idempotent(c, raw, async (store) => {
     const res = envelope(201, `${ingested} events have been successfully ingested`, {
       models: Object.fromEntries(batches.map((b) => [b.model.name, b.rows.length])),
       skipped,
     });
-    const statements = [...batches.flatMap((b) => insertStatements(td, b.model, b.rows)), ...store(res)];
-    if (statements.length) await td.db.batch(statements);
+    const now = s.clock.seconds();
+    await commitOnShard(td, [...batches.flatMap((b) => insertStatements(td, b.model, b.rows, now)), ...store(res)]);
     return res;
   });
 });

@@ -2,8 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
-import { assessmentStatus, deleteUserData } from "../../services/ingest/users";
-import { tenantData } from "../../services/shards";
+import { assessmentStatus, deleteUserData } from "../../ingest/batch/users";
+import { commitOnShard, tenantData } from "../../db/shards";
 import { envelope, idempotent, readJson, send } from "./envelope";
 import { documentRoute } from "./openapi";
 
@@ -23,10 +23,10 @@ usersRouter.post("/user-data", requireApiKey(), async (c) => {
   return idempotent(c, raw, async (store) => {
     // The response names the row count, known only after the deletion: it is stored right
     // after it. Deleting again is harmless (nothing left to delete).
-    const result = await deleteUserData(c.env, c.get("principal"), id);
+    const s = c.var.services;
+    const result = await deleteUserData(s, c.get("principal"), id);
     const res = envelope(200, `user data of ${id} has been deleted`, { id, deleted_rows: result.rows, by_model: result.by_model });
-    const stmts = store(res);
-    if (stmts.length) await tenantData(c.env, c.get("principal")).db.batch(stmts);
+    await commitOnShard(tenantData(s.shards, c.get("principal")), store(res));
     return res;
   });
 });
@@ -35,7 +35,7 @@ usersRouter.post("/user-data", requireApiKey(), async (c) => {
 usersRouter.get("/assessment/user/status", requireApiKey(), async (c) => {
   const id = UserId.safeParse(c.req.query("id"));
   if (!id.success) throw new ApiError("bad_request", "Query parameter id is required: /v1/assessment/user/status?id=<user id>");
-  return send(c, envelope(200, "", await assessmentStatus(c.env, c.get("principal"), id.data)));
+  return send(c, envelope(200, "", await assessmentStatus(c.var.services, c.get("principal"), id.data)));
 });
 
 documentRoute(usersRouter, { method: "post", path: "/user-data", summary: "Delete every row of one user (all models)", body: DeleteBody, ok: 200 });

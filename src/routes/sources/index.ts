@@ -2,9 +2,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
-import { SourceConfig } from "../../services/sources/config";
-import { fileErrors, listFiles, sourceStats } from "../../services/sources/files";
-import { checkSource, createSource, deleteSource, getSource, listSources, sourceConfig, sourceView } from "../../services/sources/sources";
+import { SourceConfig } from "../../ingest/sources/config";
+import { deleteSource, firstErrorsOfFiles, getSource, listSourceFiles, listSources, sourceStats } from "../../db/sources";
+import { checkSource, createSource, sourceConfig, sourceView } from "../../ingest/sources/sources";
+import type { Services } from "../../services";
 import { checkTargetHost } from "../../targets/hosts";
 import { TargetError } from "../../targets/types";
 
@@ -69,10 +70,10 @@ const IdParam = z.object({ id: z.string().min(1).max(64).openapi({ example: "src
 const refused = (err: TargetError, what: string) =>
   new ApiError("unprocessable", `${what}: ${err.message}`, { details: [{ path: "kind", message: err.kind }] });
 
-async function requireSource(env: Parameters<typeof getSource>[0], tenantId: string, id: string) {
-  const s = await getSource(env, tenantId, id);
-  if (!s) throw notFound(`Source '${id}'`);
-  return s;
+async function requireSource(s: Services, tenantId: string, id: string) {
+  const source = await getSource(s.db, tenantId, id);
+  if (!source) throw notFound(`Source '${id}'`);
+  return source;
 }
 
 sourcesRouter.openapi(
@@ -92,14 +93,14 @@ sourcesRouter.openapi(
     const body = c.req.valid("json");
     if (body.webhook_url) {
       try {
-        await checkTargetHost(c.env, new URL(body.webhook_url).hostname);
+        await checkTargetHost(c.var.services.env, new URL(body.webhook_url).hostname);
       } catch (err) {
         if (err instanceof TargetError) throw refused(err, "webhook_url is not allowed");
         throw err;
       }
     }
     try {
-      const row = await createSource(c.env, c.get("principal").tenantId, body);
+      const row = await createSource(c.var.services, c.get("principal").tenantId, body);
       return c.json(sourceView(row), 201);
     } catch (err) {
       if (err instanceof TargetError) throw refused(err, "The source cannot be listed");
@@ -117,7 +118,7 @@ sourcesRouter.openapi(
     security: [{ bearerAuth: [] }],
     responses: { 200: { description: "Sources", content: { "application/json": { schema: z.object({ sources: z.array(Source) }) } } } },
   }),
-  async (c) => c.json({ sources: (await listSources(c.env, c.get("principal").tenantId)).map(sourceView) }, 200),
+  async (c) => c.json({ sources: (await listSources(c.var.services.db, c.get("principal").tenantId)).map(sourceView) }, 200),
 );
 
 sourcesRouter.openapi(
@@ -131,8 +132,9 @@ sourcesRouter.openapi(
     responses: { 200: { description: "Source", content: { "application/json": { schema: Source.extend({ stats: Stats }) } } } },
   }),
   async (c) => {
-    const s = await requireSource(c.env, c.get("principal").tenantId, c.req.valid("param").id);
-    return c.json({ ...sourceView(s), stats: await sourceStats(c.env, s.id) }, 200);
+    const tenantId = c.get("principal").tenantId;
+    const source = await requireSource(c.var.services, tenantId, c.req.valid("param").id);
+    return c.json({ ...sourceView(source), stats: await sourceStats(c.var.services.db, tenantId, source.id) }, 200);
   },
 );
 
@@ -148,7 +150,7 @@ sourcesRouter.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await deleteSource(c.env, c.get("principal").tenantId, id))) throw notFound(`Source '${id}'`);
+    if (!(await deleteSource(c.var.services.db, c.get("principal").tenantId, id))) throw notFound(`Source '${id}'`);
     return c.body(null, 204);
   },
 );
@@ -167,9 +169,10 @@ sourcesRouter.openapi(
     },
   }),
   async (c) => {
-    const s = await requireSource(c.env, c.get("principal").tenantId, c.req.valid("param").id);
+    const s = c.var.services;
+    const source = await requireSource(s, c.get("principal").tenantId, c.req.valid("param").id);
     try {
-      await checkSource(c.env, await sourceConfig(c.env, s));
+      await checkSource(s, await sourceConfig(s, source));
     } catch (err) {
       if (err instanceof TargetError) throw refused(err, "Connection test failed");
       throw err;
@@ -201,10 +204,12 @@ sourcesRouter.openapi(
     },
   }),
   async (c) => {
-    const s = await requireSource(c.env, c.get("principal").tenantId, c.req.valid("param").id);
+    const s = c.var.services;
+    const tenantId = c.get("principal").tenantId;
+    const source = await requireSource(s, tenantId, c.req.valid("param").id);
     const q = c.req.valid("query");
-    const files = await listFiles(c.env, s.id, { status: q.status, after: q.after, limit: q.limit });
-    const errors = await fileErrors(c.env, files.map((f) => f.id), q.errors_limit);
+    const files = await listSourceFiles(s.db, tenantId, source.id, { status: q.status, after: q.after, limit: q.limit });
+    const errors = await firstErrorsOfFiles(s.db, tenantId, files.map((f) => f.id), q.errors_limit);
     return c.json(
       {
         files: files.map((f) => ({

@@ -1,6 +1,6 @@
 import type { FC } from "hono/jsx";
 import type { Ingestion, SourceFile } from "../../../db/schema";
-import type { SourceStats } from "../../../services/sources/files";
+import type { SourceStats } from "../../../db/sources";
 import type { SignedIn } from "../../../users/users";
 import { Badge, Layout, bytes, fmtInt, when } from "../layout";
 

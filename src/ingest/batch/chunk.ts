@@ -1,7 +1,6 @@
-import type { Env } from "../../env";
+import { type TenantRef, getKey, insertDoneKey, insertRecords, shardForTenant } from "../../db/shards";
 import type { ModelDef } from "../../models";
-import type { TenantData } from "../shards";
-import { type TenantRef, insertRows, resolveTenant } from "./insert";
+import type { Services } from "../../services";
 import { type Row, type ValidateOptions, validateItems } from "./validate";
 
 /**
@@ -25,7 +24,7 @@ export function validatePartial(
   model: ModelDef,
   items: readonly unknown[],
   lines: readonly number[],
-  opts: Pick<ValidateOptions, "source"> = {},
+  opts: Pick<ValidateOptions, "source" | "now"> = {},
 ): { rows: Row[]; errors: RecordIssue[]; rejected: number } {
   const first = validateItems(model, items, { ...opts, maxErrors: Number.POSITIVE_INFINITY });
   if (first.ok) return { rows: first.rows, errors: [], rejected: 0 };
@@ -42,44 +41,32 @@ export function validatePartial(
 }
 
 /**
- * How long the record that marks a chunk as written is kept: longer than a message can wait
- * in the queue (retention is at most 14 days), so any redelivery still finds it.
+ * How long the record that marks a chunk as written is kept: longer than a chain can be
+ * retried or left stalled and resumed, and than a message can wait in the queue (retention
+ * is at most 14 days), so any repeat of the chunk still finds it.
  * https://developers.cloudflare.com/queues/platform/limits/
  */
 const CHUNK_GUARD_SECONDS = 15 * 24 * 60 * 60;
 
-async function chunkWritten(td: TenantData, key: string): Promise<boolean> {
-  const row = await td.db.prepare("SELECT 1 AS hit FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2").bind(td.tenantId, key).first();
-  return row !== null;
-}
-
-function markWritten(db: D1Database, tenantId: string, key: string, fingerprint: string): D1PreparedStatement {
-  const t = Math.floor(Date.now() / 1000);
-  return db
-    .prepare(
-      `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, response, created_at, expires_at)
-       VALUES (?1, ?2, ?3, 201, '', ?4, ?5)`,
-    )
-    .bind(tenantId, key, fingerprint, t, t + CHUNK_GUARD_SECONDS);
-}
-
 /**
  * Writes a chunk's rows once, however often the chunk is processed. The rows and a record
- * under `key` commit in one D1 batch on the tenant's shard, so a redelivery after a crash
+ * under `key` commit in one D1 batch on the tenant's shard, so a repeat after a crash
  * between this write and the checkpoint (which lives in the control DB) finds the record and
  * writes nothing. `key` must contain a space: no client can send such an Idempotency-Key
  * (see IDEMPOTENCY_KEY), so the two never collide. Returns whether this call wrote.
  */
-export async function insertRowsOnce(env: Env, tenant: TenantRef, model: ModelDef, rows: Row[], key: string, fingerprint: string): Promise<boolean> {
+export async function insertRowsOnce(s: Services, tenant: TenantRef, model: ModelDef, rows: Row[], key: string, fingerprint: string): Promise<boolean> {
   if (!rows.length) return false;
-  const td = await resolveTenant(env, tenant);
-  if (await chunkWritten(td, key)) return false;
+  const td = await shardForTenant(s, tenant);
+  const written = async () => (await getKey(td, key)) !== null;
+  if (await written()) return false;
+  const now = s.clock.seconds();
   try {
-    await insertRows(env, tenant, model, rows, (db) => [markWritten(db, td.tenantId, key, fingerprint)]);
+    await insertRecords(td, model, rows, now, [insertDoneKey(td, key, fingerprint, now, now + CHUNK_GUARD_SECONDS)]);
     return true;
   } catch (err) {
-    // A concurrent delivery of the same message committed first: its batch holds these rows.
-    if (!(await chunkWritten(td, key))) throw err;
+    // A concurrent run of the same chunk committed first: its batch holds these rows.
+    if (!(await written())) throw err;
     return false;
   }
 }

@@ -1,47 +1,53 @@
 /**
- * Ingestion of one file version of a source, one queue message per chunk:
+ * Ingestion of one file version of a source: a `source_file` chain (src/chain), subject = the
+ * file, position = its checkpoint, one link (one queue message) per chunk:
  *
  * - NDJSON and CSV: a ranged GET of `SOURCE_CHUNK_BYTES` from the checkpoint (`position`, a
  *   byte offset); the chunk ends after the last complete line, and the next one starts at
  *   the byte after it. A line longer than the window widens it (up to MAX_RECORD_BYTES).
- * - gzip: a deflate stream cannot be entered in the middle, so each message streams the
+ * - gzip: a deflate stream cannot be entered in the middle, so each link streams the
  *   file from its start through DecompressionStream, discards the decompressed bytes before
  *   the checkpoint (an offset in the decompressed text) and reads one window after it. Memory
- *   stays flat; the work is quadratic in the number of chunks (documented in docs/sources.md).
- * - Parquet: one row group per message (`position` is the row group), its column chunks read
+ *   stays flat; the work is quadratic in the number of chunks (documented in docs/sources.md),
+ *   and the link heartbeats its lease while it streams.
+ * - Parquet: one row group per link (`position` is the row group), its column chunks read
  *   with ranged GETs through hyparquet.
  *
  * Exactly once: rows go to the tenant's shard together with a record of the chunk
  * (insertRowsOnce, key `source chunk <file> <position>`) and the checkpoint goes to the
- * control DB only if it is still at `position` (recordChunk). A redelivery before the
+ * control DB only if it is still at `position` (recordFileChunk). A link run again before the
  * checkpoint finds the record and writes no rows, then moves the checkpoint; one after it
- * does nothing.
+ * only moves the chain on.
  */
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import type { ChainJob, StepContext, StepOutcome } from "../../chain";
+import type { ChainRow, SourceFile, SourceRow } from "../../db/schema";
+import { failSourceFile, getSource, getSourceFile, recordFileChunk } from "../../db/sources";
 import type { Env } from "../../env";
 import { getModel } from "../../models";
 import type { ModelDef } from "../../models";
+import type { Services } from "../../services";
 import { TargetError } from "../../targets/types";
-import { type RecordIssue, insertRowsOnce, validatePartial } from "../ingest";
-import { formatTimestamp } from "../ingest/formats";
-import { MAX_RECORD_BYTES } from "../ingest-csv/chunks";
-import { checkHeader, recordToItem } from "../ingest-csv/models";
-import { parseChunk, parseHeader } from "../ingest-csv/parse";
-import { type SourceFile, failFile, getFile, markEnqueued, recordChunk } from "./files";
+import { type RecordIssue, insertRowsOnce, validatePartial } from "../batch";
+import { formatTimestamp } from "../batch/formats";
+import { MAX_RECORD_BYTES } from "../csv/chunks";
+import { checkHeader, recordToItem } from "../csv/models";
+import { parseChunk, parseHeader } from "../csv/parse";
 import { parseNdjsonChunk } from "./ndjson";
-import { type SourceRow, getSource, notify, sourceConfig } from "./sources";
+import { notify, sourceConfig } from "./sources";
 import { type SourceStorage, openStorage } from "./storage";
 
-export interface SourceChunkMessage {
-  type: "source_chunk";
-  version: 1;
-  file_id: string;
-  tenant_id: string;
-  position: number;
-}
+/** Per-line errors kept per file; rows_rejected still counts every rejected row. */
+export const MAX_STORED_ERRORS = 1000;
 
 /**
- * One chunk is one queue message: at most this many bytes read and records handled, which
+ * Heartbeats of a link are at least this far apart: often enough to keep a lease of
+ * LEASE_SECONDS while a gzip file streams from its start, rarely enough to cost little D1.
+ */
+const HEARTBEAT_EVERY_MS = 10_000;
+
+/**
+ * One chunk is one link of the file's chain: at most this many bytes read and records handled, which
  * keeps a message's CPU time and its D1 batch well inside the Worker and D1 limits.
  * https://developers.cloudflare.com/workers/platform/limits/#cpu-time
  * https://developers.cloudflare.com/d1/platform/limits/
@@ -57,17 +63,20 @@ export function sourceChunkSettings(env: Pick<Env, "SOURCE_CHUNK_BYTES" | "SOURC
   return { bytes: num(env.SOURCE_CHUNK_BYTES, DEFAULT_CHUNK_BYTES), rows: num(env.SOURCE_CHUNK_ROWS, DEFAULT_CHUNK_ROWS) };
 }
 
-export function chunkMessage(f: Pick<SourceFile, "id" | "tenant_id">, position: number): SourceChunkMessage {
-  return { type: "source_chunk", version: 1, file_id: f.id, tenant_id: f.tenant_id, position };
-}
+/** A link's heartbeat, sent only when HEARTBEAT_EVERY_MS passed since the last one (by the services' clock). */
+type Beat = () => Promise<void>;
 
-async function enqueueChunk(env: Env, f: SourceFile, position: number): Promise<void> {
-  await env.JOBS.send(chunkMessage(f, position));
-  await markEnqueued(env, f.id, position);
+function throttled(s: Services, heartbeat: () => Promise<void>): Beat {
+  let last = s.clock.now();
+  return async () => {
+    if (s.clock.now() - last < HEARTBEAT_EVERY_MS) return;
+    last = s.clock.now();
+    await heartbeat();
+  };
 }
 
 /** Decompressed bytes `[offset, offset + length)` of a gzip file, streamed from its start. */
-async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number, length: number): Promise<{ bytes: Uint8Array; final: boolean }> {
+async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number, length: number, beat: Beat): Promise<{ bytes: Uint8Array; final: boolean }> {
   // Errors of the download itself (a dropped connection) are retried; errors of the
   // decompressor mean the file is not gzip.
   const raw = (await storage.stream(f.key, f.etag)).getReader();
@@ -93,6 +102,7 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return { bytes: out.subarray(0, filled), final: true };
+      await beat();
       const start = Math.max(0, offset - seen);
       seen += value.length;
       if (start >= value.length) continue;
@@ -110,8 +120,8 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
   }
 }
 
-async function readWindow(storage: SourceStorage, f: SourceFile, length: number): Promise<{ bytes: Uint8Array; final: boolean }> {
-  if (f.gzip) return gzipWindow(storage, f, f.position, length);
+async function readWindow(storage: SourceStorage, f: SourceFile, length: number, beat: Beat): Promise<{ bytes: Uint8Array; final: boolean }> {
+  if (f.gzip) return gzipWindow(storage, f, f.position, length, beat);
   const len = Math.min(length, f.size - f.position);
   const bytes = len > 0 ? await storage.range(f.key, f.etag, f.position, len) : new Uint8Array(0);
   return { bytes, final: f.position + len >= f.size };
@@ -131,10 +141,10 @@ interface Parsed {
 type Outcome = Parsed | { fail: string };
 
 /** Parses the next complete records of a text file, widening the window while it holds none. */
-async function readText(storage: SourceStorage, f: SourceFile, model: ModelDef, chunk: { bytes: number; rows: number }): Promise<Outcome> {
+async function readText(storage: SourceStorage, f: SourceFile, model: ModelDef, chunk: { bytes: number; rows: number }, beat: Beat): Promise<Outcome> {
   let window = chunk.bytes;
   for (;;) {
-    const { bytes, final } = await readWindow(storage, f, window);
+    const { bytes, final } = await readWindow(storage, f, window, beat);
     const parsed = f.format === "csv" ? parseCsv(bytes, final, f, model, chunk.rows) : parseJson(bytes, final, f, chunk.rows);
     if ("fail" in parsed || parsed.consumed > 0 || final) return parsed;
     if (window >= MAX_RECORD_BYTES) {
@@ -248,11 +258,11 @@ async function readParquet(storage: SourceStorage, f: SourceFile): Promise<Outco
   };
 }
 
-async function finishFile(env: Env, source: SourceRow, f: SourceFile, failed: string | null): Promise<void> {
-  const done = await getFile(env, f.tenant_id, f.id);
+async function finishFile(s: Services, source: SourceRow, f: SourceFile, failed: string | null): Promise<void> {
+  const done = await getSourceFile(s.db, f.tenant_id, f.id);
   if (!done) return;
   if (failed === null && done.rows_rejected === 0) return;
-  await notify(env, source, failed === null ? "source.file.invalid" : "source.file.failed", {
+  await notify(s, source, failed === null ? "source.file.invalid" : "source.file.failed", {
     source_id: source.id,
     file_id: done.id,
     key: done.key,
@@ -264,69 +274,78 @@ async function finishFile(env: Env, source: SourceRow, f: SourceFile, failed: st
   });
 }
 
-async function fail(env: Env, source: SourceRow, f: SourceFile, position: number, message: string): Promise<void> {
-  if (await failFile(env, f, position, message)) await finishFile(env, source, f, message);
+/** Stops the file at its checkpoint with a reason a person can act on, notifies, and ends the chain. */
+async function fail(s: Services, source: SourceRow, f: SourceFile, message: string): Promise<StepOutcome> {
+  if (await failSourceFile(s.db, f.tenant_id, f.id, f.position, message, s.clock.seconds())) await finishFile(s, source, f, message);
+  return { failed: message };
 }
 
+/** Where the chain goes when the file is not where this link expected it. */
+const resync = (f: SourceFile | undefined): StepOutcome =>
+  !f || f.status === "completed" || f.status === "failed" ? { done: true } : { next: f.position };
+
 /**
- * Handles one `source_chunk` message. Idempotent: a message whose chunk is already recorded
- * does nothing, except resend the next message if that send was lost.
+ * One link of a file's chain: read the chunk at the checkpoint, validate, write the good rows
+ * once, record the checkpoint and the line errors (compare-and-set), and say where the next
+ * link starts. Idempotent at its position (see the top of this file).
  */
-export async function processSourceChunk(env: Env, msg: SourceChunkMessage): Promise<void> {
-  const f = await getFile(env, msg.tenant_id, msg.file_id);
-  if (!f || f.status === "completed" || f.status === "failed") return;
-  if (f.position !== msg.position) {
-    if (f.prev_position === msg.position && (f.enqueued_position ?? -1) < f.position) await enqueueChunk(env, f, f.position);
-    return;
-  }
-  const source = await getSource(env, f.tenant_id, f.source_id);
-  if (!source) return;
+export async function sourceFileStep({ services: s, chain, heartbeat }: StepContext): Promise<StepOutcome> {
+  const f = await getSourceFile(s.db, chain.tenant_id, chain.subject_id);
+  // Done, failed, gone, or its checkpoint already recorded by a run whose chain did not move on.
+  if (!f || f.status === "completed" || f.status === "failed" || f.position !== chain.position) return resync(f);
+  const source = await getSource(s.db, f.tenant_id, f.source_id);
+  if (!source) return { done: true }; // the source was deleted, its files with it
   const model = getModel(f.model);
-  if (!model) return fail(env, source, f, msg.position, `The model ${f.model} is no longer in the catalog`);
-  const storage = openStorage(env, await sourceConfig(env, source), { attempts: 3 });
+  if (!model) return fail(s, source, f, `The model ${f.model} is no longer in the catalog`);
+  const storage = openStorage(s.env, await sourceConfig(s, source), { attempts: 3 });
+  const beat = throttled(s, heartbeat);
 
   let out: Outcome;
   try {
-    out = f.format === "parquet" ? await readParquet(storage, f) : await readText(storage, f, model, sourceChunkSettings(env));
+    out = f.format === "parquet" ? await readParquet(storage, f) : await readText(storage, f, model, sourceChunkSettings(s.env), beat);
   } catch (err) {
-    // Transient failures and auth errors are retried by the queue (then given up, see giveUpSourceChunk);
+    // Transient failures and auth errors are retried by the chain (then given up, see giveUpSourceFile);
     // a file that changed or vanished will not come back.
     if (err instanceof TargetError && (err.kind === "refused" || err.kind === "not_found")) {
-      return fail(env, source, f, msg.position, `${err.message}; a rewritten file is ingested again as a new version`);
+      return fail(s, source, f, `${err.message}; a rewritten file is ingested again as a new version`);
     }
     throw err;
   }
-  if ("fail" in out) return fail(env, source, f, msg.position, out.fail);
+  if ("fail" in out) return fail(s, source, f, out.fail);
 
-  const v = validatePartial(model, out.items, out.lines, { source: out.source });
+  const v = validatePartial(model, out.items, out.lines, { source: out.source, now: new Date(s.clock.now()) });
   const errors = [...out.issues, ...v.errors].sort((a, b) => a.line - b.line);
-  await insertRowsOnce(env, f.tenant_id, model, v.rows, `source chunk ${f.id} ${f.position}`, "source-chunk");
+  await insertRowsOnce(s, f.tenant_id, model, v.rows, `source chunk ${f.id} ${f.position}`, "source-chunk");
 
   const to = f.position + out.consumed;
-  const won = await recordChunk(env, f, {
+  const won = await recordFileChunk(s.db, f.tenant_id, f.id, {
     from: f.position,
     to,
     nextLine: out.nextLine,
     accepted: v.rows.length,
     rejected: out.issues.length + v.rejected,
-    errors,
+    errors: errors.slice(0, Math.max(0, MAX_STORED_ERRORS - f.rows_rejected)).map((e) => ({ ...e, message: e.message.slice(0, 500) })),
     final: out.final,
-    ...(out.columns ? { columns: out.columns } : {}),
+    columns: out.columns,
+    now: s.clock.seconds(),
   });
-  if (!won) return;
-  if (out.final) await finishFile(env, source, f, null);
-  else await enqueueChunk(env, f, to);
+  if (!won) return resync(await getSourceFile(s.db, f.tenant_id, f.id));
+  if (!out.final) return { next: to };
+  await finishFile(s, source, f, null);
+  return { done: true };
 }
 
 /**
- * A chunk message that failed every retry lands on the dead-letter queue: the file stops
- * there, marked failed, with the rows before that chunk kept.
- * https://developers.cloudflare.com/queues/configuration/dead-letter-queues/
+ * The chain gave up (a link kept failing, or its message was dead-lettered): the file stops
+ * at its checkpoint, marked failed, with the rows before it kept.
  */
-export async function giveUpSourceChunk(env: Env, msg: SourceChunkMessage): Promise<void> {
-  const f = await getFile(env, msg.tenant_id, msg.file_id);
-  if (!f || f.position !== msg.position) return;
-  const source = await getSource(env, f.tenant_id, f.source_id);
+export async function giveUpSourceFile(s: Services, chain: ChainRow): Promise<void> {
+  const f = await getSourceFile(s.db, chain.tenant_id, chain.subject_id);
+  if (!f) return;
+  const source = await getSource(s.db, f.tenant_id, f.source_id);
   if (!source) return;
-  await fail(env, source, f, msg.position, `Reading kept failing from line ${f.next_line} and was given up after its retries; the rows before that line were ingested.`);
+  await fail(s, source, f, `Reading kept failing from line ${f.next_line} and was given up after its retries; the rows before that line were ingested.`);
 }
+
+/** The `source_file` chain job (registered in src/jobs/index.ts). */
+export const sourceFileJob: ChainJob = { step: sourceFileStep, giveUp: giveUpSourceFile };

@@ -1,8 +1,0 @@
-import type { Env } from "../env";
-import { processSourceChunk } from "../services/sources/chunks";
-import type { JobMessage } from "./messages";
-
-/** `source_chunk`: one chunk of a file found in a bucket source (src/services/sources/chunks.ts). */
-export async function handleSourceChunk(msg: Extract<JobMessage, { type: "source_chunk" }>, env: Env): Promise<void> {
-  await processSourceChunk(env, msg);
-}
