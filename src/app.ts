@@ -13,6 +13,7 @@ import { previewRouter } from "./routes/exports/preview";
 import { ingestRouter } from "./routes/ingest";
 import { downloadsRouter } from "./routes/downloads";
 import { runsRouter } from "./routes/exports/runs";
+import { deliveryRouter } from "./routes/exports/delivery";
 import { ingestCsvRouter } from "./routes/ingest-csv";
 import { modelsRouter } from "./routes/models";
 import { jwksRouter, oauthRouter } from "./routes/oauth";
@@ -93,6 +94,7 @@ export function createApp() {
   app.route("/", meRouter);
   app.route("/v1", ingestRouter);
   app.route("/api/1/exports", runsRouter);
+  app.route("/api/1/exports", deliveryRouter);
   app.route("/api/1/downloads", downloadsRouter);
   app.route("/api/1/data-exporter/automated", automatedRouter);
   app.route("/api/1/analytics", analyticsRouter);

@@ -22,8 +22,8 @@ import {
 } from "../exports/store";
 import { createRun as createRunEnv, listRunRows, type RunRow } from "../services/runs/runs";
 import { serializeRun } from "../routes/exports/runs";
-import { getDelivery as getDeliveryEnv } from "../services/targets/deliveries";
-import { testTarget as testTargetEnv } from "../targets";
+import { deliveryView } from "../deliveries";
+import { checkTargetConnection } from "../targets/check";
 import type { DeliveryTarget } from "../targets/config";
 import { listIngestionErrors, listRecentIngestions } from "../db/ingestions";
 import { firstErrorsOfFiles, listSourceFiles, listSources as listSourceRows, sourceStats as sourceStatsOf } from "../db/sources";
@@ -52,7 +52,11 @@ export const listRuns = (s: Services, tenantId: string, exportId: string, page: 
 /** The run as GET /api/1/exports/{id}/runs/{run_id} answers it (status, progress, download_url, ...). */
 export const runView = (s: Services, run: RunRow, origin: string) => serializeRun(s.env, origin, run);
 export type RunView = Awaited<ReturnType<typeof runView>>;
-export const getDelivery = (s: Services, tenantId: string, runId: string) => getDeliveryEnv(s.env, tenantId, runId);
+/** The run's delivery as GET /api/1/exports/{id}/runs/{run_id} shows it (`delivery`); null for download targets. */
+export const getDelivery = (s: Services, tenantId: string, runId: string) => deliveryView(s, tenantId, runId);
+export type { DeliveryView } from "../deliveries";
+/** POST /api/1/exports/{id}/runs/{run_id}/delivery: deliver a failed delivery again. */
+export { redeliver } from "../deliveries";
 
 // Ingestion: the loaders behind GET /v1/ingestions/{id} and /api/1/sources (those routes call them directly too).
 export const recentIngestions = (s: Services, tenantId: string, limit: number) => listRecentIngestions(s.db, tenantId, limit);
@@ -64,5 +68,5 @@ export const sourceFiles = (s: Services, tenantId: string, sourceId: string, lim
 export const sourceFileErrors = (s: Services, tenantId: string, fileIds: string[], limit: number) => firstErrorsOfFiles(s.db, tenantId, fileIds, limit);
 export { sourceView } from "../ingest/sources/sources";
 
-/** The connection test of POST /api/1/targets/test (same attempts and timeout). */
-export const testTarget = (s: Services, target: DeliveryTarget) => testTargetEnv(s.env, target, { attempts: 2, timeoutMs: 15_000 });
+/** The connection test of POST /api/1/targets/test. */
+export const testTarget = (s: Services, target: DeliveryTarget) => checkTargetConnection(s.env, target);

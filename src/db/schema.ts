@@ -206,7 +206,10 @@ export const export_run_parts = sqliteTable(
 
 export const DELIVERY_STATUSES = ["pending", "delivering", "retrying", "delivered", "failed"] as const;
 
-/** Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure); one row per run. */
+/**
+ * Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure); one row
+ * per run, written by the `delivery` chain (src/deliveries/), one part per link.
+ */
 export const run_deliveries = sqliteTable(
   "run_deliveries",
   {
@@ -227,6 +230,18 @@ export const run_deliveries = sqliteTable(
     created_at: integer("created_at").notNull(),
     updated_at: integer("updated_at").notNull(),
     delivered_at: integer("delivered_at"),
+    /**
+     * The target this delivery pushes to, sealed as definitions store it (JSON): the run's
+     * snapshot at first, the definition's current target after a redelivery a person asked for.
+     * NULL on rows from before resumable deliveries (the run's snapshot is used then).
+     */
+    target: text("target"),
+    /** the driver's resumable state between chain links (JSON: upload id, part etags, bytes sent); NULL before the upload began */
+    upload_state: text("upload_state"),
+    /** bytes of the file the target has acknowledged so far */
+    sent_bytes: integer("sent_bytes").notNull().default(0),
+    /** bytes per part (every part but the last); NULL before the upload began */
+    part_size: integer("part_size"),
   },
   (t) => [
     check("run_deliveries_status", sql`${t.status} IN ('pending', 'delivering', 'retrying', 'delivered', 'failed')`),

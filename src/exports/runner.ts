@@ -1,10 +1,11 @@
+import { startChainNow } from "../chain";
 import { nowSeconds } from "../db/client";
 import type { Env } from "../env";
+import { createServices } from "../services";
 import type { JobMessage } from "../jobs/messages";
 import { Sha256, type Sha256State } from "../lib/sha256";
 import { type RunOptions, type RunRow, chunkMessage, isoSeconds, parseDefinition } from "../services/runs/runs";
 import { tenantData } from "../db/shards";
-import { enqueueDelivery } from "../services/targets/deliveries";
 import { queueRunNotification } from "./notify";
 import { encryptObject } from "./post/encrypt";
 import type { CompileContext } from "./compiler";
@@ -450,9 +451,10 @@ async function finalize(ctx: RunCtx, cp: CheckpointRow): Promise<void> {
     httpMetadata: { contentType: "application/json" },
   });
   fault(env, "after_manifest");
-  // Push targets (S3, FTP, ...): queued before the run is marked finished so a crash in
-  // between cannot lose it; the delivery job waits (retries) until the run is finished.
-  if (def.target.type !== "download") await enqueueDelivery(env, { tenantId: run.tenant_id, runId: run.id });
+  // Push targets (S3, FTP, ...): the delivery chain starts before the run is marked finished
+  // so a crash in between cannot lose it; its first link waits (retries) until the run is
+  // finished. (Until the run lifecycle starts it in the batch that marks the run finished.)
+  if (def.target.type !== "download") await startChainNow(createServices(env), { kind: "delivery", tenantId: run.tenant_id, subjectId: run.id });
   const done = await env.DB.prepare(
     `UPDATE export_runs SET status = 'finished', rows = ?2, bytes = ?3, sha256 = ?4, progress = 1, error = NULL,
        finished_at = ?5, expires_at = ?6 WHERE id = ?1 AND status IN ('pending', 'processing')`,

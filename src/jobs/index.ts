@@ -1,4 +1,5 @@
 import { type ChainJobs, handleChainMessage, handleDeadChainMessage } from "../chain";
+import { deliveryJob } from "../deliveries";
 import type { Env } from "../env";
 import { handleExportWebhook } from "../exports/notify";
 import { csvIngestJob } from "../ingest/csv/chunks";
@@ -6,12 +7,12 @@ import { sourceFileJob } from "../ingest/sources/chunks";
 import { createServices, type Services } from "../services";
 import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
 import { JobMessage } from "./messages";
-import { handleTargetDelivery } from "./target-delivery";
 
 /** The job of every chain kind: each module that owns a lifecycle provides its ChainJob. */
 export const chainJobs: ChainJobs = {
   csv_ingest: csvIngestJob,
   source_file: sourceFileJob,
+  delivery: deliveryJob(),
 };
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */
@@ -20,7 +21,6 @@ const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K
   chain: (msg, _env, s) => handleChainMessage(s, chainJobs, msg),
   export_chunk: handleExportChunk,
   export_webhook: handleExportWebhook,
-  target_delivery: handleTargetDelivery,
 };
 
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */

@@ -19,7 +19,5 @@ export const JobMessage = z.discriminatedUnion("type", [
   }),
   /** One link of an export run's chain: produce checkpoints from `step` on (src/exports/runner.ts). */
   z.object({ type: z.literal("export_chunk"), version: z.literal(1), run_id: z.string().min(1), step: z.number().int().min(1) }),
-  /** push a finished run's file to its export's target (src/jobs/target-delivery.ts) */
-  z.object({ type: z.literal("target_delivery"), version: z.literal(1), tenant_id: z.string(), run_id: z.string() }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;

@@ -1,6 +1,7 @@
 /**
- * Azure Blob Storage with a SAS token, over fetch: Put Blob for files up to one block,
- * Put Block + Put Block List above that (blocks read from R2 by range).
+ * Azure Blob Storage with a SAS token, over fetch, as a resumable upload (TargetDriver): Put
+ * Blob for files up to one block, above that one Put Block per delivery chain link and a Put
+ * Block List to commit.
  * https://learn.microsoft.com/en-us/rest/api/storageservices/put-blob
  * https://learn.microsoft.com/en-us/rest/api/storageservices/put-block
  * https://learn.microsoft.com/en-us/rest/api/storageservices/put-block-list
@@ -10,9 +11,18 @@
 import type { AzureTarget } from "./config";
 import { checkTargetHost } from "./hosts";
 import type { Env } from "../env";
-import { type HttpFailure, choosePartSize, partRanges, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
+import { type HttpFailure, MiB, choosePartSize, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
 import { type ObjectPage, unquote, xmlText } from "./s3";
-import { type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile } from "./types";
+import {
+  type DeliveryOptions,
+  type TargetDriver,
+  TargetError,
+  UploadRestart,
+  type UploadState,
+  expandTemplate,
+  partCount,
+  partRange,
+} from "./types";
 
 const API_VERSION = "2023-11-03";
 const TRANSIENT_CODES = new Set(["ServerBusy", "InternalError", "OperationTimedOut"]);
@@ -40,12 +50,23 @@ function blobUrl(cfg: AzureContainer, blob: string, query = ""): string {
   return `${base}/${cfg.container}/${name}?${query ? `${query}&` : ""}${sas}`;
 }
 
-/** Block ids must all have the same length within a blob (before base64). */
+/**
+ * Block ids must all have the same length within a blob (before base64). Fixed per part number,
+ * so a part sent again stages the same block again.
+ */
 const blockId = (i: number) => btoa(`ferry-block-${String(i).padStart(6, "0")}`);
 
 const headers = (extra: Record<string, string> = {}) => ({ "x-ms-version": API_VERSION, ...extra });
 
-export const azureDriver: TargetDriver<AzureTarget> = {
+/** What an Azure delivery keeps between blocks. */
+export interface AzureUploadState extends UploadState {
+  blob: string;
+  content_type: string;
+  /** false: the file fits one block and goes up in one Put Blob */
+  blocks: boolean;
+}
+
+export const azureDriver: TargetDriver<AzureTarget, AzureUploadState> = {
   async test(env, cfg, opts = {}) {
     await checkTargetHost(env, new URL(cfg.endpoint).hostname);
     // Stage one uncommitted block: proves the SAS may write to the container, and
@@ -54,46 +75,88 @@ export const azureDriver: TargetDriver<AzureTarget> = {
     await requestWithRetry("Put Block", (signal) => fetch(url, { method: "PUT", body: "ferry", headers: headers(), signal }), classify(cfg, "Put Block"), opts);
   },
 
-  async deliver(env, cfg, file, ctx, opts: DeliveryOptions = {}) {
-    await checkTargetHost(env, new URL(cfg.endpoint).hostname);
+  /** Nothing to start: blocks are staged under the blob's name and appear only when committed. */
+  async begin(s, cfg, file, ctx) {
+    await checkTargetHost(s.env, new URL(cfg.endpoint).hostname);
     const blob = expandTemplate(cfg.blob, file, ctx).replace(/^\/+/, "");
-    const location = `${cfg.endpoint.replace(/\/+$/, "")}/${cfg.container}/${blob}`;
-    const blockSize = choosePartSize(file.size, cfg.block_size_mb);
-    const contentType = { "x-ms-blob-content-type": file.contentType };
+    const part_size = choosePartSize(file.size, cfg.block_size_mb * MiB);
+    return { size: file.size, part_size, sent: 0, blob, content_type: file.contentType, blocks: file.size > part_size };
+  },
 
-    if (file.size <= blockSize) {
-      const body = await (await readFile(env, file.key)).arrayBuffer();
-      await requestWithRetry(
-        "Put Blob",
-        (signal) => fetch(blobUrl(cfg, blob), { method: "PUT", body, headers: headers({ "x-ms-blob-type": "BlockBlob", ...contentType }), signal }),
-        classify(cfg, "Put Blob"),
-        opts,
-      );
-      return { location };
+  async putPart(s, cfg, state, n, bytes, opts = {}) {
+    await checkTargetHost(s.env, new URL(cfg.endpoint).hostname);
+    const range = partRange(state, n);
+    if (bytes.byteLength !== range.length) throw new Error(`block ${n} has ${bytes.byteLength} bytes, expected ${range.length}`);
+    if (!state.blocks) {
+      await putBlob(cfg, state, bytes, opts);
+      return { ...state, sent: state.size };
     }
-
-    const ids: string[] = [];
-    for (const [i, range] of partRanges(file.size, blockSize).entries()) {
-      const body = await (await readFile(env, file.key, range)).arrayBuffer();
-      const id = blockId(i + 1);
-      await requestWithRetry(
-        `Put Block ${i + 1}`,
-        (signal) => fetch(blobUrl(cfg, blob, `comp=block&blockid=${encodeURIComponent(id)}`), { method: "PUT", body, headers: headers(), signal }),
-        classify(cfg, `Put Block ${i + 1}`),
-        opts,
-      );
-      ids.push(id);
-    }
-    const xml = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join("")}</BlockList>`;
+    const id = blockId(n);
     await requestWithRetry(
-      "Put Block List",
-      (signal) => fetch(blobUrl(cfg, blob, "comp=blocklist"), { method: "PUT", body: xml, headers: headers({ "content-type": "application/xml", ...contentType }), signal }),
-      classify(cfg, "Put Block List"),
+      `Put Block ${n}`,
+      (signal) => fetch(blobUrl(cfg, state.blob, `comp=block&blockid=${encodeURIComponent(id)}`), { method: "PUT", body: bytes, headers: headers(), signal }),
+      classify(cfg, `Put Block ${n}`),
       opts,
     );
+    return { ...state, sent: range.offset + range.length };
+  },
+
+  /**
+   * Put Block List with every block as `Latest`: Azure takes the uncommitted block of that id,
+   * or else the committed one, so committing again after a lost answer commits the same blob.
+   */
+  async complete(s, cfg, state, opts = {}) {
+    await checkTargetHost(s.env, new URL(cfg.endpoint).hostname);
+    const location = `${cfg.endpoint.replace(/\/+$/, "")}/${cfg.container}/${state.blob}`;
+    if (!state.blocks) {
+      if (state.size === 0) await putBlob(cfg, state, new Uint8Array(0), opts);
+      else if (state.sent !== state.size) throw new UploadRestart(`blob ${state.blob}: the file was not sent before completing`);
+      return { location };
+    }
+    const ids = Array.from({ length: partCount(state.size, state.part_size) }, (_, i) => blockId(i + 1));
+    const xml = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join("")}</BlockList>`;
+    let missingBlocks = false;
+    try {
+      await requestWithRetry(
+        "Put Block List",
+        (signal) =>
+          fetch(blobUrl(cfg, state.blob, "comp=blocklist"), {
+            method: "PUT",
+            body: xml,
+            headers: headers({ "content-type": "application/xml", "x-ms-blob-content-type": state.content_type }),
+            signal,
+          }),
+        (f) => {
+          missingBlocks ||= f.code === "InvalidBlockList";
+          return classify(cfg, "Put Block List")(f);
+        },
+        opts,
+      );
+    } catch (err) {
+      // Staged blocks expire after a week, and a Put Blob of the same name drops them.
+      if (missingBlocks) throw new UploadRestart(`blob ${state.blob}: Azure no longer has every staged block (${(err as Error).message})`);
+      throw err;
+    }
     return { location };
   },
+
+  /**
+   * Nothing to drop: uncommitted blocks are discarded by Azure after a week, and there is no
+   * call that deletes them without deleting a committed blob of the same name.
+   * https://learn.microsoft.com/en-us/rest/api/storageservices/put-block#remarks
+   */
+  async abort() {},
 };
+
+async function putBlob(cfg: AzureContainer, state: AzureUploadState, body: Uint8Array, opts: DeliveryOptions) {
+  await requestWithRetry(
+    "Put Blob",
+    (signal) =>
+      fetch(blobUrl(cfg, state.blob), { method: "PUT", body, headers: headers({ "x-ms-blob-type": "BlockBlob", "x-ms-blob-content-type": state.content_type }), signal }),
+    classify(cfg, "Put Blob"),
+    opts,
+  );
+}
 
 function containerUrl(cfg: AzureContainer, query: Record<string, string>): string {
   const base = cfg.endpoint.replace(/\/+$/, "");

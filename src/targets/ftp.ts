@@ -16,7 +16,18 @@ import { connect } from "cloudflare:sockets";
 import type { Env } from "../env";
 import { checkTargetHost } from "./hosts";
 import type { FtpTarget } from "./config";
-import { type DeliveryContext, type DeliveryFile, type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile, withTimeout } from "./types";
+import { choosePartSize } from "./http";
+import {
+  type DeliveryOptions,
+  STREAM_PART_BYTES,
+  type TargetDriver,
+  TargetError,
+  UploadRestart,
+  type UploadState,
+  expandTemplate,
+  partRange,
+  withTimeout,
+} from "./types";
 
 interface Reply {
   code: number;
@@ -179,35 +190,136 @@ async function ensureDirs(s: FtpSession, path: string): Promise<void> {
   }
 }
 
-export const ftpDriver: TargetDriver<FtpTarget> = {
+/** What an FTP delivery keeps between parts. */
+export interface FtpUploadState extends UploadState {
+  /** where the file lands */
+  path: string;
+  /** where it is assembled until complete renames it (`<path>.part-<run id>`) */
+  temp: string;
+}
+
+const locationOf = (cfg: FtpTarget, path: string) => `${cfg.type === "ftps" ? "ftps" : "ftp"}://${cfg.host}:${cfg.port}${path.startsWith("/") ? "" : "/"}${path}`;
+
+/** Runs `fn` on a logged-in session and closes it; any failure is classified. */
+async function withSession<T>(env: Env, cfg: FtpTarget, opts: DeliveryOptions, fn: (s: FtpSession) => Promise<T>): Promise<T> {
+  const s = await openSession(env, cfg, opts);
+  try {
+    return await fn(s);
+  } catch (err) {
+    if (err instanceof UploadRestart) throw err;
+    throw connectError(err, cfg.host, cfg.port);
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * SIZE of a file in bytes (RFC 3659; binary mode, so it counts bytes). Null when the file does
+ * not exist (550); undefined when the server does not implement SIZE.
+ */
+async function remoteSize(s: FtpSession, path: string, host: string): Promise<number | null | undefined> {
+  const r = await s.send(`SIZE ${path}`);
+  if (r.code === 213) {
+    // Some servers answer an empty file's SIZE without the number (ftp-srv does).
+    const n = firstLine(r).trim();
+    return /^\d+$/.test(n) ? Number(n) : undefined;
+  }
+  if (r.code === 550) return null;
+  if (r.code === 500 || r.code === 502 || r.code === 504) return undefined;
+  throw replyError(r, `SIZE of ${path}`, host);
+}
+
+/** STOR (replace) or APPE (append) `bytes` to `path` over a passive data connection. */
+async function transfer(s: FtpSession, cfg: FtpTarget, command: "STOR" | "APPE", path: string, bytes: Uint8Array, opts: DeliveryOptions): Promise<void> {
+  const data = await s.openData();
+  const r = await s.send(`${command} ${path}`);
+  if (r.code !== 150 && r.code !== 125) {
+    await data.close().catch(() => {});
+    throw replyError(r, `upload of ${path}`, cfg.host);
+  }
+  // A stalled data connection fails instead of hanging: allow at least 50 KB/s.
+  const budget = Math.max(opts.timeoutMs ?? 30_000, (bytes.byteLength / 50_000) * 1000);
+  await withTimeout(budget, `FTP upload of ${path}`, async () => {
+    const w = data.writable.getWriter();
+    if (bytes.byteLength) await w.write(bytes);
+    await w.close();
+  });
+  const done = await s.reply();
+  if (done.code !== 226 && done.code !== 250) throw replyError(done, `upload of ${path}`, cfg.host);
+}
+
+/**
+ * FTP/FTPS as a resumable upload: parts go to a temporary name next to the destination (part 1
+ * with STOR, which starts the file over; the others with APPE), and complete renames it, so the
+ * destination never shows half a file. FTP cannot truncate, so before appending a part the
+ * temp file's SIZE must equal the bytes acknowledged: a part whose earlier try got through is
+ * not appended again, and any other size starts the upload over from part 1 (UploadRestart).
+ */
+export const ftpDriver: TargetDriver<FtpTarget, FtpUploadState> = {
   async test(env, cfg, opts = {}) {
     const s = await openSession(env, cfg, opts);
     await s.close();
   },
 
-  async deliver(env, cfg, file: DeliveryFile, ctx: DeliveryContext, opts = {}) {
+  async begin(s, cfg, file, ctx, opts = {}) {
     const path = expandTemplate(cfg.path, file, ctx);
-    const s = await openSession(env, cfg, opts);
-    try {
-      await ensureDirs(s, path);
-      const data = await s.openData();
-      const stor = await s.send(`STOR ${path}`);
-      if (stor.code !== 150 && stor.code !== 125) {
-        await data.close().catch(() => {});
-        throw replyError(stor, `upload of ${path}`, cfg.host);
+    // Logs in (wrong credentials fail here, before any data moves) and makes the directories.
+    await withSession(s.env, cfg, opts, (ftp) => ensureDirs(ftp, path));
+    const part_size = choosePartSize(file.size, opts.partBytes ?? STREAM_PART_BYTES);
+    return { size: file.size, part_size, sent: 0, path, temp: `${path}.part-${ctx.runId}` };
+  },
+
+  async putPart(s, cfg, state, n, bytes, opts = {}) {
+    const range = partRange(state, n);
+    if (bytes.byteLength !== range.length) throw new Error(`part ${n} has ${bytes.byteLength} bytes, expected ${range.length}`);
+    return withSession(s.env, cfg, opts, async (ftp) => {
+      if (n === 1) {
+        await transfer(ftp, cfg, "STOR", state.temp, bytes, opts);
+      } else {
+        const before = await remoteSize(ftp, state.temp, cfg.host);
+        if (before === range.offset + range.length) return { ...state, sent: before }; // sent by an earlier try
+        if (before !== undefined && before !== range.offset) {
+          throw new UploadRestart(`${state.temp} on ${cfg.host} has ${before ?? "no"} bytes where ${range.offset} were sent`);
+        }
+        await transfer(ftp, cfg, "APPE", state.temp, bytes, opts);
       }
-      const obj = await readFile(env, file.key);
-      // A stalled data connection fails instead of hanging: allow at least 50 KB/s.
-      const budget = Math.max(opts.timeoutMs ?? 30_000, (file.size / 50_000) * 1000);
-      await withTimeout(budget, `FTP upload of ${path}`, () => obj.body.pipeTo(data.writable));
-      const done = await s.reply();
-      if (done.code !== 226 && done.code !== 250) throw replyError(done, `upload of ${path}`, cfg.host);
-      const scheme = cfg.type === "ftps" ? "ftps" : "ftp";
-      return { location: `${scheme}://${cfg.host}:${cfg.port}${path.startsWith("/") ? "" : "/"}${path}` };
-    } catch (err) {
-      throw connectError(err, cfg.host, cfg.port);
-    } finally {
-      await s.close();
-    }
+      const after = await remoteSize(ftp, state.temp, cfg.host);
+      if (after !== undefined && after !== range.offset + range.length) {
+        throw new UploadRestart(`${state.temp} on ${cfg.host} has ${after ?? "no"} bytes after part ${n}, expected ${range.offset + range.length}`);
+      }
+      return { ...state, sent: range.offset + range.length };
+    });
+  },
+
+  async complete(s, cfg, state, opts = {}) {
+    return withSession(s.env, cfg, opts, async (ftp) => {
+      if (state.size === 0) await transfer(ftp, cfg, "STOR", state.temp, new Uint8Array(0), opts);
+      const size = await remoteSize(ftp, state.temp, cfg.host);
+      if (size === null) {
+        // Renamed by an earlier try whose answer was lost?
+        if ((await remoteSize(ftp, state.path, cfg.host)) === state.size) return { location: locationOf(cfg, state.path) };
+        throw new UploadRestart(`${state.temp} is gone from ${cfg.host}`);
+      }
+      if (size !== undefined && size !== state.size) throw new UploadRestart(`${state.temp} on ${cfg.host} has ${size} bytes, expected ${state.size}`);
+      const rename = async () => {
+        await ftp.expect(`RNFR ${state.temp}`, [350], `rename of ${state.temp}`);
+        return ftp.send(`RNTO ${state.path}`);
+      };
+      let to = await rename();
+      if (to.code === 550 || to.code === 553) {
+        // Servers that do not rename over an existing file (a file from an earlier run).
+        await ftp.send(`DELE ${state.path}`);
+        to = await rename();
+      }
+      if (to.code !== 250) throw replyError(to, `rename of ${state.temp} to ${state.path}`, cfg.host);
+      return { location: locationOf(cfg, state.path) };
+    });
+  },
+
+  async abort(s, cfg, state, opts = {}) {
+    await withSession(s.env, cfg, opts, async (ftp) => {
+      const r = await ftp.send(`DELE ${state.temp}`);
+      if (r.code !== 250 && r.code !== 200 && r.code !== 550) throw replyError(r, `delete of ${state.temp}`, cfg.host);
+    });
   },
 };

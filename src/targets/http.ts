@@ -70,30 +70,28 @@ export async function requestWithRetryAs<T>(
         last = err;
       }
     }
-    if (attempt < attempts) await sleep(backoff * 2 ** (attempt - 1));
+    if (attempt < attempts) {
+      await sleep(backoff * 2 ** (attempt - 1));
+      await opts.heartbeat?.();
+    }
   }
   throw new TargetError("transient", `${last?.message ?? what} (gave up after ${attempts} attempts)`);
-}
-
-/** Sizes of the parts a file is cut into: all `partSize` but the last. */
-export function partRanges(size: number, partSize: number): { offset: number; length: number }[] {
-  const out: { offset: number; length: number }[] = [];
-  for (let offset = 0; offset < size; offset += partSize) out.push({ offset, length: Math.min(partSize, size - offset) });
-  return out;
 }
 
 export const MiB = 1024 * 1024;
 
 /**
- * Part size for a multipart upload: the configured size, raised so a file needs at
- * most `maxParts` parts. Each part costs an R2 read and an upload request, and one
- * Worker invocation may make at most 1000 subrequests (Workers Paid).
- * https://developers.cloudflare.com/workers/platform/limits/#subrequests
+ * Part size of an upload: the configured size, raised so a file needs at most `maxParts`
+ * parts. Each part is one link of the delivery chain (one queue message, one ranged R2 read,
+ * one upload request, two D1 writes), so the cap bounds the messages per delivery; S3 allows
+ * 10,000 parts and Azure 50,000 blocks per blob. A link holds its part in memory (a Worker has
+ * 128 MB), which is why parts are read one at a time.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+ * https://developers.cloudflare.com/workers/platform/limits/#memory
  */
-export function choosePartSize(size: number, configuredMiB: number, maxParts = 400): number {
-  const min = configuredMiB * MiB;
-  const needed = Math.ceil(size / maxParts / MiB) * MiB;
-  return Math.max(min, needed);
+export function choosePartSize(size: number, configuredBytes: number, maxParts = 400): number {
+  if (size <= configuredBytes * maxParts) return configuredBytes;
+  return Math.ceil(size / maxParts / MiB) * MiB;
 }
 
 /** The bytes of a ranged GET; a server that ignored the Range header (200, whole body) is cut to the range. */

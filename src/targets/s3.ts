@@ -1,16 +1,25 @@
 /**
  * S3-compatible buckets (AWS S3, R2, GCS interoperability, MinIO, Spaces, ...) over
- * aws4fetch (SigV4). Files below one part go up in a single PutObject; larger ones in
- * a multipart upload whose parts, all the same size but the last, are read from R2 by
- * range, so memory holds one part at a time.
+ * aws4fetch (SigV4), as a resumable upload (TargetDriver): files up to one part go up in a
+ * single PutObject; larger ones in a multipart upload whose parts, all the same size but the
+ * last, are sent one per delivery chain link, so memory holds one part at a time.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
  */
 import { AwsClient } from "aws4fetch";
 import type { Env } from "../env";
 import type { S3Target } from "./config";
 import { checkTargetHost } from "./hosts";
-import { type HttpFailure, choosePartSize, parseXmlError, partRanges, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
-import { type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile } from "./types";
+import { type HttpFailure, MiB, choosePartSize, parseXmlError, rangeBody, requestWithRetry, requestWithRetryAs } from "./http";
+import {
+  type DeliveryOptions,
+  type TargetDriver,
+  TargetError,
+  UploadRestart,
+  type UploadState,
+  expandTemplate,
+  partCount,
+  partRange,
+} from "./types";
 
 /** Error codes worth retrying. https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html */
 const TRANSIENT_CODES = new Set(["SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeTooSkewed", "OperationAborted"]);
@@ -66,7 +75,19 @@ function completeBodyError(res: Response, body: string): HttpFailure | null {
   return /<Error>/.test(body) ? parseXmlError(res.status, body) : null;
 }
 
-export const s3Driver: TargetDriver<S3Target> = {
+/** What an S3 delivery keeps between parts. */
+export interface S3UploadState extends UploadState {
+  key: string;
+  content_type: string;
+  /** the multipart upload; null when the file fits one part and goes up in one PutObject */
+  upload_id: string | null;
+  /** ETag of part n at index n - 1 */
+  etags: string[];
+}
+
+const xmlEscape = (v: string) => v.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+
+export const s3Driver: TargetDriver<S3Target, S3UploadState> = {
   async test(env, cfg, opts = {}) {
     await checkTargetHost(env, new URL(cfg.endpoint).hostname);
     const aws = client(cfg);
@@ -80,64 +101,160 @@ export const s3Driver: TargetDriver<S3Target> = {
     );
   },
 
-  async deliver(env, cfg, file, ctx, opts: DeliveryOptions = {}) {
-    await checkTargetHost(env, new URL(cfg.endpoint).hostname);
-    const aws = client(cfg);
+  /**
+   * Plans the upload: all parts the same size (>= 5 MiB, S3's minimum for every part but the
+   * last) but the last. A file up to one part needs no multipart upload: its one part is a
+   * PutObject. https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
+   */
+  async begin(s, cfg, file, ctx, opts = {}) {
+    await checkTargetHost(s.env, new URL(cfg.endpoint).hostname);
     const key = expandTemplate(cfg.key, file, ctx).replace(/^\/+/, "");
-    const url = objectUrl(cfg, key);
-    const location = `s3://${cfg.bucket}/${key}`;
-    const partSize = choosePartSize(file.size, cfg.part_size_mb);
-
-    if (file.size <= partSize) {
-      const body = await (await readFile(env, file.key)).arrayBuffer();
-      await requestWithRetry(
-        "PutObject",
-        (signal) => aws.fetch(url, { method: "PUT", body, headers: { "content-type": file.contentType }, signal }),
-        classify(cfg, "PutObject"),
-        opts,
-      );
-      return { location };
-    }
-
+    const part_size = choosePartSize(file.size, cfg.part_size_mb * MiB);
+    const state: S3UploadState = { size: file.size, part_size, sent: 0, key, content_type: file.contentType, upload_id: null, etags: [] };
+    if (file.size <= part_size) return state;
     const created = await requestWithRetry(
       "CreateMultipartUpload",
-      (signal) => aws.fetch(`${url}?uploads`, { method: "POST", headers: { "content-type": file.contentType }, signal }),
+      (signal) => client(cfg).fetch(`${objectUrl(cfg, key)}?uploads`, { method: "POST", headers: { "content-type": file.contentType }, signal }),
       classify(cfg, "CreateMultipartUpload"),
       opts,
     );
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body)?.[1];
     if (!uploadId) throw new TargetError("refused", `CreateMultipartUpload on bucket '${cfg.bucket}' answered without an UploadId`);
-    const q = `uploadId=${encodeURIComponent(uploadId)}`;
-    try {
-      const etags: string[] = [];
-      for (const [i, range] of partRanges(file.size, partSize).entries()) {
-        const body = await (await readFile(env, file.key, range)).arrayBuffer();
-        const { res } = await requestWithRetry(
-          `UploadPart ${i + 1}`,
-          (signal) => aws.fetch(`${url}?partNumber=${i + 1}&${q}`, { method: "PUT", body, signal }),
-          classify(cfg, `UploadPart ${i + 1}`),
+    return { ...state, upload_id: xmlText(uploadId) };
+  },
+
+  async putPart(s, cfg, state, n, bytes, opts = {}) {
+    await checkTargetHost(s.env, new URL(cfg.endpoint).hostname);
+    const aws = client(cfg);
+    const url = objectUrl(cfg, state.key);
+    const range = partRange(state, n);
+    if (bytes.byteLength !== range.length) throw new Error(`part ${n} has ${bytes.byteLength} bytes, expected ${range.length}`);
+    if (state.upload_id === null) {
+      await requestWithRetry(
+        "PutObject",
+        (signal) => aws.fetch(url, { method: "PUT", body: bytes, headers: { "content-type": state.content_type }, signal }),
+        classify(cfg, "PutObject"),
+        opts,
+      );
+      return { ...state, sent: state.size };
+    }
+    // A part sent again (a retried link) replaces the earlier copy of the same part number.
+    const q = `partNumber=${n}&uploadId=${encodeURIComponent(state.upload_id)}`;
+    const { res } = await requestWithRetry(
+      `UploadPart ${n}`,
+      (signal) => aws.fetch(`${url}?${q}`, { method: "PUT", body: bytes, signal }),
+      classify(cfg, `UploadPart ${n}`),
+      opts,
+    );
+    const etag = res.headers.get("etag");
+    if (!etag) throw new TargetError("refused", `UploadPart ${n} on bucket '${cfg.bucket}' answered without an ETag`);
+    const etags = [...state.etags];
+    etags[n - 1] = etag;
+    return { ...state, etags, sent: range.offset + range.length };
+  },
+
+  async complete(s, cfg, state, opts = {}) {
+    await checkTargetHost(s.env, new URL(cfg.endpoint).hostname);
+    const aws = client(cfg);
+    const url = objectUrl(cfg, state.key);
+    const location = `s3://${cfg.bucket}/${state.key}`;
+    if (state.upload_id === null) {
+      // An empty file has no part: its object is made here.
+      if (state.size === 0) {
+        await requestWithRetry(
+          "PutObject",
+          (signal) => aws.fetch(url, { method: "PUT", body: new Uint8Array(0), headers: { "content-type": state.content_type }, signal }),
+          classify(cfg, "PutObject"),
           opts,
         );
-        const etag = res.headers.get("etag");
-        if (!etag) throw new TargetError("refused", `UploadPart ${i + 1} on bucket '${cfg.bucket}' answered without an ETag`);
-        etags.push(etag);
+      } else if (state.sent !== state.size) {
+        throw new UploadRestart(`s3://${cfg.bucket}/${state.key}: the file was not sent before completing`);
       }
-      const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</ETag></Part>`).join("")}</CompleteMultipartUpload>`;
+      return { location };
+    }
+    const parts = partCount(state.size, state.part_size);
+    for (let i = 0; i < parts; i++) {
+      if (!state.etags[i]) throw new UploadRestart(`s3://${cfg.bucket}/${state.key}: part ${i + 1} of ${parts} was not sent before completing`);
+    }
+    const xml = `<CompleteMultipartUpload>${state.etags
+      .slice(0, parts)
+      .map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${xmlEscape(e)}</ETag></Part>`)
+      .join("")}</CompleteMultipartUpload>`;
+    try {
       await requestWithRetry(
         "CompleteMultipartUpload",
-        (signal) => aws.fetch(`${url}?${q}`, { method: "POST", body: xml, headers: { "content-type": "application/xml" }, signal }),
+        (signal) =>
+          aws.fetch(`${url}?uploadId=${encodeURIComponent(state.upload_id!)}`, { method: "POST", body: xml, headers: { "content-type": "application/xml" }, signal }),
         classify(cfg, "CompleteMultipartUpload"),
         opts,
         completeBodyError,
       );
-      return { location };
     } catch (err) {
-      // Parts of an unfinished upload are billed until aborted.
-      await aws.fetch(`${url}?${q}`, { method: "DELETE", signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000) }).then((r) => r.body?.cancel(), () => {});
-      throw err;
+      // Completed by an earlier attempt whose answer was lost? Then the upload id is gone and
+      // the object is there, with the ETag S3 gives exactly this list of parts.
+      const expected = await multipartEtag(state.etags.slice(0, parts));
+      if (!expected || (await objectEtag(cfg, state.key, opts).catch(() => null)) !== expected) throw err;
     }
+    return { location };
+  },
+
+  /** Parts of an unfinished upload are billed until it is aborted. */
+  async abort(s, cfg, state, opts = {}) {
+    if (state.upload_id === null) return;
+    await checkTargetHost(s.env, new URL(cfg.endpoint).hostname);
+    const url = `${objectUrl(cfg, state.key)}?uploadId=${encodeURIComponent(state.upload_id)}`;
+    const classifyAbort = classify(cfg, "AbortMultipartUpload");
+    await requestWithRetry(
+      "AbortMultipartUpload",
+      async (signal) => {
+        const res = await client(cfg).fetch(url, { method: "DELETE", signal });
+        // Already aborted or completed: nothing left to drop.
+        if (res.status === 404) {
+          await res.body?.cancel();
+          return new Response(null, { status: 204 });
+        }
+        return res;
+      },
+      classifyAbort,
+      opts,
+    );
   },
 };
+
+/**
+ * The ETag S3 gives a completed multipart upload: the MD5 of its parts' MD5 digests, then "-"
+ * and the number of parts. Null when a part's ETag is not an MD5 (SSE-KMS, SSE-C), where the
+ * completed object cannot be recognised this way.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html#large-object-checksums
+ */
+export async function multipartEtag(partEtags: string[]): Promise<string | null> {
+  const digests = partEtags.map(unquote);
+  if (!digests.every((d) => /^[0-9a-f]{32}$/i.test(d))) return null;
+  const joined = new Uint8Array(digests.length * 16);
+  digests.forEach((d, i) => joined.set(d.match(/../g)!.map((h) => Number.parseInt(h, 16)), i * 16));
+  // MD5 is what S3 uses here; workerd's WebCrypto offers it for such interoperability.
+  const md5 = new Uint8Array(await crypto.subtle.digest("MD5", joined));
+  return `${Array.from(md5, (b) => b.toString(16).padStart(2, "0")).join("")}-${digests.length}`;
+}
+
+/** The ETag of an object (HeadObject, without quotes), or null when there is none. */
+async function objectEtag(cfg: S3Bucket, key: string, opts: DeliveryOptions): Promise<string | null> {
+  let missing = false;
+  const { res } = await requestWithRetry(
+    "HeadObject",
+    async (signal) => {
+      const r = await client(cfg).fetch(objectUrl(cfg, key), { method: "HEAD", signal });
+      if (r.status === 404) {
+        missing = true;
+        return new Response(null, { status: 200 });
+      }
+      return r;
+    },
+    classify(cfg, "HeadObject", "read objects of"),
+    opts,
+  );
+  return missing ? null : unquote(res.headers.get("etag") ?? "");
+}
 
 /** One object of a listing. `etag` keeps S3's quotes off. */
 export interface ListedObject {

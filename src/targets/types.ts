@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import type { Services } from "../services";
 
 /** A finished run's file in R2 (binding FILES), as the export run chain leaves it. */
 export interface DeliveryFile {
@@ -24,14 +25,75 @@ export interface DeliveryOptions {
   attempts?: number;
   /** first backoff delay, doubled each retry, ms */
   backoffMs?: number;
+  /** part size of FTP and SFTP uploads, bytes (S3 and Azure take theirs from the target) */
+  partBytes?: number;
+  /**
+   * Called before each retry of a request (S3, Azure): the delivery chain extends its lease
+   * there, so a link that waits out a few backoffs is not taken for dead. It may throw (the
+   * lease was lost): the request then stops with that error.
+   */
+  heartbeat?: () => Promise<void>;
 }
 
-export interface TargetDriver<C> {
+/**
+ * What every driver keeps between parts. Stored as JSON in run_deliveries.upload_state between
+ * chain links, so it stays small: ids and counters, never data.
+ */
+export interface UploadState {
+  /** the file's size, bytes */
+  size: number;
+  /** bytes per part; every part but the last has exactly this size */
+  part_size: number;
+  /** bytes the target has acknowledged, i.e. the offset of the next part */
+  sent: number;
+  /** how often the delivery job started this upload over (UploadRestart); the job keeps it */
+  restarts?: number;
+}
+
+/**
+ * One protocol, as a resumable upload: `begin` plans it (and starts it where the protocol has a
+ * start), `putPart` sends part n (1-based, parts cut at `part_size`) and answers the new state,
+ * `complete` makes the file appear at its destination, `abort` drops what was sent. Each call
+ * may run in a different invocation, from the state the previous one answered; each must be
+ * safe to repeat after a crash (a part sent again, a complete that already happened).
+ */
+export interface TargetDriver<C, S extends UploadState = UploadState> {
   /** Connects and authenticates (and checks the destination exists where the protocol allows). */
   test(env: Env, cfg: C, opts?: DeliveryOptions): Promise<void>;
-  /** Uploads the file; answers where it landed (`s3://bucket/key`, `ftp://host/path`, ...). */
-  deliver(env: Env, cfg: C, file: DeliveryFile, ctx: DeliveryContext, opts?: DeliveryOptions): Promise<{ location: string }>;
+  begin(s: Services, cfg: C, file: DeliveryFile, ctx: DeliveryContext, opts?: DeliveryOptions): Promise<S>;
+  putPart(s: Services, cfg: C, state: S, partNumber: number, bytes: Uint8Array, opts?: DeliveryOptions): Promise<S>;
+  /** Answers where the file landed (`s3://bucket/key`, `ftp://host:21/path`, ...). */
+  complete(s: Services, cfg: C, state: S, opts?: DeliveryOptions): Promise<{ location: string }>;
+  /** Drops a begun upload; harmless when there is nothing (left) to drop. */
+  abort(s: Services, cfg: C, state: S, opts?: DeliveryOptions): Promise<void>;
 }
+
+/**
+ * The copy at the target is not what the recorded state says (an FTP temp file longer or
+ * shorter than the bytes acknowledged: a part appended twice, or the file removed meanwhile).
+ * FTP cannot truncate, so the upload starts again from its first part.
+ */
+export class UploadRestart extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UploadRestart";
+  }
+}
+
+/**
+ * FTP and SFTP part size: one part per chain link, so the part bounds a link's CPU time (SFTP
+ * encrypts in JavaScript at about 3 MB/s, docs/targets.md) while the per-part login costs little.
+ */
+export const STREAM_PART_BYTES = 8 * 1024 * 1024;
+
+/** Parts of a file of `size` bytes cut at `partSize` (0 for an empty file). */
+export const partCount = (size: number, partSize: number) => Math.ceil(size / partSize);
+
+/** The byte range of part `n` (1-based). */
+export const partRange = (state: Pick<UploadState, "size" | "part_size">, n: number) => {
+  const offset = (n - 1) * state.part_size;
+  return { offset, length: Math.min(state.part_size, state.size - offset) };
+};
 
 /**
  * Why a delivery failed. `transient` failures (5xx, throttling, timeouts, dropped
@@ -75,11 +137,4 @@ export async function withTimeout<T>(ms: number, what: string, fn: () => Promise
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Reads a finished file from R2, whole or a byte range. */
-export async function readFile(env: Env, key: string, range?: { offset: number; length: number }): Promise<R2ObjectBody> {
-  const obj = await env.FILES.get(key, range ? { range } : undefined);
-  if (!obj) throw new TargetError("not_found", `the export file ${key} is no longer in storage`);
-  return obj;
 }

@@ -113,6 +113,20 @@ describe("back-office pages", () => {
     expect((await viewer.form("/app/api-keys", { name: "k" })).status).toBe(403);
   });
 
+  it("Test connection is the API's target test: masked secrets are refused, a refusing host says why", async () => {
+    const t = await createTenant("target-test");
+    const s = await signInAs(...(await invite(t.id, "t@target-test.example", "editor").then((u) => [u.email, u.password] as const)));
+    const masked = await s.json("POST", "/app/targets/test", { type: "ftp", host: "127.0.0.1", port: 1, username: "x", password: "****" });
+    expect(masked.status).toBe(400);
+    expect(masked.json.error.details).toEqual([{ path: "password", message: "masked value" }]);
+    const refused = await s.json("POST", "/app/targets/test", { type: "ftp", host: "127.0.0.1", port: 1, username: "x", password: "y" });
+    expect(refused.status).toBe(422);
+    expect(refused.json.error.message).toMatch(/^Connection test failed: /);
+    const invalid = await s.json("POST", "/app/targets/test", { type: "ftp", host: "bad host!", username: "x", password: "y" });
+    expect(invalid.status).toBe(400);
+    expect(invalid.json.error.details[0].path).toBe("host");
+  });
+
   it("signing out ends the session", async () => {
     const t = await createTenant("bye");
     const u = await invite(t.id, "bye@bye.example");

@@ -110,11 +110,14 @@ describe("export run chain", () => {
       .run();
     const delivered: unknown[] = [];
     for (let m = q.take(); m; m = q.take()) {
-      if ((m as { type: string }).type === "target_delivery") delivered.push(m);
+      if ((m as { type: string }).type === "chain") delivered.push(m);
       else await deliver(q, m);
     }
     expect((await runRow(push.id)).status).toBe("finished");
-    expect(delivered).toEqual([{ type: "target_delivery", version: 1, tenant_id: t.tenant.id, run_id: push.id }]);
+    // the first link of the run's delivery chain (src/deliveries/), whose row exists in D1
+    expect(delivered).toEqual([{ type: "chain", version: 1, chain_id: `delivery:${push.id}`, position: 0 }]);
+    const chain = await e.DB.prepare("SELECT kind, tenant_id, subject_id, status FROM chains WHERE id = ?1").bind(`delivery:${push.id}`).first();
+    expect(chain).toEqual({ kind: "delivery", tenant_id: t.tenant.id, subject_id: push.id, status: "running" });
 
     const plain = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
     const types: string[] = [];

@@ -1,6 +1,6 @@
 /**
  * A small loopback stand-in for Azure Blob Storage: Put Blob, Put Block, Put Block List
- * and Get Blob on `/<account>/<container>/<blob>` (the path style Azurite uses).
+ * (Latest, Uncommitted and Committed blocks) and Get Blob on `/<account>/<container>/<blob>` (the path style Azurite uses).
  * It is NOT Azure: it checks that a SAS is present, unexpired, grants write and carries
  * the expected signature, and that the request headers Azure requires are there; it
  * does not recompute the SAS HMAC.
@@ -31,6 +31,8 @@ function azError(res: http.ServerResponse, status: number, code: string, message
 export async function startAzure(opts: { account: string; sig: string }) {
   const blobs = new Map<string, Buffer>();
   const staged = new Map<string, Map<string, Buffer>>();
+  /** the blocks each committed blob is made of */
+  const committed = new Map<string, Map<string, Buffer>>();
   const faults: AzureFault[] = [];
   const log: { op: string; container: string; blob: string; status: number }[] = [];
 
@@ -67,6 +69,9 @@ export async function startAzure(opts: { account: string; sig: string }) {
     if (op === "put_blob") {
       if (req.headers["x-ms-blob-type"] !== "BlockBlob") return done(400), azError(res, 400, "MissingRequiredHeader", "x-ms-blob-type must be BlockBlob");
       blobs.set(id, body);
+      // A Put Blob replaces the blob: its blocks and any staged ones are gone.
+      committed.delete(id);
+      staged.delete(id);
       done(201);
       return res.writeHead(201, { etag: `"${body.length}"` }), res.end();
     }
@@ -84,15 +89,22 @@ export async function startAzure(opts: { account: string; sig: string }) {
       return res.writeHead(201), res.end();
     }
     if (op === "put_block_list") {
+      // As Azure: <Uncommitted> names a staged block, <Committed> a block of the current blob,
+      // <Latest> the staged one if there is one, else the committed one. Committing discards
+      // the staged blocks; the blob remembers its blocks, so the same list commits again.
       const s = staged.get(id) ?? new Map<string, Buffer>();
-      const ids = [...body.toString("utf8").matchAll(/<(?:Latest|Uncommitted)>([^<]+)<\/(?:Latest|Uncommitted)>/g)].map((m) => m[1]!);
+      const c = committed.get(id) ?? new Map<string, Buffer>();
+      const list = [...body.toString("utf8").matchAll(/<(Latest|Uncommitted|Committed)>([^<]+)<\/\1>/g)].map((m) => [m[1]!, m[2]!] as const);
       const parts: Buffer[] = [];
-      for (const b of ids) {
-        const part = s.get(b);
+      const blocks = new Map<string, Buffer>();
+      for (const [kind, b] of list) {
+        const part = kind === "Uncommitted" ? s.get(b) : kind === "Committed" ? c.get(b) : (s.get(b) ?? c.get(b));
         if (!part) return done(400), azError(res, 400, "InvalidBlockList", `block ${b} was not staged`);
         parts.push(part);
+        blocks.set(b, part);
       }
       blobs.set(id, Buffer.concat(parts));
+      committed.set(id, blocks);
       staged.delete(id);
       done(201);
       return res.writeHead(201), res.end();

@@ -6,7 +6,7 @@
  * A control server (plain HTTP on loopback) lets tests create buckets, inject faults,
  * read the request log and read back what each server stored.
  */
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
@@ -122,6 +122,13 @@ export default async function setup(project: TestProject) {
           if (!data) return json(404, { error: "no such blob" });
           res.writeHead(200);
           return res.end(data);
+        }
+        case "POST /file/append": {
+          // Appends the body to a stored file, as a stray writer on the customer's server would.
+          const root = roots[q.get("server") ?? ""];
+          if (!root) return json(400, { error: "server must be ftp, ftps or sftp" });
+          appendFileSync(join(root, normalize(`/${q.get("path") ?? ""}`)), body);
+          return json(200, { ok: true });
         }
         case "GET /file": {
           const root = roots[q.get("server") ?? ""];

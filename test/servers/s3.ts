@@ -9,7 +9,7 @@
  * Faults can be injected per bucket (see S3Fault) to exercise retries and failures.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -111,6 +111,10 @@ export async function startS3(creds: S3Creds) {
   const backend: AddressInfo = await s3rver.run();
 
   const faults: S3Fault[] = [];
+  /** multipart uploads created and neither completed nor aborted: upload id -> bucket */
+  const openUploads = new Map<string, string>();
+  /** `bucket/key` -> the S3-style ETag of an object made by a multipart upload */
+  const multipartEtags = new Map<string, string>();
   const log = new Map<string, S3LogEntry[]>();
 
   const forward = (method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer) =>
@@ -183,6 +187,22 @@ export async function startS3(creds: S3Creds) {
         entries.push({ method: req.method ?? "", op, key, status: fault.status ?? 500, faulted: true });
         return s3Error(res, fault.status ?? 500, fault.code ?? "InternalError", "injected fault");
       }
+      // As S3 (s3rver differs): parts, complete and abort of an upload that is no longer open
+      // (completed or aborted) answer 404 NoSuchUpload.
+      const uploadId = url.searchParams.get("uploadId");
+      if (uploadId !== null && !openUploads.has(uploadId)) {
+        entries.push({ method: req.method ?? "", op, key, status: 404, faulted: false });
+        return s3Error(res, 404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.");
+      }
+      if (op === "abort" && uploadId !== null) {
+        // s3rver has no AbortMultipartUpload: drop its staged parts here, as S3 would.
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html
+        openUploads.delete(uploadId);
+        rmSync(join(directory, bucket, "._S3rver_uploads", uploadId), { recursive: true, force: true });
+        entries.push({ method: req.method ?? "", op, key, status: 204, faulted: false });
+        res.writeHead(204);
+        return res.end();
+      }
       const headers: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(req.headers)) {
         if (k === "authorization" || k.startsWith("x-amz-") || k === "host") continue;
@@ -192,6 +212,27 @@ export async function startS3(creds: S3Creds) {
       const v2 = req.method === "GET" && url.searchParams.get("list-type") === "2" && keyParts.length === 0;
       const out = v2 ? await listV2(path, url.searchParams, headers) : await forward(req.method ?? "GET", path + url.search, headers, body);
       entries.push({ method: req.method ?? "", op, key, status: out.status, faulted: false, range: req.headers.range });
+      const objectId = `${bucket}/${key}`;
+      if (out.status < 300) {
+        if (op === "create_multipart") {
+          const id = /<UploadId>([^<]+)<\/UploadId>/.exec(out.body.toString())?.[1];
+          if (id) openUploads.set(id, bucket);
+        } else if (op === "complete") {
+          openUploads.delete(uploadId ?? "");
+        }
+        if (op === "complete") {
+          // As S3 (s3rver gives the MD5 of the whole object): a multipart object's ETag is the MD5
+          // of its parts' MD5 digests, "-", the number of parts.
+          // https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+          const parts = [...body.toString().matchAll(/<ETag>([^<]+)<\/ETag>/g)].map((m) => m[1]!.replace(/&quot;|"/g, ""));
+          const etag = `"${createHash("md5").update(Buffer.concat(parts.map((p) => Buffer.from(p, "hex")))).digest("hex")}-${parts.length}"`;
+          multipartEtags.set(objectId, etag);
+          out.body = Buffer.from(out.body.toString().replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${etag.replace(/"/g, "&quot;")}</ETag>`));
+        } else if (op === "put_object" || (req.method === "DELETE" && uploadId === null)) {
+          multipartEtags.delete(objectId);
+        }
+      }
+      if ((req.method === "GET" || req.method === "HEAD") && multipartEtags.has(objectId) && out.headers.etag) out.headers.etag = multipartEtags.get(objectId);
       const outHeaders = { ...out.headers };
       delete outHeaders["transfer-encoding"];
       outHeaders["content-length"] = String(out.body.length);
@@ -216,8 +257,10 @@ export async function startS3(creds: S3Creds) {
       const path = `/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
       return forward("GET", path, {}, Buffer.alloc(0));
     },
+    /** ListMultipartUploads, reduced to the upload ids (s3rver does not implement it). */
     async listUploads(bucket: string) {
-      return forward("GET", `/${bucket}?uploads`, {}, Buffer.alloc(0));
+      const ids = [...openUploads].filter(([, b]) => b === bucket).map(([id]) => `<Upload><UploadId>${id}</UploadId></Upload>`);
+      return { status: 200, body: Buffer.from(`<ListMultipartUploadsResult><Bucket>${bucket}</Bucket>${ids.join("")}</ListMultipartUploadsResult>`) };
     },
     addFault(f: S3Fault) {
       faults.push(f);

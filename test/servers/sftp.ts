@@ -3,7 +3,7 @@
  * authentication (wrong ones are refused), and the SFTP requests an upload needs,
  * mapped onto a temporary directory.
  */
-import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
@@ -125,8 +125,11 @@ export async function startSftp(opts: { user: string; password: string; publicKe
               fail(reqid, err);
             }
           });
+          // As OpenSSH's sftp-server: a v3 RENAME does not replace an existing file (it links,
+          // then unlinks), and posix-rename@openssh.com is not offered here.
           sftp.on("RENAME", (reqid, from, to) => {
             try {
+              if (existsSync(local(to))) return sftp.status(reqid, STATUS.FAILURE, "target exists");
               renameSync(local(from), local(to));
               sftp.status(reqid, STATUS.OK);
             } catch (err) {

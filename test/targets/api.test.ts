@@ -1,9 +1,8 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import { sealTarget } from "../../src/targets/config";
+import { type ChainMessage, MAX_ATTEMPTS, handleChainMessage, startChainNow } from "../../src/chain";
+import { fastDriver, finishedRun, harness } from "../deliveries/helpers";
 import { call, setupTenant } from "../helpers";
-import { bytes, control, controlJson, e, readBack, sameBytes, servers, unique } from "./helpers";
+import { bytes, control, controlJson, readBack, sameBytes, servers, unique } from "./helpers";
 
 const MiB = 1024 * 1024;
 
@@ -17,30 +16,6 @@ async function s3Target(over: Record<string, unknown> = {}) {
   const bucket = unique("api");
   await controlJson("/s3/buckets", { name: bucket });
   return { type: "s3", endpoint: s.endpoint, region: s.region, bucket, access_key_id: s.accessKeyId, secret_access_key: s.secretAccessKey, key: "{export}/{date}/{name}", part_size_mb: 5, ...over };
-}
-
-/** A finished run whose file sits in R2, with the target sealed in the run's definition snapshot. */
-async function finishedRun(tenantId: string, target: Record<string, unknown>, data: Uint8Array, exportName = "win-info") {
-  const now = Math.floor(Date.parse("2026-11-20T10:00:00Z") / 1000);
-  const exportId = `exp_${unique("t")}`;
-  const runId = `run_${unique("t")}`;
-  const definition = JSON.stringify({ name: exportName, model: "participations", target: await sealTarget(e, target as { type: string }) });
-  const key = `exports/${tenantId}/${runId}/win-info.csv`;
-  await e.FILES.put(key, data);
-  await e.DB.batch([
-    e.DB.prepare("INSERT INTO exports (id, tenant_id, name, model, status, definition, created_by, created_at, updated_at) VALUES (?, ?, ?, 'participations', 'active', ?, 'test', ?, ?)").bind(exportId, tenantId, exportName, definition, now, now),
-    e.DB.prepare(
-      "INSERT INTO export_runs (id, tenant_id, export_id, status, definition, rows, bytes, file_key, file_name, content_type, created_at, finished_at) VALUES (?, ?, ?, 'finished', ?, 10, ?, ?, 'win-info.csv', 'text/csv', ?, ?)",
-    ).bind(runId, tenantId, exportId, definition, data.length, key, now, now),
-  ]);
-  return { runId, definition };
-}
-
-async function deliverViaQueue(tenantId: string, runId: string) {
-  const batch = createMessageBatch("ferry-jobs", [{ id: unique("msg"), timestamp: new Date(), attempts: 1, body: { type: "target_delivery", version: 1, tenant_id: tenantId, run_id: runId } }]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, e, ctx);
-  return getQueueResult(batch, ctx);
 }
 
 describe("POST /api/1/targets/test", () => {
@@ -86,23 +61,28 @@ describe("POST /api/1/targets/test", () => {
   });
 });
 
-describe("target_delivery job", () => {
-  it("delivers a finished run's file to S3 (multipart), records where, and is idempotent", async () => {
+describe("delivery chain", () => {
+  it("delivers a finished run's file to S3 (multipart), records where, and a repeated message uploads nothing", async () => {
     const { tenant, token } = await setupTenant("d-ok");
     const target = await s3Target();
     const data = bytes(11 * MiB + 7, 41);
     const { runId, definition } = await finishedRun(tenant.id, target, data);
     expect(definition).not.toContain(servers().s3.secretAccessKey); // encrypted at rest
 
-    const result = await deliverViaQueue(tenant.id, runId);
-    expect(result.explicitAcks.length).toBe(1);
+    const h = harness();
+    await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
+    const first = h.sent.map((x) => x.msg)[0] as ChainMessage;
+    expect(await h.drive(runId)).toBe(5); // begin, 3 parts, complete
     const d = await call("GET", `/api/1/targets/deliveries/${runId}`, { token });
     expect(d.status).toBe(200);
-    expect(d.json).toMatchObject({ run_id: runId, target_type: "s3", status: "delivered", attempts: 1, error: null, location: `s3://${target.bucket}/win-info/2026-11-20/win-info.csv` });
+    expect(d.json).toMatchObject({ run_id: runId, target_type: "s3", status: "delivered", attempts: 0, error: null, location: `s3://${target.bucket}/win-info/2026-11-20/win-info.csv` });
     expect(sameBytes(await readBack(`/s3/object?bucket=${target.bucket}&key=win-info/2026-11-20/win-info.csv`), data)).toBe(true);
+    expect((await h.chain(runId))?.status).toBe("done");
 
     const before = ((await (await control(`/s3/log?bucket=${target.bucket}`)).json()) as unknown[]).length;
-    await deliverViaQueue(tenant.id, runId); // redelivered message
+    await handleChainMessage(h.s, h.jobs, first); // the first message, delivered again
+    await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId }); // and the chain started again
+    await h.drive(runId);
     const after = ((await (await control(`/s3/log?bucket=${target.bucket}`)).json()) as unknown[]).length;
     expect(after).toBe(before);
   });
@@ -117,62 +97,61 @@ describe("target_delivery job", () => {
       { type: "ftps", host: ftps.host, port: ftps.port, username: ftps.user, password: ftps.password, path: `/${dir}/{run_id}.csv` },
     ]) {
       const { runId } = await finishedRun(tenant.id, target, data, `to-${target.type}`);
-      await deliverViaQueue(tenant.id, runId);
+      const h = harness({ driver: { ...fastDriver, partBytes: MiB } });
+      await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
+      expect(await h.drive(runId)).toBe(5); // begin, 3 parts of 1 MiB, complete
       const d = await call("GET", `/api/1/targets/deliveries/${runId}`, { token });
       expect(d.json.status, JSON.stringify(d.json)).toBe("delivered");
       expect(sameBytes(await readBack(`/file?server=${target.type}&path=${dir}/${runId}.csv`), data)).toBe(true);
     }
   });
 
-  it("wrong credentials give a failed delivery with a clear reason, without queue retries", async () => {
+  it("wrong credentials end the delivery as failed with a clear reason, without retries", async () => {
     const { tenant, token } = await setupTenant("d-bad");
     const { runId } = await finishedRun(tenant.id, await s3Target({ secret_access_key: "wrong-secret" }), bytes(1000));
-    const result = await deliverViaQueue(tenant.id, runId);
-    expect(result.retryMessages).toEqual([]);
+    const h = harness();
+    await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
+    expect(await h.drive(runId)).toBe(2); // begin (plans a single PutObject), part 1 refused
+    expect(h.sent.filter((x) => x.delaySeconds)).toEqual([]);
     const d = await call("GET", `/api/1/targets/deliveries/${runId}`, { token });
     expect(d.json.status).toBe("failed");
     expect(d.json.error).toMatch(/SignatureDoesNotMatch.*check access_key_id and secret_access_key/);
     expect(d.text).not.toContain("wrong-secret");
+    expect(await h.chain(runId)).toMatchObject({ status: "failed", attempts: 0 });
   });
 
-  it("a transient failure is recorded as retrying and handed back to the queue", async () => {
+  it(`a transient failure is shown as retrying and retried with backoff; after ${MAX_ATTEMPTS} attempts it is failed, visibly`, async () => {
     const { tenant, token } = await setupTenant("d-retry");
     const target = await s3Target();
     await controlJson("/s3/faults", { bucket: target.bucket, op: "put_object", count: 100, kind: "error", status: 503, code: "SlowDown" });
     const { runId } = await finishedRun(tenant.id, target, bytes(1000));
-    const result = await deliverViaQueue(tenant.id, runId);
-    expect(result.retryMessages.length).toBe(1);
+    const h = harness();
+    await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
+    await handleChainMessage(h.s, h.jobs, h.take(runId)[0]!); // begin
+    await handleChainMessage(h.s, h.jobs, h.take(runId)[0]!); // part 1 fails (after the driver's own 2 tries)
+    const [retry] = h.take(runId);
+    expect(h.sent).toEqual([]);
     const d = await call("GET", `/api/1/targets/deliveries/${runId}`, { token });
-    expect(d.json.status).toBe("retrying");
+    expect(d.json).toMatchObject({ status: "retrying", attempts: 1 });
     expect(d.json.error).toMatch(/SlowDown/);
+    await handleChainMessage(h.s, h.jobs, retry!);
+    await h.drive(runId);
+    const end = await call("GET", `/api/1/targets/deliveries/${runId}`, { token });
+    expect(end.json).toMatchObject({ status: "failed", attempts: MAX_ATTEMPTS });
+    expect(end.json.error).toMatch(new RegExp(`SlowDown.*gave up after ${MAX_ATTEMPTS} attempts`));
+    expect((await h.chain(runId))?.status).toBe("failed");
   });
 
-  it("another tenant cannot see a delivery (404)", async () => {
+  it("another tenant cannot see a delivery (404), nor start one for a run that is not theirs", async () => {
     const a = await setupTenant("d-a");
     const b = await setupTenant("d-b");
     const { runId } = await finishedRun(a.tenant.id, sftpTarget({ path: `/${unique("iso")}.csv` }), bytes(100));
-    await deliverViaQueue(a.tenant.id, runId);
-    expect((await call("GET", `/api/1/targets/deliveries/${runId}`, { token: a.token })).status).toBe(200);
+    const h = harness();
+    // b first: a chain under b's tenant finds no such run and ends without writing anything
+    await startChainNow(h.s, { kind: "delivery", tenantId: b.tenant.id, subjectId: runId });
+    await h.drive(runId);
+    expect((await call("GET", `/api/1/targets/deliveries/${runId}`, { token: a.token })).status).toBe(404);
     expect((await call("GET", `/api/1/targets/deliveries/${runId}`, { token: b.token })).status).toBe(404);
-    // and b's job message for a's run does nothing
-    await deliverViaQueue(b.tenant.id, runId);
-    expect((await call("GET", `/api/1/targets/deliveries/${runId}`, { token: b.token })).status).toBe(404);
-  });
-});
-
-describe("target_delivery claims", () => {
-  it("a second invocation while one is delivering does not upload again; it hands the message back", async () => {
-    const { tenant, token } = await setupTenant("d-claim");
-    const target = await s3Target();
-    const { runId } = await finishedRun(tenant.id, target, bytes(1000));
-    const now = Math.floor(Date.now() / 1000);
-    await e.DB.prepare("INSERT INTO run_deliveries (id, tenant_id, run_id, target_type, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 's3', 'delivering', 1, ?, ?)")
-      .bind(`dlv_${unique("c")}`, tenant.id, runId, now, now)
-      .run();
-    const result = await deliverViaQueue(tenant.id, runId);
-    expect(result.retryMessages.length).toBe(1);
-    expect(await (await control(`/s3/log?bucket=${target.bucket}`)).json()).toEqual([]);
-    const d = await call("GET", `/api/1/targets/deliveries/${runId}`, { token });
-    expect(d.json).toMatchObject({ status: "delivering", attempts: 1 });
+    expect(await h.chain(runId)).toMatchObject({ status: "failed", tenant_id: b.tenant.id, last_error: `run ${runId} no longer exists` });
   });
 });

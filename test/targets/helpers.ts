@@ -1,9 +1,39 @@
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import type { Env } from "../../src/env";
-import type { DeliveryContext, DeliveryFile } from "../../src/targets/types";
+import { createServices } from "../../src/services";
+import { type DeliveryContext, type DeliveryFile, type DeliveryOptions, type TargetDriver, type UploadState, partCount, partRange } from "../../src/targets/types";
 
 export const e = env as unknown as Env;
+
+/**
+ * A whole delivery in one go, as the delivery chain runs it link by link (src/deliveries/):
+ * begin, every part read from R2 by range, complete; on a failure, abort (as the chain does when
+ * it fails or gives up) and throw. `onPart` runs after each part (a test breaks things there).
+ */
+export async function deliver<C, S extends UploadState>(
+  driver: TargetDriver<C, S>,
+  cfg: C,
+  file: DeliveryFile,
+  c: DeliveryContext,
+  opts: DeliveryOptions = {},
+  onPart?: (n: number, state: S) => Promise<void>,
+): Promise<{ location: string; state: S }> {
+  const s = createServices(e);
+  let state: S | undefined;
+  try {
+    state = await driver.begin(s, cfg, file, c, opts);
+    for (let n = 1; n <= partCount(state.size, state.part_size); n++) {
+      const obj = await e.FILES.get(file.key, { range: partRange(state, n) });
+      state = await driver.putPart(s, cfg, state, n, new Uint8Array(await obj!.arrayBuffer()), opts);
+      await onPart?.(n, state);
+    }
+    return { ...(await driver.complete(s, cfg, state, opts)), state };
+  } catch (err) {
+    if (state) await driver.abort(s, cfg, state, opts).catch(() => {});
+    throw err;
+  }
+}
 export const servers = () => inject("targetServers");
 
 /** Deterministic pseudo-random bytes (xorshift32), so a wrong byte anywhere shows. */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { SftpTarget } from "../../src/targets/config";
 import { sftpDriver } from "../../src/targets/sftp";
-import { TargetError } from "../../src/targets/types";
-import { bytes, ctx, e, fast, putFile, readBack, sameBytes, servers, unique } from "./helpers";
+import { createServices } from "../../src/services";
+import { TargetError, UploadRestart, partRange } from "../../src/targets/types";
+import { bytes, control, ctx, deliver, e, fast, putFile, readBack, sameBytes, servers, unique } from "./helpers";
 
 const MiB = 1024 * 1024;
 
@@ -21,7 +22,7 @@ describe("sftp target", () => {
   it("uploads a multi-MB file with a password into nested directories, bytes identical", async () => {
     const dir = unique("s");
     const data = bytes(5 * MiB + 77, 21);
-    const r = await sftpDriver.deliver(e, target({ password: servers().sftp.password, path: `/${dir}/{date}/{name}` }), await putFile(data, "p.csv"), ctx(), fast);
+    const r = await deliver(sftpDriver, target({ password: servers().sftp.password, path: `/${dir}/{date}/{name}` }), await putFile(data, "p.csv"), ctx(), fast);
     expect(r.location).toMatch(new RegExp(`^sftp://127\\.0\\.0\\.1:\\d+/${dir}/2026-11-25/p\\.csv$`));
     expect(sameBytes(await readBack(`/file?server=sftp&path=${dir}/2026-11-25/p.csv`), data)).toBe(true);
   });
@@ -29,19 +30,19 @@ describe("sftp target", () => {
   it("uploads with an ed25519 private key", async () => {
     const dir = unique("k");
     const data = bytes(1 * MiB + 5, 22);
-    await sftpDriver.deliver(e, target({ private_key: servers().sftp.privateKey, path: `/${dir}/{name}` }), await putFile(data, "k.csv"), ctx(), fast);
+    await deliver(sftpDriver, target({ private_key: servers().sftp.privateKey, path: `/${dir}/{name}` }), await putFile(data, "k.csv"), ctx(), fast);
     expect(sameBytes(await readBack(`/file?server=sftp&path=${dir}/k.csv`), data)).toBe(true);
   });
 
   it("uploads with an RSA private key", async () => {
     const dir = unique("r");
     const data = bytes(300_000, 23);
-    await sftpDriver.deliver(e, target({ private_key: servers().sftp.rsaPrivateKey, path: `/${dir}/{name}` }), await putFile(data, "r.csv"), ctx(), fast);
+    await deliver(sftpDriver, target({ private_key: servers().sftp.rsaPrivateKey, path: `/${dir}/{name}` }), await putFile(data, "r.csv"), ctx(), fast);
     expect(sameBytes(await readBack(`/file?server=sftp&path=${dir}/r.csv`), data)).toBe(true);
   });
 
   it("refuses a wrong password with a clear reason", async () => {
-    const err = await failure(sftpDriver.deliver(e, target({ password: "wrong" }), await putFile(bytes(10)), ctx(), fast));
+    const err = await failure(deliver(sftpDriver, target({ password: "wrong" }), await putFile(bytes(10)), ctx(), fast));
     expect(err.kind).toBe("auth");
     expect(err.message).toMatch(/login refused.*check the password/);
   });
@@ -65,6 +66,66 @@ describe("sftp target", () => {
   });
 });
 
+describe("sftp target, resumable", () => {
+  const small = { ...fast, partBytes: 256 * 1024 };
+  const exists = async (path: string) => {
+    const r = await control(`/file?server=sftp&path=${path}`);
+    await r.body?.cancel();
+    return r.status === 200;
+  };
+  const pw = () => ({ password: servers().sftp.password });
+
+  it("writes each part at its offset into a temporary file, renamed at complete; a part written twice is harmless", async () => {
+    const dir = unique("rs");
+    const t = target({ ...pw(), path: `/${dir}/{name}` });
+    const data = bytes(600_000, 61);
+    const file = await putFile(data, "w.csv");
+    const s = createServices(e);
+    let state = await sftpDriver.begin(s, t, file, ctx("run_w"), small);
+    const part = async (n: number) => new Uint8Array(await (await e.FILES.get(file.key, { range: partRange(state, n) }))!.arrayBuffer());
+    state = await sftpDriver.putPart(s, t, state, 1, await part(1), small);
+    const before = state;
+    state = await sftpDriver.putPart(s, t, before, 2, await part(2), small);
+    state = await sftpDriver.putPart(s, t, before, 2, await part(2), small); // again, from the state before it
+    state = await sftpDriver.putPart(s, t, state, 3, await part(3), small);
+    expect(await exists(`${dir}/w.csv`)).toBe(false);
+    expect(await exists(`${dir}/w.csv.part-run_w`)).toBe(true);
+    const r = await sftpDriver.complete(s, t, state, small);
+    expect(r.location).toMatch(new RegExp(`/${dir}/w\\.csv$`));
+    expect((await sftpDriver.complete(s, t, state, small)).location).toBe(r.location); // a lost answer, completed again
+    expect(sameBytes(await readBack(`/file?server=sftp&path=${dir}/w.csv`), data)).toBe(true);
+    expect(await exists(`${dir}/w.csv.part-run_w`)).toBe(false);
+  });
+
+  it("replaces a file from an earlier delivery (the server's RENAME does not overwrite)", async () => {
+    const dir = unique("over");
+    const t = target({ ...pw(), path: `/${dir}/{name}` });
+    await deliver(sftpDriver, t, await putFile(bytes(1000, 62), "o.csv"), ctx(), small);
+    const data = bytes(300_000, 63);
+    await deliver(sftpDriver, t, await putFile(data, "o.csv"), ctx(), small);
+    expect(sameBytes(await readBack(`/file?server=sftp&path=${dir}/o.csv`), data)).toBe(true);
+  });
+
+  it("a temporary file that was cut or removed restarts the upload; abort removes it; an empty file is delivered empty", async () => {
+    const dir = unique("cut");
+    const t = target({ ...pw(), path: `/${dir}/{name}` });
+    const file = await putFile(bytes(600_000, 64), "c.csv");
+    const s = createServices(e);
+    let state = await sftpDriver.begin(s, t, file, ctx("run_c"), small);
+    const part = async (n: number) => new Uint8Array(await (await e.FILES.get(file.key, { range: partRange(state, n) }))!.arrayBuffer());
+    state = await sftpDriver.putPart(s, t, state, 1, await part(1), small);
+    await sftpDriver.abort(s, t, state, small);
+    await sftpDriver.abort(s, t, state, small);
+    expect(await exists(`${dir}/c.csv.part-run_c`)).toBe(false);
+    expect(await sftpDriver.putPart(s, t, state, 2, await part(2), small).then(() => null, (x) => x)).toBeInstanceOf(UploadRestart);
+    state = await sftpDriver.putPart(s, t, state, 1, await part(1), small);
+    expect(await sftpDriver.complete(s, t, state, small).then(() => null, (x) => x)).toBeInstanceOf(UploadRestart);
+
+    await deliver(sftpDriver, t, await putFile(new Uint8Array(0), "empty.csv"), ctx(), small);
+    expect((await readBack(`/file?server=sftp&path=${dir}/empty.csv`)).length).toBe(0);
+  });
+});
+
 describe("sftp handshake timeout", () => {
   it("fails with a transient error, and the connection's later errors are all handled", async () => {
     // ssh2 emits "Timed out while waiting for handshake", then "Connection lost before handshake"
@@ -81,7 +142,7 @@ describe("sftp handshake timeout", () => {
       const s = servers().silent;
       const cfg = target({ host: s.host, port: s.port, password: "x", path: "/t/{name}" });
       const started = Date.now();
-      const err = await failure(sftpDriver.deliver(e, cfg, await putFile(bytes(10)), ctx(), { timeoutMs: 500 }));
+      const err = await failure(deliver(sftpDriver, cfg, await putFile(bytes(10)), ctx(), { timeoutMs: 500 }));
       expect(err.kind).toBe("transient");
       expect(err.retryable).toBe(true);
       expect(err.message).toBe(`SFTP: ${s.host}:${s.port} did not complete the SSH handshake in time`);

@@ -7,7 +7,6 @@ import { ExportBody } from "../../exports/definition";
 import { ApiError, notFound } from "../../lib/errors";
 import { validationError } from "../../lib/router";
 import { DeliveryTarget } from "../../targets/config";
-import { TargetError } from "../../targets/types";
 import type { Services } from "../../services";
 import type { SignedIn } from "../../users/users";
 import { pageRouter } from "./context";
@@ -93,12 +92,7 @@ exportPages.post("/targets/test", async (c) => {
   requireUser(c, "exports-manage");
   const parsed = DeliveryTarget.safeParse(await jsonBody(c.req));
   if (!parsed.success) throw validationError(parsed.error, "target");
-  try {
-    await svc.testTarget(c.var.services, parsed.data);
-  } catch (err) {
-    if (!(err instanceof TargetError)) throw err;
-    throw new ApiError("unprocessable", `Connection test failed: ${err.message}`, { details: [{ path: "kind", message: err.kind }] });
-  }
+  await svc.testTarget(c.var.services, parsed.data);
   return c.json({ ok: true }, 200);
 });
 
@@ -129,7 +123,14 @@ exportPages.get("/exports/:id/runs", async (c) => {
   const who = requireUser(c);
   const exp = await requireExport(c.var.services, who, c.req.param("id"));
   const { lines, total } = await runLines(c.var.services, who, exp, new URL(c.req.url).origin, 20);
-  return c.html(<RunsTable exp={exp} lines={lines} total={total} />);
+  return c.html(<RunsTable who={who} exp={exp} lines={lines} total={total} />);
+});
+
+exportPages.post("/exports/:id/runs/:run_id/deliver", async (c) => {
+  const who = requireUser(c, "exports-manage");
+  const exp = await requireExport(c.var.services, who, c.req.param("id"));
+  await svc.redeliver(c.var.services, who.tenant.id, exp.id, c.req.param("run_id"));
+  return c.redirect(withNotice(`/app/exports/${exp.id}`, "redeliver"), 303);
 });
 
 exportPages.post("/exports/:id/run", async (c) => {

@@ -10,6 +10,7 @@ const NOTICES = {
   disabled: "Disabled: no scheduled runs until it is enabled; it can be edited now.",
   deleted: "Export deleted. Its past files stay downloadable until they expire.",
   revoked: "Key revoked.",
+  redeliver: "Delivering the file again.",
   "not-active": "Only active exports run: publish the draft or enable the export first.",
 } as const;
 

@@ -1,5 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { deliveryView } from "../../deliveries";
 import type { Env } from "../../env";
+import { createServices } from "../../services";
+import { RunDelivery } from "./delivery";
 import { notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
@@ -33,6 +36,7 @@ export const Run = z
     expires_at: z.string().nullable(),
     expired: z.boolean().openapi({ description: "the file was deleted after its retention" }),
     download_url: z.string().nullable().openapi({ description: "signed, expiring link; once finished" }),
+    delivery: RunDelivery.nullable(),
   })
   .openapi("ExportRun");
 
@@ -54,6 +58,7 @@ export async function serializeRun(env: Env, origin: string, run: RunRow): Promi
     expires_at: isoSeconds(run.expires_at),
     expired: run.expired_at !== null,
     download_url: await downloadUrl(env, origin, run),
+    delivery: await deliveryView(createServices(env), run.tenant_id, run.id),
   };
 }
 

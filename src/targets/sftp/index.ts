@@ -12,7 +12,18 @@ import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import type { Env } from "../../env";
 import type { SftpTarget } from "../config";
 import { checkTargetHost } from "../hosts";
-import { type DeliveryOptions, type TargetDriver, TargetError, expandTemplate, readFile, withTimeout } from "../types";
+import { choosePartSize } from "../http";
+import {
+  type DeliveryOptions,
+  STREAM_PART_BYTES,
+  type TargetDriver,
+  TargetError,
+  UploadRestart,
+  type UploadState,
+  expandTemplate,
+  partRange,
+  withTimeout,
+} from "../types";
 
 const ALGORITHMS: ConnectConfig["algorithms"] = {
   cipher: ["aes256-ctr", "aes192-ctr", "aes128-ctr"],
@@ -101,59 +112,148 @@ function pathError(err: unknown, path: string, cfg: SftpTarget): TargetError {
   return sshError(err, cfg);
 }
 
-export const sftpDriver: TargetDriver<SftpTarget> = {
+/** What an SFTP delivery keeps between parts. */
+export interface SftpUploadState extends UploadState {
+  /** where the file lands */
+  path: string;
+  /** where it is assembled until complete renames it (`<path>.part-<run id>`) */
+  temp: string;
+}
+
+const locationOf = (cfg: SftpTarget, path: string) => `sftp://${cfg.host}:${cfg.port}${path.startsWith("/") ? "" : "/"}${path}`;
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02): 2 no such file. */
+const NO_SUCH_FILE = 2;
+
+async function withSftp<T>(env: Env, cfg: SftpTarget, opts: DeliveryOptions, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+  const { conn, sftp } = await openSftp(env, cfg, opts);
+  try {
+    return await fn(sftp);
+  } catch (err) {
+    throw err instanceof TargetError || err instanceof UploadRestart ? err : sshError(err, cfg);
+  } finally {
+    conn.end();
+  }
+}
+
+/** The size of a file, or null when there is none. */
+async function sizeOf(sftp: SFTPWrapper, path: string): Promise<number | null> {
+  return call<{ size: number }>((cb) => sftp.stat(path, cb)).then(
+    (st) => st.size,
+    (err) => {
+      if ((err as { code?: number }).code === NO_SUCH_FILE) return null;
+      throw err;
+    },
+  );
+}
+
+/**
+ * Renames over an existing file: posix-rename@openssh.com where the server offers it (atomic,
+ * replaces), else SFTP v3 RENAME, which OpenSSH refuses when the target exists, so after a
+ * failure the old file is removed first.
+ * https://github.com/openssh/openssh-portable/blob/master/PROTOCOL (posix-rename)
+ */
+async function renameOver(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+  const posix = await call<void>((cb) => sftp.ext_openssh_rename(from, to, (err) => cb(err, undefined))).then(
+    () => true,
+    () => false,
+  );
+  if (posix) return;
+  const plain = () => call<void>((cb) => sftp.rename(from, to, (err) => cb(err, undefined)));
+  try {
+    await plain();
+  } catch {
+    await call<void>((cb) => sftp.unlink(to, (err) => cb(err, undefined))).catch(() => {});
+    await plain();
+  }
+}
+
+/**
+ * SFTP as a resumable upload: parts are written at their offsets into a temporary file next to
+ * the destination (part 1 opens it with "w", which starts it over; the others with "r+"), and
+ * complete renames it, so the destination never shows half a file. Writing at an offset is
+ * idempotent: a part sent again writes the same bytes at the same place.
+ */
+export const sftpDriver: TargetDriver<SftpTarget, SftpUploadState> = {
   async test(env, cfg, opts = {}) {
     const { conn } = await openSftp(env, cfg, opts);
     conn.end();
   },
 
-  async deliver(env, cfg, file, ctx, opts = {}) {
+  async begin(s, cfg, file, ctx, opts = {}) {
     const path = expandTemplate(cfg.path, file, ctx);
-    const { conn, sftp } = await openSftp(env, cfg, opts);
-    try {
-      await ensureDirs(sftp, path).catch((err) => {
+    // Logs in (wrong credentials fail here, before any data moves) and makes the directories.
+    await withSftp(s.env, cfg, opts, (sftp) =>
+      ensureDirs(sftp, path).catch((err) => {
         throw pathError(err, path, cfg);
+      }),
+    );
+    const part_size = choosePartSize(file.size, opts.partBytes ?? STREAM_PART_BYTES);
+    return { size: file.size, part_size, sent: 0, path, temp: `${path}.part-${ctx.runId}` };
+  },
+
+  async putPart(s, cfg, state, n, bytes, opts = {}) {
+    const range = partRange(state, n);
+    if (bytes.byteLength !== range.length) throw new Error(`part ${n} has ${bytes.byteLength} bytes, expected ${range.length}`);
+    return withSftp(s.env, cfg, opts, async (sftp) => {
+      const handle = await call<Buffer>((cb) => sftp.open(state.temp, n === 1 ? "w" : "r+", cb)).catch((err) => {
+        if (n > 1 && (err as { code?: number }).code === NO_SUCH_FILE) throw new UploadRestart(`${state.temp} is gone from ${cfg.host}`);
+        throw pathError(err, state.temp, cfg);
       });
-      const handle = await call<Buffer>((cb) => sftp.open(path, "w", cb)).catch((err) => {
-        throw pathError(err, path, cfg);
-      });
-      const obj = await readFile(env, file.key);
-      // Writes go out in 256 KiB blocks, several in flight: one SFTP round trip per R2
-      // chunk would make large files crawl.
-      const BLOCK = 256 * 1024;
-      const IN_FLIGHT = 8;
-      const pending = new Set<Promise<void>>();
-      let position = 0;
-      const writeBlock = async (buf: Buffer, at: number) => {
-        const p = withTimeout(opts.timeoutMs ?? 30_000, "SFTP write", () => call<void>((cb) => sftp.write(handle, buf, 0, buf.length, at, (err) => cb(err, undefined))));
-        pending.add(p);
-        p.finally(() => pending.delete(p)).catch(() => {});
-        if (pending.size >= IN_FLIGHT) await Promise.race(pending);
-      };
-      let block: Uint8Array[] = [];
-      let blockLen = 0;
-      for await (const chunk of obj.body as unknown as AsyncIterable<Uint8Array>) {
-        block.push(chunk);
-        blockLen += chunk.byteLength;
-        if (blockLen >= BLOCK) {
-          await writeBlock(Buffer.concat(block), position);
-          position += blockLen;
-          block = [];
-          blockLen = 0;
+      try {
+        if (n > 1) {
+          // The bytes before this part must be there: a shorter file was cut or replaced meanwhile.
+          const st = await call<{ size: number }>((cb) => sftp.fstat(handle, cb));
+          if (st.size < range.offset) throw new UploadRestart(`${state.temp} on ${cfg.host} has ${st.size} bytes where ${range.offset} were sent`);
         }
+        // Writes go out in 256 KiB blocks, several in flight: one SFTP round trip per block
+        // would make large parts crawl.
+        const BLOCK = 256 * 1024;
+        const IN_FLIGHT = 8;
+        const pending = new Set<Promise<void>>();
+        for (let at = 0; at < bytes.byteLength; at += BLOCK) {
+          const buf = Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(BLOCK, bytes.byteLength - at));
+          const position = range.offset + at;
+          const p = withTimeout(opts.timeoutMs ?? 30_000, "SFTP write", () => call<void>((cb) => sftp.write(handle, buf, 0, buf.length, position, (err) => cb(err, undefined))));
+          pending.add(p);
+          p.finally(() => pending.delete(p)).catch(() => {});
+          if (pending.size >= IN_FLIGHT) await Promise.race(pending);
+        }
+        await Promise.all(pending);
+      } finally {
+        await call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => {});
       }
-      if (blockLen > 0) {
-        await writeBlock(Buffer.concat(block), position);
-        position += blockLen;
+      return { ...state, sent: range.offset + range.length };
+    });
+  },
+
+  async complete(s, cfg, state, opts = {}) {
+    return withSftp(s.env, cfg, opts, async (sftp) => {
+      if (state.size === 0) {
+        const h = await call<Buffer>((cb) => sftp.open(state.temp, "w", cb)).catch((err) => {
+          throw pathError(err, state.temp, cfg);
+        });
+        await call<void>((cb) => sftp.close(h, (err) => cb(err, undefined)));
       }
-      await Promise.all(pending);
-      await call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined)));
-      if (position !== file.size) throw new TargetError("transient", `SFTP: wrote ${position} of ${file.size} bytes`);
-      return { location: `sftp://${cfg.host}:${cfg.port}${path.startsWith("/") ? "" : "/"}${path}` };
-    } catch (err) {
-      throw err instanceof TargetError ? err : sshError(err, cfg);
-    } finally {
-      conn.end();
-    }
+      const size = await sizeOf(sftp, state.temp);
+      if (size === null) {
+        // Renamed by an earlier try whose answer was lost?
+        if ((await sizeOf(sftp, state.path)) === state.size) return { location: locationOf(cfg, state.path) };
+        throw new UploadRestart(`${state.temp} is gone from ${cfg.host}`);
+      }
+      if (size !== state.size) throw new UploadRestart(`${state.temp} on ${cfg.host} has ${size} bytes, expected ${state.size}`);
+      await renameOver(sftp, state.temp, state.path).catch((err) => {
+        throw pathError(err, state.path, cfg);
+      });
+      return { location: locationOf(cfg, state.path) };
+    });
+  },
+
+  async abort(s, cfg, state, opts = {}) {
+    await withSftp(s.env, cfg, opts, (sftp) =>
+      call<void>((cb) => sftp.unlink(state.temp, (err) => cb(err, undefined))).catch((err) => {
+        if ((err as { code?: number }).code !== NO_SUCH_FILE) throw err;
+      }),
+    );
   },
 };

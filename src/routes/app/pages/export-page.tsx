@@ -1,8 +1,7 @@
 import type { FC } from "hono/jsx";
 import { describeFields, describeFilters, describeFormat, describeSchedule, describeTarget } from "../../../backoffice/describe";
-import type { ExportRecord, RunView } from "../../../backoffice/services";
+import type { DeliveryView, ExportRecord, RunView } from "../../../backoffice/services";
 import type { RunStats } from "../../../backoffice/stats";
-import type { Delivery } from "../../../services/targets/deliveries";
 import { getModel } from "../../../models";
 import { can, type SignedIn } from "../../../users/users";
 import { Badge, Layout, PostButton, bytes, duration, fmtInt, when } from "../layout";
@@ -10,17 +9,17 @@ import { DurationChart, RunsPerDayChart } from "./charts";
 
 export interface RunLine {
   run: RunView & { created: number; started: number | null; finished: number | null };
-  delivery: Delivery | null;
+  delivery: DeliveryView | null;
 }
 
 const secs = (iso: string | null) => (iso ? Math.floor(Date.parse(iso) / 1000) : null);
 
-export function runLine(run: RunView, delivery: Delivery | null): RunLine {
+export function runLine(run: RunView, delivery: DeliveryView | null): RunLine {
   return { run: { ...run, created: secs(run.created_at) ?? 0, started: secs(run.started_at), finished: secs(run.finished_at) }, delivery };
 }
 
 /** The runs table; the page's script re-fetches it while a run is pending or processing. */
-export const RunsTable: FC<{ exp: ExportRecord; lines: RunLine[]; total: number }> = ({ exp, lines, total }) => {
+export const RunsTable: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]; total: number }> = ({ who, exp, lines, total }) => {
   const active = lines.some((l) => l.run.status === "pending" || l.run.status === "processing");
   const delivers = exp.definition.target.type !== "download" || lines.some((l) => l.delivery);
   return (
@@ -85,6 +84,9 @@ export const RunsTable: FC<{ exp: ExportRecord; lines: RunLine[]; total: number 
                         <Badge status={delivery.status} />
                         {delivery.location ? <div class="small muted">{delivery.location}</div> : null}
                         {delivery.error ? <div class="small error">{delivery.error}</div> : null}
+                        {delivery.status === "failed" && can(who.user.role, "exports-manage") ? (
+                          <PostButton who={who} action={`/app/exports/${exp.id}/runs/${run.id}/deliver`} label="Deliver again" />
+                        ) : null}
                       </>
                     ) : (
                       <span class="muted">—</span>
@@ -191,7 +193,7 @@ export const ExportPage: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]
       </section>
       <section aria-labelledby="runs-h">
         <h2 id="runs-h">Runs</h2>
-        <RunsTable exp={exp} lines={p.lines} total={p.total} />
+        <RunsTable who={who} exp={exp} lines={p.lines} total={p.total} />
       </section>
       <section aria-labelledby="stats-h">
         <h2 id="stats-h">Statistics</h2>
