@@ -19,14 +19,12 @@ export interface EnvExtras {
   /** Bucket sources: bytes read and records handled per queue message (defaults in src/ingest/sources/chunks.ts). */
   SOURCE_CHUNK_BYTES?: string;
   SOURCE_CHUNK_ROWS?: string;
-  /** Export run tuning (src/exports/runner.ts); defaults there. Snapshotted per run. */
+  /** Export run tuning (src/runs/create.ts); defaults there. Snapshotted per run. */
   EXPORT_PART_SIZE?: string;
   EXPORT_CHUNK_ROWS?: string;
   EXPORT_STEPS_PER_MESSAGE?: string;
   /** Lifetime of a signed download URL in seconds (capped by the file's retention). */
   DOWNLOAD_URL_TTL_SECONDS?: string;
-  /** Only in tests: `point` or `point@step` makes the export runner throw there (simulated crash). */
-  FERRY_FAULT?: string;
   /** Only in tests: migrations read by vitest.config.ts. */
   CONTROL_MIGRATIONS?: D1Migration[];
   DATA_MIGRATIONS?: D1Migration[];

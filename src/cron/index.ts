@@ -1,17 +1,17 @@
 import type { Env } from "../env";
-import { expireRunFiles } from "./retention";
 import { enqueueDueRuns } from "./schedules";
 import { discoverSources } from "../ingest/sources/discover";
 import { sweepStalledChains } from "../chain";
+import { expireRunFiles } from "../runs";
 import { createServices, type Services } from "../services";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
 export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
   // Each task is independent: one failing must not stop the others.
   const tasks: [string, () => Promise<unknown>][] = [
-    ["schedules", () => enqueueDueRuns(env)],
+    ["schedules", () => enqueueDueRuns(s)],
     ["stalled chains", () => sweepStalledChains(s)],
-    ["retention", () => expireRunFiles(env)],
+    ["retention", () => expireRunFiles(s)],
     ["sources", () => discoverSources(s)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));

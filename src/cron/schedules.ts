@@ -1,34 +1,29 @@
-import type { Env } from "../env";
-import { ExportBody } from "../exports/definition";
-import { createRun } from "../services/runs/runs";
-import { nextRunAt } from "./schedule";
+import { type DueExport, dueExportsUnscoped, markScheduleFailed, moveNextRun } from "../db/exports";
+import { previousWatermark } from "../db/runs";
+import { parseStoredDefinition, UnreadableDefinition } from "../exports/definition";
+import { nextRunAt } from "../exports/schedule";
+import { ApiError } from "../lib/errors";
+import { createRun } from "../runs";
+import type { Services } from "../services";
 
 /**
- * Scheduled exports. `exports.next_run_at` holds the next due time of every active definition.
- * Each cron tick:
- *   1. creates the run for every due slot — createRun is idempotent per (export, scheduled_for),
- *      so a tick that fires twice, overlaps a slow tick, or crashes half-way makes one run;
+ * Scheduled exports. `exports.next_run_at` holds the next due time of every active definition
+ * (written with the definition, src/definitions/). Each cron tick, for every due definition:
+ *   1. creates the run for its slot — createRun is idempotent per (export, scheduled_for), so a
+ *      tick that fires twice, overlaps a slow tick, or crashes half-way makes one run;
  *   2. moves next_run_at forward with a compare-and-set on the old value, so two ticks never
  *      skip or double a slot.
  * Slots missed while a definition was disabled are not caught up: enabling schedules from now.
+ *
+ * One definition cannot hold up the others: each is handled on its own. One whose stored JSON
+ * no longer reads as a definition, or whose run is refused (ApiError), is marked failed: its
+ * next_run_at is cleared and `schedule_error` says why (shown by GET /api/1/exports/:id); saving
+ * or enabling it again schedules it again. Any other error (D1 unavailable) leaves it due, and
+ * the next tick tries again.
  */
 
 /** How many due definitions one tick handles; the rest are picked up by the next tick. */
 const DUE_BATCH = 50;
-
-/** Recomputes next_run_at from `now` (call on create, update, enable; disable clears it). */
-export async function refreshNextRun(env: Pick<Env, "DB">, tenantId: string, exportId: string, now = nowS()): Promise<number | null> {
-  const row = await env.DB.prepare(`SELECT definition, status FROM exports WHERE tenant_id = ?1 AND id = ?2 AND deleted_at IS NULL`)
-    .bind(tenantId, exportId)
-    .first<{ definition: string; status: string }>();
-  if (!row) return null;
-  const def = ExportBody.parse(JSON.parse(row.definition));
-  const next = row.status === "active" ? nextRunAt(def.schedule, now) : null;
-  await env.DB.prepare(`UPDATE exports SET next_run_at = ?1 WHERE tenant_id = ?2 AND id = ?3`).bind(next, tenantId, exportId).run();
-  return next;
-}
-
-const nowS = () => Math.floor(Date.now() / 1000);
 
 /**
  * Incremental mode: rows ingested after the previous successful run's upper bound, up to this
@@ -39,40 +34,33 @@ const nowS = () => Math.floor(Date.now() / 1000);
  */
 export const WATERMARK_SETTLE_SECONDS = 60;
 
-async function incrementalWatermark(env: Pick<Env, "DB">, exportId: string, slot: number): Promise<{ after?: number; until: number }> {
-  const prev = await env.DB.prepare(
-    `SELECT watermark_until FROM export_runs
-      WHERE export_id = ?1 AND status = 'finished' AND watermark_until IS NOT NULL AND (scheduled_for IS NULL OR scheduled_for < ?2)
-      ORDER BY watermark_until DESC LIMIT 1`,
-  )
-    .bind(exportId, slot)
-    .first<{ watermark_until: number }>();
-  return { ...(prev ? { after: prev.watermark_until } : {}), until: slot - WATERMARK_SETTLE_SECONDS };
+async function scheduleOne(s: Services, e: DueExport, now: number): Promise<void> {
+  const def = parseStoredDefinition(e.definition, e.name);
+  let watermark: { after?: number; until: number } | undefined;
+  if (def.incremental) {
+    const after = await previousWatermark(s.db, e.tenant_id, e.id, e.next_run_at);
+    watermark = { ...(after !== undefined ? { after } : {}), until: e.next_run_at - WATERMARK_SETTLE_SECONDS };
+  }
+  await createRun(s, { tenantId: e.tenant_id, exportId: e.id, trigger: "schedule", scheduledFor: e.next_run_at, ...(watermark ? { watermark } : {}) });
+  // The next slot after both the one just handled and now (slots missed during an outage are
+  // not replayed one by one: the run just created covers them, incremental runs included).
+  await moveNextRun(s.db, e.tenant_id, e.id, e.next_run_at, nextRunAt(def.schedule, Math.max(now, e.next_run_at)));
 }
 
-/** Creates the runs of every due schedule; returns how many slots were handled. */
-export async function enqueueDueRuns(env: Env, now = nowS()): Promise<number> {
-  const { results } = await env.DB.prepare(
-    `SELECT id, tenant_id, definition, next_run_at FROM exports
-      WHERE next_run_at IS NOT NULL AND next_run_at <= ?1 AND status = 'active' AND deleted_at IS NULL
-      ORDER BY next_run_at LIMIT ${DUE_BATCH}`,
-  )
-    .bind(now)
-    .all<{ id: string; tenant_id: string; definition: string; next_run_at: number }>();
-
-  for (const e of results) {
-    const def = ExportBody.parse(JSON.parse(e.definition));
-    await createRun(env, {
-      tenantId: e.tenant_id,
-      exportId: e.id,
-      trigger: "schedule",
-      scheduledFor: e.next_run_at,
-      ...(def.incremental ? { watermark: await incrementalWatermark(env, e.id, e.next_run_at) } : {}),
-    });
-    // The next slot after both the one just handled and now (slots missed during an outage are
-    // not replayed one by one: the run just created covers them, incremental runs included).
-    const next = nextRunAt(def.schedule, Math.max(now, e.next_run_at));
-    await env.DB.prepare(`UPDATE exports SET next_run_at = ?1 WHERE id = ?2 AND next_run_at = ?3`).bind(next, e.id, e.next_run_at).run();
+/** Creates the runs of every due schedule; returns how many definitions were handled. */
+export async function enqueueDueRuns(s: Services): Promise<number> {
+  const now = s.clock.seconds();
+  const due = await dueExportsUnscoped(s.db, now, DUE_BATCH);
+  for (const e of due) {
+    try {
+      await scheduleOne(s, e, now);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      console.error(JSON.stringify({ cron: "schedules", export: e.id, slot: e.next_run_at, error: reason }));
+      if (err instanceof UnreadableDefinition || err instanceof ApiError) {
+        await markScheduleFailed(s.db, e.tenant_id, e.id, e.next_run_at, `slot ${e.next_run_at}: ${reason}`).catch(() => {});
+      }
+    }
   }
-  return results.length;
+  return due.length;
 }

@@ -108,6 +108,12 @@ export const exports = sqliteTable(
     deleted_at: integer("deleted_at"),
     /** when the definition runs next; NULL when it never runs on its own. Written with the definition. */
     next_run_at: integer("next_run_at"),
+    /**
+     * Why the scheduler stopped running this definition (its stored JSON no longer parses, or
+     * its run could not be made); next_run_at is NULL then. Cleared when the definition is saved
+     * or enabled again.
+     */
+    schedule_error: text("schedule_error"),
   },
   (t) => [
     check("exports_status", sql`${t.status} IN ('draft', 'active', 'disabled')`),

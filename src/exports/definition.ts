@@ -108,7 +108,7 @@ export const Target = z.discriminatedUnion("type", [
 export type Target = z.infer<typeof Target>;
 
 /**
- * A signed webhook on every finished or failed run (src/exports/notify.ts). The secret is the
+ * A signed webhook on every finished or failed run (src/runs/webhook.ts). The secret is the
  * HMAC key of `Ferry-Signature`; it is stored encrypted and shown as "****" (send "****" back
  * on update to keep it).
  */
@@ -149,3 +149,25 @@ export const ExportBody = z.object({
   status: z.enum(["draft", "active"]).default("active"),
 });
 export type ExportBody = z.infer<typeof ExportBody>;
+
+/** A stored definition (or a run's snapshot) that no longer reads as an ExportBody. */
+export class UnreadableDefinition extends Error {}
+
+/**
+ * Reads a stored definition: the JSON text, checked against ExportBody, named `name` (the
+ * column is the truth for the name). Throws UnreadableDefinition with what is wrong.
+ */
+export function parseStoredDefinition(json: string, name?: string): ExportBody {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new UnreadableDefinition(`the stored definition is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = ExportBody.safeParse(name === undefined ? raw : { ...(raw as object), name });
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new UnreadableDefinition(`the stored definition is invalid: ${first ? `${first.path.join(".") || "(root)"}: ${first.message}` : "unknown"}`);
+  }
+  return parsed.data;
+}

@@ -6,7 +6,8 @@
  *   compiler   (exports/compiler.ts)   — definition + tenant + cursor -> one parameterized chunk query
  *   formatter  (exports/format/*)      — rows -> bytes, resumable across queue messages
  *   compressor (exports/compress/*)    — bytes -> bytes, resumable across queue messages
- *   runner     (exports/runner.ts, jobs/) — the queue chain: chunk, part upload, checkpoint
+ *   step       (exports/step.ts)       — pure: rows + state -> file bytes + state
+ *   runner     (src/runs/job.ts)       — the export_run chain: chunk, part upload, checkpoint
  *
  * "Resumable" means: all state that must survive between two queue messages is a
  * JSON-serializable value that the runner stores in D1 with the checkpoint, and

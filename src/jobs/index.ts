@@ -1,15 +1,17 @@
 import { type ChainJobs, handleChainMessage, handleDeadChainMessage } from "../chain";
 import { deliveryJob } from "../deliveries";
 import type { Env } from "../env";
-import { handleExportWebhook } from "../exports/notify";
+import { exportRunJob, webhookJob } from "../runs";
 import { csvIngestJob } from "../ingest/csv/chunks";
 import { sourceFileJob } from "../ingest/sources/chunks";
 import { createServices, type Services } from "../services";
-import { DEAD_LETTER_QUEUE, handleDeadLetters, handleExportChunk } from "./export-runs";
+import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dead-letters";
 import { JobMessage } from "./messages";
 
 /** The job of every chain kind: each module that owns a lifecycle provides its ChainJob. */
 export const chainJobs: ChainJobs = {
+  export_run: exportRunJob(),
+  webhook: webhookJob,
   csv_ingest: csvIngestJob,
   source_file: sourceFileJob,
   delivery: deliveryJob(),
@@ -19,8 +21,6 @@ export const chainJobs: ChainJobs = {
 const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K }>, env: Env, s: Services) => Promise<void> } = {
   noop: async () => {},
   chain: (msg, _env, s) => handleChainMessage(s, chainJobs, msg),
-  export_chunk: handleExportChunk,
-  export_webhook: handleExportWebhook,
 };
 
 /** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { enqueueDueRuns } from "../../src/cron/schedules";
+import { createServices, fixedClock } from "../../src/services";
 import { call, setupTenant, waitFor } from "../helpers";
 import { newBucket, s3Config } from "../sources/helpers";
 import { control, e } from "../targets/helpers";
@@ -37,7 +38,7 @@ describe("daily analytics delivery", () => {
     const now = Math.floor(Date.now() / 1000);
     // A slot just late enough that rows ingested now fall inside its incremental window (slot - 60 s).
     await e.DB.prepare("UPDATE exports SET next_run_at = ?1 WHERE id = ?2").bind(now + 61, members.export_id).run();
-    await enqueueDueRuns(e, now + 120);
+    await enqueueDueRuns(createServices(e, { clock: fixedClock((now + 120) * 1000) }));
     const date = new Date(now * 1000).toISOString().slice(0, 10);
     const key = `analytics/Members/members_${date}.csv`;
     const body = await waitFor(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nextRunAt } from "../../src/cron/schedule";
+import { nextRunAt } from "../../src/exports/schedule";
 
 const t = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());

@@ -1,10 +1,9 @@
 import { SELF, createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { signDownload } from "../../src/services/runs/downloads";
-import { createRun } from "../../src/services/runs/runs";
-import { BASE, call, createClient, getToken, setupTenant } from "../helpers";
-import { ManualQueue, drain, e, expectedCsv, fileBytes, runRow, seedExport, seedParticipations, SLOW } from "./helpers";
+import { signDownload } from "../../src/runs";
+import { BASE, call, createClient, getToken, setupTenant, waitFor } from "../helpers";
+import { RunQueue, drain, e, expectedCsv, fileBytes, runRow, seedExport, seedParticipations, SLOW, startRun } from "./helpers";
 
 vi.setConfig(SLOW);
 
@@ -12,8 +11,8 @@ async function finishedRun(name: string, rows = 50) {
   const t = await setupTenant(name);
   await seedParticipations(t.tenant.id, rows);
   const exportId = await seedExport(t.token, { name });
-  const q = new ManualQueue();
-  const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId, trigger: "manual" });
+  const q = new RunQueue();
+  const run = await startRun(q, t.tenant.id, exportId);
   await drain(q);
   return { t, exportId, runId: run.id };
 }
@@ -85,12 +84,11 @@ describe("end to end through the real queue", () => {
     const exportId = await seedExport(t.token, { name: "e2e" });
     const r = await call("POST", `/api/1/exports/${exportId}/runs`, { token: t.token });
     expect(r.status).toBe(202);
-    let run = (await call("GET", `/api/1/exports/${exportId}/runs/${r.json.id}`, { token: t.token })).json;
     // the consumer runs in the background; wait for it without a timing assertion
-    for (let i = 0; i < 600 && (run.status === "pending" || run.status === "processing"); i++) {
-      await new Promise((ok) => setTimeout(ok, 250));
-      run = (await call("GET", `/api/1/exports/${exportId}/runs/${r.json.id}`, { token: t.token })).json;
-    }
+    const run = await waitFor(async () => {
+      const got = (await call("GET", `/api/1/exports/${exportId}/runs/${r.json.id}`, { token: t.token })).json;
+      return got.status === "pending" || got.status === "processing" ? undefined : got;
+    }, "the run to end", 3000);
     expect(run).toMatchObject({ status: "finished", rows: 500, progress: 1, error: null, file_name: "e2e.csv" });
     const res = await fetchPath(run.download_url);
     expect(res.status).toBe(200);

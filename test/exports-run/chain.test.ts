@@ -1,9 +1,7 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { createRun } from "../../src/services/runs/runs";
 import { setupTenant } from "../helpers";
 import {
-  ManualQueue,
-  deliver,
+  RunQueue,
   PART,
   drain,
   e,
@@ -14,6 +12,7 @@ import {
   seedParticipations,
   sha256,
   SLOW,
+  startRun,
 } from "./helpers";
 
 vi.setConfig(SLOW);
@@ -34,13 +33,11 @@ describe("export run chain", () => {
   });
 
   it("produces a multi-part file of equal parts, with sha256 and manifest", async () => {
-    const q = new ManualQueue();
-    const run = await createRun(q.env({ EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" }), {
-      tenantId,
-      exportId,
-      trigger: "manual",
-    });
+    const q = new RunQueue({ vars: { EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" } });
+    const run = await startRun(q, tenantId, exportId);
     expect(run.status).toBe("pending");
+    // the run and its chain were created together
+    expect(await e.DB.prepare("SELECT status, position FROM chains WHERE id = ?1").bind(`export_run:${run.id}`).first()).toEqual({ status: "running", position: 0 });
     const messages = await drain(q);
     expect(messages).toBeGreaterThan(2);
 
@@ -69,14 +66,15 @@ describe("export run chain", () => {
 
     const tmp = await e.FILES.list({ prefix: `tmp/runs/${run.id}/` });
     expect(tmp.objects).toEqual([]);
+    expect(await e.DB.prepare("SELECT status FROM chains WHERE id = ?1").bind(`export_run:${run.id}`).first()).toEqual({ status: "done" });
   });
 
   it("a small export is one plain object (no multipart)", async () => {
     const t = await setupTenant("small");
     await seedParticipations(t.tenant.id, 10);
     const exp = await seedExport(t.token, { name: "small" });
-    const q = new ManualQueue();
-    const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
+    const q = new RunQueue();
+    const run = await startRun(q, t.tenant.id, exp);
     await drain(q);
     const done = await runRow(run.id);
     expect(done.status).toBe("finished");
@@ -87,8 +85,8 @@ describe("export run chain", () => {
   it("an export with no rows finishes with the header only", async () => {
     const t = await setupTenant("empty");
     const exp = await seedExport(t.token, { name: "empty" });
-    const q = new ManualQueue();
-    const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
+    const q = new RunQueue();
+    const run = await startRun(q, t.tenant.id, exp);
     await drain(q);
     const done = await runRow(run.id);
     expect(done.status).toBe("finished");
@@ -98,47 +96,51 @@ describe("export run chain", () => {
     );
   });
 
-  it("a run for a push target queues its delivery once the file is complete; a download target does not", async () => {
+  it("a run for a push target starts its delivery chain in the batch that finishes it; a download target does not", async () => {
     const t = await setupTenant("push");
     await seedParticipations(t.tenant.id, 10);
     const exp = await seedExport(t.token, { name: "push" });
-    const q = new ManualQueue();
-    const push = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
+    const q = new RunQueue();
+    const push = await startRun(q, t.tenant.id, exp);
     // the run's snapshot names a push target (target configuration itself is the targets' concern)
     await e.DB.prepare("UPDATE export_runs SET definition = json_set(definition, '$.target', json('{\"type\":\"s3\"}')) WHERE id = ?1")
       .bind(push.id)
       .run();
-    const delivered: unknown[] = [];
-    for (let m = q.take(); m; m = q.take()) {
-      if ((m as { type: string }).type === "chain") delivered.push(m);
-      else await deliver(q, m);
-    }
+    await drain(q);
     expect((await runRow(push.id)).status).toBe("finished");
-    // the first link of the run's delivery chain (src/deliveries/), whose row exists in D1
-    expect(delivered).toEqual([{ type: "chain", version: 1, chain_id: `delivery:${push.id}`, position: 0 }]);
-    const chain = await e.DB.prepare("SELECT kind, tenant_id, subject_id, status FROM chains WHERE id = ?1").bind(`delivery:${push.id}`).first();
-    expect(chain).toEqual({ kind: "delivery", tenant_id: t.tenant.id, subject_id: push.id, status: "running" });
+    // the delivery job (src/deliveries/) is keyed by the run id; only its chain is started here
+    expect(await e.DB.prepare("SELECT kind, tenant_id, subject_id, status FROM chains WHERE id = ?1").bind(`delivery:${push.id}`).first()).toEqual({
+      kind: "delivery",
+      tenant_id: t.tenant.id,
+      subject_id: push.id,
+      status: "running",
+    });
+    expect(q.others).toEqual([{ type: "chain", version: 1, chain_id: `delivery:${push.id}`, position: 0 }]);
 
-    const plain = await createRun(q.env(), { tenantId: t.tenant.id, exportId: exp, trigger: "manual" });
-    const types: string[] = [];
-    for (let m = q.take(); m; m = q.take()) {
-      types.push(m.type);
-      await deliver(q, m);
-    }
+    const q2 = new RunQueue();
+    const plain = await startRun(q2, t.tenant.id, exp);
+    await drain(q2);
     expect((await runRow(plain.id)).status).toBe("finished");
-    expect(types).toEqual(["export_chunk"]);
+    expect(q2.others).toEqual([]);
+    expect(await e.DB.prepare("SELECT 1 FROM chains WHERE id = ?1").bind(`delivery:${plain.id}`).first()).toBeNull();
   });
 
   it("createRun is idempotent per scheduled slot", async () => {
-    const q = new ManualQueue();
-    const a = await createRun(q.env(), { tenantId, exportId, trigger: "schedule", scheduledFor: 1_800_000_000 });
-    const b = await createRun(q.env(), { tenantId, exportId, trigger: "schedule", scheduledFor: 1_800_000_000 });
+    const q = new RunQueue();
+    const a = await startRun(q, tenantId, exportId, { trigger: "schedule", scheduledFor: 1_800_000_000 });
+    const b = await startRun(q, tenantId, exportId, { trigger: "schedule", scheduledFor: 1_800_000_000 });
     expect(b.id).toBe(a.id);
     const { results } = await e.DB.prepare("SELECT id FROM export_runs WHERE export_id = ?1 AND scheduled_for = 1800000000")
       .bind(exportId)
       .all();
     expect(results).toHaveLength(1);
-    // both messages are for the same run; delivering both yields one file
+    // asked twice at once: still one run (the loser's chain finds no run and ends on its first link)
+    const [c, d] = await Promise.all([
+      startRun(q, tenantId, exportId, { trigger: "schedule", scheduledFor: 1_800_000_060 }),
+      startRun(q, tenantId, exportId, { trigger: "schedule", scheduledFor: 1_800_000_060 }),
+    ]);
+    expect(d.id).toBe(c.id);
+    // one run, one chain; delivering its links yields one file
     await drain(q);
     const done = await runRow(a.id);
     expect(done.status).toBe("finished");

@@ -1,11 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { type ExportEngine, runExportChunk } from "../../src/exports/runner";
+import { defaultEngine, type ExportEngine } from "../../src/exports/engine";
 import worker from "../../src/index";
-import { createRun } from "../../src/services/runs/runs";
 import { setupTenant } from "../helpers";
-import { defaultEngine } from "../../src/exports/engine";
-import { ManualQueue, deliver, e, runRow, seedExport, seedParticipations, SLOW } from "./helpers";
+import { Faults } from "./faults";
+import { RunQueue, drain, e, runRow, seedExport, seedParticipations, SLOW, startRun } from "./helpers";
 
 vi.setConfig(SLOW);
 
@@ -43,14 +42,11 @@ describe("failures", () => {
     const t = await setupTenant("fail");
     await seedParticipations(t.tenant.id, 36_000);
     const exportId = await seedExport(t.token);
-    const q = new ManualQueue();
-    const run = await createRun(q.env({ EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" }), {
-      tenantId: t.tenant.id,
-      exportId,
-      trigger: "manual",
-    });
-    const engine = breaksAfter(12); // past part 1 (about 8 chunks of 2000 rows)
-    for (let m = q.take(); m; m = q.take()) await runExportChunk(q.env(), m, engine);
+    // past part 1 (about 8 chunks of 2000 rows)
+    const q = new RunQueue({ vars: { EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" }, engine: breaksAfter(12) });
+    const run = await startRun(q, t.tenant.id, exportId);
+    const first = q.sent[0]!;
+    await drain(q);
     const failed = await runRow(run.id);
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/^reading rows: .*no_such_column/);
@@ -58,42 +54,45 @@ describe("failures", () => {
     expect(failed.upload_id).not.toBeNull();
     await expectAborted(failed.file_key as string, failed.upload_id as string);
     expect((await e.FILES.list({ prefix: `tmp/runs/${run.id}/` })).objects).toEqual([]);
-    // later deliveries of a failed run do nothing
-    await deliver(q, { type: "export_chunk", version: 1, run_id: run.id, step: 1 });
+    // the chain ended with the run's reason; later deliveries of a failed run do nothing
+    expect(await e.DB.prepare("SELECT status, last_error FROM chains WHERE id = ?1").bind(`export_run:${run.id}`).first()).toEqual({
+      status: "failed",
+      last_error: failed.error,
+    });
+    await q.deliver(first);
     expect((await runRow(run.id)).status).toBe("failed");
+    expect(q.sent).toEqual([]);
   });
 
   it("a definition the compiler rejects fails the run with the compiler's reason", async () => {
     const t = await setupTenant("fail-compile");
     const exportId = await seedExport(t.token);
-    const q = new ManualQueue();
-    const run = await createRun(q.env(), { tenantId: t.tenant.id, exportId, trigger: "manual" });
+    const q = new RunQueue();
+    const run = await startRun(q, t.tenant.id, exportId);
     // the run's snapshot names a field its model does not have (e.g. a catalog change since)
     await e.DB.prepare("UPDATE export_runs SET definition = json_set(definition, '$.fields[0].from', 'gone') WHERE id = ?1")
       .bind(run.id)
       .run();
-    await deliver(q, q.take()!);
+    await q.deliver(q.take()!);
     const failed = await runRow(run.id);
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/^compiling the export: fields\.0\.from: .*gone/);
   });
 
-  it("a message that keeps failing reaches the dead-letter queue, whose consumer fails the run and aborts the upload", async () => {
+  it("a link that keeps failing reaches the dead-letter queue, whose consumer fails the run and aborts the upload", async () => {
     const t = await setupTenant("dlq");
     await seedParticipations(t.tenant.id, 20_000);
     const exportId = await seedExport(t.token);
-    const q = new ManualQueue();
-    const run = await createRun(q.env({ EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" }), {
-      tenantId: t.tenant.id,
-      exportId,
-      trigger: "manual",
-    });
-    await deliver(q, q.take()!); // step 1 uploads part 1
-    const msg = q.take()!;
-    await expect(deliver(q, msg, { FERRY_FAULT: "after_chunk" })).rejects.toThrow("injected fault");
+    const q = new RunQueue({ vars: { EXPORT_CHUNK_ROWS: "2000", EXPORT_STEPS_PER_MESSAGE: "1" } });
+    const run = await startRun(q, t.tenant.id, exportId);
+    await q.deliver(q.take()!); // step 1 uploads part 1
+    const faults = new Faults().arm("after_chunk");
+    await q.deliver(q.take()!, faults.wrap);
+    expect(faults.fired).toEqual(["after_chunk"]);
     const retrying = await runRow(run.id);
     expect(retrying.status).toBe("processing");
     expect(retrying.error).toBe("retrying after: injected fault at after_chunk");
+    const msg = q.take()!; // the retry of the link that failed
 
     // after max_retries the platform moves the message to ferry-jobs-dlq (wrangler.toml)
     const batch = createMessageBatch("ferry-jobs-dlq", [{ id: "m1", timestamp: new Date(), attempts: 6, body: msg }]);
@@ -104,13 +103,13 @@ describe("failures", () => {
     const failed = await runRow(run.id);
     expect(failed.status).toBe("failed");
     expect(failed.error).toBe(
-      "The export job kept failing and was given up after its retries. Last error: injected fault at after_chunk",
+      "The export job kept failing and was given up: injected fault at after_chunk; the job message kept failing and was dead-lettered",
     );
     await expectAborted(failed.file_key as string, failed.upload_id as string);
   });
 
   it("a malformed message is retried (and so dead-lettered), never crashes the batch", async () => {
-    const batch = createMessageBatch("ferry-jobs", [{ id: "bad", timestamp: new Date(), attempts: 1, body: { type: "export_chunk", version: 1 } }]);
+    const batch = createMessageBatch("ferry-jobs", [{ id: "bad", timestamp: new Date(), attempts: 1, body: { type: "chain", version: 1 } }]);
     const ctx = createExecutionContext();
     await worker.queue(batch, e, ctx);
     const result = await getQueueResult(batch, ctx);

@@ -1,10 +1,12 @@
 import { env } from "cloudflare:test";
+import { type ChainJobs, type ChainMessage, handleChainMessage } from "../../src/chain";
+import type { RunRow } from "../../src/db/schema";
 import type { Env } from "../../src/env";
+import type { ExportEngine } from "../../src/exports/engine";
 import type { JobMessage } from "../../src/jobs/messages";
-import { type ExportChunkMessage, runExportChunk } from "../../src/exports/runner";
-import { defaultEngine } from "../../src/exports/engine";
+import { type CreateRunInput, createRun, exportRunJob } from "../../src/runs";
+import { type Clock, createServices, type Services } from "../../src/services";
 import { call } from "../helpers";
-import type { RunRow } from "../../src/services/runs/runs";
 
 export const e = env as unknown as Env;
 
@@ -78,9 +80,8 @@ export async function expectedCsv(tenantId: string): Promise<string> {
 }
 
 /**
- * A queue the test delivers by hand: messages the runner sends are recorded, and the
- * test decides when (and how often) each is delivered, to reproduce at-least-once
- * delivery and crashes deterministically.
+ * A queue the test delivers by hand, for the env-based jobs (bucket sources use it): messages
+ * sent are recorded and the test decides when, and how often, each is delivered.
  */
 export class ManualQueue {
   sent: JobMessage[] = [];
@@ -96,24 +97,57 @@ export class ManualQueue {
   env(extra: Partial<Env> = {}): Env {
     return { ...e, JOBS: this.producer, ...extra } as Env;
   }
-  take(): ExportChunkMessage | undefined {
-    return this.sent.shift() as ExportChunkMessage | undefined;
+}
+
+/**
+ * Services whose queue the test delivers by hand: every message is recorded, and the test
+ * decides when (and how often) each is delivered, to reproduce at-least-once delivery, lost
+ * messages and crashes deterministically. `vars` override the env (run tuning); `wrap` wraps
+ * the services (fault injection: test/exports-run/faults.ts); `engine` replaces the export
+ * engine of the run job.
+ */
+export class RunQueue {
+  sent: ChainMessage[] = [];
+  readonly s: Services;
+  readonly jobs: ChainJobs;
+  constructor(opts: { vars?: Partial<Env>; clock?: Clock; engine?: ExportEngine } = {}) {
+    this.s = createServices({ ...e, ...opts.vars } as Env, {
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      jobs: { send: async (m) => void this.sent.push(m as ChainMessage) },
+    });
+    this.jobs = { export_run: exportRunJob(opts.engine) };
+  }
+  /** The next export_run link; messages of other chains (delivery, webhook) stay in `others`. */
+  take(): ChainMessage | undefined {
+    for (;;) {
+      const m = this.sent.shift();
+      if (!m || m.chain_id.startsWith("export_run:")) return m;
+      this.others.push(m);
+    }
+  }
+  others: ChainMessage[] = [];
+  /** Delivers one link, through `wrap`'s services when given. */
+  deliver(msg: ChainMessage, wrap: (s: Services) => Services = (s) => s): Promise<void> {
+    return handleChainMessage(wrap(this.s), this.jobs, msg);
   }
 }
 
-export const deliver = (q: ManualQueue, msg: ExportChunkMessage, extra: Partial<Env> = {}) =>
-  runExportChunk(q.env(extra), msg, defaultEngine);
+export const deliver = (q: RunQueue, msg: ChainMessage, wrap?: (s: Services) => Services) => q.deliver(msg, wrap);
 
-/** Delivers until the queue is empty; returns how many messages were handled. */
-export async function drain(q: ManualQueue, extra: Partial<Env> = {}): Promise<number> {
+/** Delivers until no export_run link is left; returns how many were handled. */
+export async function drain(q: RunQueue, wrap?: (s: Services) => Services): Promise<number> {
   let n = 0;
   for (let m = q.take(); m; m = q.take()) {
-    await deliver(q, m, extra);
+    await q.deliver(m, wrap);
     n++;
     if (n > 10_000) throw new Error("chain does not end");
   }
   return n;
 }
+
+/** Creates a run through the lifecycle with the queue's services. */
+export const startRun = (q: RunQueue, tenantId: string, exportId: string, extra: Partial<CreateRunInput> = {}) =>
+  createRun(q.s, { tenantId, exportId, trigger: "manual", ...extra });
 
 export async function runRow(runId: string): Promise<RunRow> {
   const r = await e.DB.prepare("SELECT * FROM export_runs WHERE id = ?1").bind(runId).first<RunRow>();

@@ -1,16 +1,14 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import type { ExportChunkMessage } from "../../src/exports/runner";
-import { createRun } from "../../src/services/runs/runs";
+import { type ChainMessage, LEASE_SECONDS, sweepStalledChains } from "../../src/chain";
+import { fixedClock, type Services } from "../../src/services";
 import { setupTenant } from "../helpers";
-import { ManualQueue, deliver, drain, e, fileBytes, runRow, seedExport, seedParticipations, sha256, SLOW } from "./helpers";
+import { Faults, POINTS, type Point } from "./faults";
+import { RunQueue, drain, e, fileBytes, runRow, seedExport, seedParticipations, sha256, SLOW, startRun } from "./helpers";
 
 vi.setConfig(SLOW);
 
 const ROWS = 36_000;
-const OPTS = { EXPORT_CHUNK_ROWS: "2000" };
-
-/** Every place the runner can be made to crash (src/exports/runner.ts, `fault`). */
-const POINTS = ["after_chunk", "after_part_upload", "after_carry_write", "after_checkpoint", "after_complete", "after_manifest"];
+const VARS = { EXPORT_CHUNK_ROWS: "2000" };
 
 describe("redelivery and crash-resume", () => {
   let tenantId: string;
@@ -32,8 +30,8 @@ describe("redelivery and crash-resume", () => {
     tenantId = t.tenant.id;
     await seedParticipations(tenantId, ROWS);
     exportId = await seedExport(t.token);
-    const q = new ManualQueue();
-    const run = await createRun(q.env(OPTS), { tenantId, exportId, trigger: "manual" });
+    const q = new RunQueue({ vars: VARS });
+    const run = await startRun(q, tenantId, exportId);
     await drain(q);
     const done = await runRow(run.id);
     expect(done.status).toBe("finished");
@@ -43,28 +41,30 @@ describe("redelivery and crash-resume", () => {
   });
 
   for (const spm of ["1", "3"]) {
-    // with 3 steps per message, the points inside a step are the ones that differ
-    for (const point of spm === "1" ? POINTS : ["after_part_upload", "after_checkpoint"]) {
-      it(`a crash ${point} in every message (${spm} step(s) per message) resumes to identical bytes`, async () => {
-        const q = new ManualQueue();
-        const run = await createRun(q.env({ ...OPTS, EXPORT_STEPS_PER_MESSAGE: spm }), { tenantId, exportId, trigger: "manual" });
-        let crashes = 0;
+    // with 3 steps per link, the points inside a step are the ones that differ
+    for (const point of spm === "1" ? POINTS : (["after_part_upload", "after_checkpoint"] as Point[])) {
+      it(`a crash ${point} in every link (${spm} step(s) per link) resumes to identical bytes`, async () => {
+        const q = new RunQueue({ vars: { ...VARS, EXPORT_STEPS_PER_MESSAGE: spm } });
+        const run = await startRun(q, tenantId, exportId);
+        const faults = new Faults();
+        const crashedAt = new Set<number>();
         for (let m = q.take(); m; m = q.take()) {
-          const before = q.sent.length;
-          const err = await deliver(q, m, { FERRY_FAULT: point }).then(
-            () => null,
-            (x: Error) => x,
-          );
-          if (err) {
-            expect(err.message).toBe(`injected fault at ${point}`);
-            crashes++;
-            // after_checkpoint crashes before the hand-over: the next message was not sent
-            if (point === "after_checkpoint") expect(q.sent.length).toBe(before);
-            expect((await runRow(run.id)).status).not.toBe("failed");
-            await deliver(q, m); // the queue redelivers the message that crashed
+          // every link crashes once at the point (if it passes there), and its retry does not
+          if (!crashedAt.has(m.position)) faults.arm(point);
+          const before = faults.fired.length;
+          await q.deliver(m, faults.wrap);
+          faults.disarm();
+          if (faults.fired.length > before) {
+            crashedAt.add(m.position);
+            // the chain counted the failure and sent this same link again (after a backoff): never the next one
+            expect(q.sent.map((x) => x.position)).toEqual([m.position]);
+            const retrying = await runRow(run.id);
+            expect(retrying.status).not.toBe("failed");
+            if (retrying.status === "processing") expect(retrying.error).toBe(`retrying after: injected fault at ${point}`);
+            expect(await e.DB.prepare("SELECT attempts FROM chains WHERE id = ?1").bind(m.chain_id).first()).toEqual({ attempts: 1 });
           }
         }
-        expect(crashes).toBeGreaterThan(0);
+        expect(crashedAt.size).toBeGreaterThan(0);
         const done = await runRow(run.id);
         expect(done.status).toBe("finished");
         expect(done.error).toBeNull();
@@ -78,43 +78,45 @@ describe("redelivery and crash-resume", () => {
     }
   }
 
-  it("crashes at a chosen step only (point@step) also resume identically", async () => {
-    const q = new ManualQueue();
-    const run = await createRun(q.env({ ...OPTS, EXPORT_STEPS_PER_MESSAGE: "1" }), { tenantId, exportId, trigger: "manual" });
-    const plan: Record<number, string[]> = { 2: ["after_part_upload@2", "after_carry_write@2"], 3: ["after_chunk@3"] };
-    let crashes = 0;
+  it("crashes at chosen steps only also resume identically", async () => {
+    const q = new RunQueue({ vars: { ...VARS, EXPORT_STEPS_PER_MESSAGE: "1" } });
+    const run = await startRun(q, tenantId, exportId);
+    // with one step per link, the link at position p produces step p + 1
+    const plan: Record<number, Point[]> = { 2: ["after_part_upload", "after_carry_write"], 3: ["after_chunk"] };
+    const faults = new Faults();
     for (let m = q.take(); m; m = q.take()) {
-      for (const f of plan[m.step] ?? []) await deliver(q, m, { FERRY_FAULT: f }).catch(() => crashes++);
-      await deliver(q, m);
+      const pending = plan[m.position + 1];
+      if (pending?.length) faults.arm(pending.shift() as Point);
+      await q.deliver(m, faults.wrap);
+      faults.disarm();
     }
-    expect(crashes).toBe(3);
+    expect(faults.fired).toEqual(["after_part_upload", "after_carry_write", "after_chunk"]);
     const done = await runRow(run.id);
     expect(done.status).toBe("finished");
     expect(await sha256(await fileBytes(done.file_key as string))).toBe(reference.sha);
   });
 
-  it("a redelivered message whose checkpoints are recorded does nothing", async () => {
-    const q = new ManualQueue();
-    const run = await createRun(q.env({ ...OPTS, EXPORT_STEPS_PER_MESSAGE: "1" }), { tenantId, exportId, trigger: "manual" });
-    const first = q.take() as ExportChunkMessage;
-    await deliver(q, first);
+  it("a redelivered link whose checkpoints are recorded does nothing", async () => {
+    const q = new RunQueue({ vars: { ...VARS, EXPORT_STEPS_PER_MESSAGE: "1" } });
+    const run = await startRun(q, tenantId, exportId);
+    const first = q.take() as ChainMessage;
+    await q.deliver(first);
     expect(q.sent).toHaveLength(1);
     const next = q.sent[0];
     const cps = await checkpoints(run.id);
     expect(cps).toHaveLength(1);
     const parts = await partCount(run.id);
 
-    // duplicate of message 1 while message 2 is queued: nothing new is written
-    await deliver(q, first);
+    // duplicate of link 0 while link 1 is queued: nothing new is written, nothing sent
+    await q.deliver(first);
     expect(await checkpoints(run.id)).toEqual(cps);
     expect(await partCount(run.id)).toBe(parts);
-    // it may re-send the hand-over (the crash case); the duplicate is itself a no-op later
-    expect(q.sent.every((m) => JSON.stringify(m) === JSON.stringify(next))).toBe(true);
+    expect(q.sent).toEqual([next]);
 
     // deliver everything twice
     for (let m = q.take(); m; m = q.take()) {
-      await deliver(q, m);
-      await deliver(q, m);
+      await q.deliver(m);
+      await q.deliver(m);
     }
     const done = await runRow(run.id);
     expect(done.status).toBe("finished");
@@ -122,11 +124,69 @@ describe("redelivery and crash-resume", () => {
     expect(await sha256(await fileBytes(done.file_key as string))).toBe(reference.sha);
     expect(await partCount(run.id)).toBe(reference.parts);
 
-    // a very late duplicate of the first message after the run finished changes nothing
+    // a very late duplicate of the first link after the run finished changes nothing
     const cpsDone = await checkpoints(run.id);
-    await deliver(q, first);
+    await q.deliver(first);
     expect(q.sent).toHaveLength(0);
     expect(await checkpoints(run.id)).toEqual(cpsDone);
     expect((await runRow(run.id)).finished_at).toBe(finishedAt);
+  });
+
+  it("a link whose message is lost mid-run is resumed by the sweep once its lease ran out, to identical bytes", async () => {
+    const clock = fixedClock(Date.now());
+    const q = new RunQueue({ vars: { ...VARS, EXPORT_STEPS_PER_MESSAGE: "1" }, clock });
+    const run = await startRun(q, tenantId, exportId);
+    const mine = (m: ChainMessage) => m.chain_id === `export_run:${run.id}`;
+    // two links go through, then the queue loses the third one's message
+    for (let i = 0; i < 2; i++) await q.deliver(q.take()!);
+    const lost = q.take()!;
+    expect(lost.position).toBe(2);
+    expect(q.sent).toEqual([]);
+    const stuck = await runRow(run.id);
+    expect(stuck.status).toBe("processing");
+    expect(stuck.progress).toBeGreaterThan(0);
+    expect(stuck.progress).toBeLessThan(1);
+
+    // not before the lease ran out ...
+    clock.advance(LEASE_SECONDS - 1);
+    await sweepStalledChains(q.s);
+    expect(q.sent.filter(mine)).toEqual([]);
+    // ... then the sweep sends the same link again, and the chain goes on to the end
+    clock.advance(2);
+    await sweepStalledChains(q.s);
+    expect(q.sent.filter(mine)).toEqual([lost]);
+    for (let m = q.take(); m; m = q.take()) if (mine(m)) await q.deliver(m);
+    const done = await runRow(run.id);
+    expect(done.status).toBe("finished");
+    expect(done.sha256).toBe(reference.sha);
+    expect(await sha256(await fileBytes(done.file_key as string))).toBe(reference.sha);
+  });
+
+  it("a worker killed in the middle of a link (it never comes back) is replaced after its lease, to identical bytes", async () => {
+    const clock = fixedClock(Date.now());
+    const q = new RunQueue({ vars: { ...VARS, EXPORT_STEPS_PER_MESSAGE: "1" }, clock });
+    const run = await startRun(q, tenantId, exportId);
+    const mine = (m: ChainMessage) => m.chain_id === `export_run:${run.id}`;
+    await q.deliver(q.take()!);
+    // the second link hangs forever while uploading its part, as a killed process would
+    const hang = (s: Services): Services => ({
+      ...s,
+      files: new Proxy(s.files, {
+        get(target, prop) {
+          if (prop === "resumeMultipartUpload") return (key: string, id: string) => ({ ...target.resumeMultipartUpload(key, id), uploadPart: () => new Promise(() => {}) });
+          const v = Reflect.get(target, prop, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+    });
+    void q.deliver(q.take()!, hang);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(q.sent).toEqual([]);
+    clock.advance(LEASE_SECONDS + 1);
+    expect(await sweepStalledChains(q.s)).toBeGreaterThanOrEqual(1);
+    for (let m = q.take(); m; m = q.take()) if (mine(m)) await q.deliver(m);
+    const done = await runRow(run.id);
+    expect(done.status).toBe("finished");
+    expect(await sha256(await fileBytes(done.file_key as string))).toBe(reference.sha);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { getExport } from "../../src/exports/store";
+import { getExport } from "../../src/definitions";
+import { createServices } from "../../src/services";
 import { call, setupTenant } from "../helpers";
 import { e } from "./support";
 
@@ -55,9 +56,9 @@ describe("export definitions: CRUD", () => {
     expect(got.status).toBe(200);
     expect(got.json).toEqual(r.json);
     // The runner / scheduler load the same definition by (tenant, id).
-    const rec = await getExport(e, tenant.id, r.json.id);
-    expect(rec?.definition.filters).toEqual(def().filters);
-    expect(await getExport(e, "ten_other", r.json.id)).toBeNull();
+    const rec = await getExport(createServices(e), tenant.id, r.json.id);
+    expect(rec?.definition?.filters).toEqual(def().filters);
+    expect(await getExport(createServices(e), "ten_other", r.json.id)).toBeNull();
   });
 
   it("updates only while draft: active is 409 until disabled; enable publishes", async () => {

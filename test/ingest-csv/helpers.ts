@@ -9,7 +9,7 @@ import {
 } from "cloudflare:test";
 import worker from "../../src/index";
 import type { Env } from "../../src/env";
-import { BASE } from "../helpers";
+import { BASE, waitFor } from "../helpers";
 
 export const e = env as unknown as Env;
 
@@ -47,12 +47,10 @@ export async function status(apiKey: string, id: string, query = "") {
 
 /** Polls until the ingestion is completed or failed (the queue consumer runs in the background). */
 export async function waitDone(apiKey: string, id: string) {
-  for (let i = 0; i < 400; i++) {
+  return waitFor(async () => {
     const r = await status(apiKey, id);
-    if (r.json?.data?.status === "completed" || r.json?.data?.status === "failed") return r;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`ingestion ${id} did not finish`);
+    return r.json?.data?.status === "completed" || r.json?.data?.status === "failed" ? r : undefined;
+  }, `ingestion ${id} to finish`);
 }
 
 export interface Driver {

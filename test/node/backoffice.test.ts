@@ -1,47 +1,35 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type Locator, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, devVars, startDevServer } from "./dev-server";
 
 /**
  * The back office in a real Chromium (Debian's `chromium` package, driven by playwright-core),
- * against the real `npm run dev` stack: wrangler dev with D1, R2 and the queue on this
- * machine. Pages are driven by their accessible names (the contract in docs/backoffice.md).
+ * against the real `npm run dev` stack (test/node/dev-server.ts: scripts/dev.mjs on a free port,
+ * wrangler dev with D1, R2 and the queue on this machine). Pages are driven by their accessible names (the contract in docs/backoffice.md).
  *
  * Screenshots of every screen go to docs/screenshots/ when SCREENSHOTS=1 (`npm run screenshots`),
  * and to a temporary folder otherwise, so a test run leaves the work tree alone.
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ADMIN_TOKEN = "dev-admin-token";
+const ADMIN_TOKEN = devVars().ADMIN_TOKEN ?? "dev-admin-token";
 const SHOTS = process.env.SCREENSHOTS === "1" ? "docs/screenshots" : mkdtempSync(join(tmpdir(), "ferry-shots-"));
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer().once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const state = mkdtempSync(join(tmpdir(), "ferry-bo-"));
-let dev: ChildProcess;
-let output = "";
+let dev: DevServer;
 let base = "";
 let browser: Browser;
 
 async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (dev.exitCode !== null || dev.signalCode !== null) throw new Error(`dev exited while waiting for ${what}:\n${output.slice(-4000)}`);
     const v = await f().catch(() => undefined);
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${output.slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${dev.output().slice(-4000)}`);
     await sleep(500);
   }
 }
@@ -107,17 +95,8 @@ let other: Awaited<ReturnType<typeof tenantWithPeople>>;
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
   mkdirSync(SHOTS, { recursive: true });
-  const [port, inspector] = [await freePort(), await freePort()];
-  base = `http://localhost:${port}`;
-  // Its own process group, so afterAll stops wrangler and workerd with it.
-  dev = spawn(process.execPath, ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector), "--persist-to", state], {
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
-  dev.stdout?.on("data", (d) => (output += d));
-  dev.stderr?.on("data", (d) => (output += d));
-  await until("GET /health", 120_000, async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
+  dev = await startDevServer({ persistTo: state });
+  base = dev.url;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 
   acme = await tenantWithPeople("acme");
@@ -139,14 +118,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (dev?.pid && dev.exitCode === null && dev.signalCode === null) {
-    const exited = new Promise((r) => dev.once("exit", r));
-    process.kill(-dev.pid, "SIGTERM");
-    await Promise.race([exited, sleep(10_000)]);
-    try {
-      process.kill(-dev.pid, "SIGKILL");
-    } catch {}
-  }
+  await dev?.stop();
   rmSync(state, { recursive: true, force: true });
   if (process.env.SCREENSHOTS !== "1") rmSync(SHOTS, { recursive: true, force: true });
 }, 30_000);
@@ -207,12 +179,14 @@ describe("back office in Chromium", () => {
     const download = page.getByRole("link", { name: "Download" }).first();
     await seen(download, 90_000);
     await shot(page, "06-export-page");
+    const href = (await download.getAttribute("href")) as string;
+    const runId = new URL(href, base).pathname.split("/").pop();
     const [file] = await Promise.all([page.waitForEvent("download"), download.click()]);
     const browserBytes = readFileSync((await file.path()) as string);
 
     // The same run through the API: its download is byte for byte what the browser got.
-    const runs = await api("GET", `/api/1/exports/${exportId}/runs`, acme.token);
-    const finished = runs.runs.find((r: { status: string }) => r.status === "finished");
+    const finished = await api("GET", `/api/1/exports/${exportId}/runs/${runId}`, acme.token);
+    expect(finished.status).toBe("finished");
     const apiBytes = Buffer.from(await (await fetch(finished.download_url.replace(/^https?:\/\/[^/]+/, base))).arrayBuffer());
     expect(apiBytes.length).toBeGreaterThan(0);
     expect(browserBytes.equals(apiBytes)).toBe(true);

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { expect, it } from "vitest";
 import worker from "../../src/index";
-import { setupTenant } from "../helpers";
+import { setupTenant, waitFor } from "../helpers";
 import { count, createSource, files, newBucket, purchasesNdjson, putObject, s3Config } from "./helpers";
 
 /** Through the worker's own scheduled() entry point and the real queue consumer (miniflare). */
@@ -19,11 +19,7 @@ it("the cron's sources task discovers files and the queue ingests them, once", a
   };
   await fire();
   // The queue consumer runs in the background: poll the status endpoint, no fixed sleep.
-  for (let i = 0; i < 600; i++) {
-    const f = await files(t.token, src.json.id);
-    if (f[0]?.status === "completed") break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => ((await files(t.token, src.json.id))[0]?.status === "completed" ? true : undefined), "the file to be ingested");
   expect((await files(t.token, src.json.id))[0]).toMatchObject({ status: "completed", rows_accepted: 25 });
   await fire();
   await fire();

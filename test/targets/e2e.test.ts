@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { call, setupTenant } from "../helpers";
+import { call, setupTenant, waitFor } from "../helpers";
 import { seedParticipations } from "../exports-run/helpers";
 import { controlJson, e, readBack, sameBytes, servers, unique } from "./helpers";
 
@@ -7,14 +7,12 @@ vi.setConfig({ testTimeout: 300_000 });
 
 const COLUMNS = ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"];
 
+/** The queue consumer runs in the background; wait for it without a timing assertion. */
 async function poll<T>(fn: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  let v = await fn();
-  // the queue consumer runs in the background; wait for it without a timing assertion
-  for (let i = 0; i < 1200 && !done(v); i++) {
-    await new Promise((ok) => setTimeout(ok, 250));
-    v = await fn();
-  }
-  return v;
+  return waitFor(async () => {
+    const v = await fn();
+    return done(v) ? v : undefined;
+  }, "the run or its delivery to end", 6000);
 }
 
 describe("export run -> delivery, end to end through the real queue", () => {

@@ -80,3 +80,4 @@ export async function pickShard(env: Env): Promise<number> {
 
 // ---- the SQL run on the shards, one file per concern
 export * from "./records";
+export * from "./exports";

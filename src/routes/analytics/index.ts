@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
-import { AnalyticsSettings, analyticsFiles, configureAnalytics } from "../../services/analytics";
+import { AnalyticsSettings, analyticsFiles, configureAnalytics } from "../../definitions/analytics";
 
-/** Daily analytics delivery to the tenant's bucket (src/services/analytics.ts). */
+/** Daily analytics delivery to the tenant's bucket (src/definitions/analytics.ts). */
 export const analyticsRouter = createRouter();
 
 const File = z.object({ category: z.string(), model: z.string(), export_id: z.string(), status: z.string() });
@@ -22,7 +22,7 @@ analyticsRouter.openapi(
   }),
   async (c) => {
     const p = c.get("principal");
-    return c.json({ files: await configureAnalytics(c.env, p.tenantId, p.subject, c.req.valid("json")) }, 200);
+    return c.json({ files: await configureAnalytics(c.get("services"), p.tenantId, p.subject, c.req.valid("json")) }, 200);
   },
 );
 
@@ -36,5 +36,5 @@ analyticsRouter.openapi(
     middleware: [manage] as const,
     responses: { 200: { description: "Files", content: { "application/json": { schema: z.object({ files: z.array(File) }) } } } },
   }),
-  async (c) => c.json({ files: await analyticsFiles(c.env, c.get("principal").tenantId) }, 200),
+  async (c) => c.json({ files: await analyticsFiles(c.get("services"), c.get("principal").tenantId) }, 200),
 );

@@ -2,7 +2,6 @@ import { z } from "zod";
 import { wizardCatalog } from "../../backoffice/catalog";
 import * as svc from "../../backoffice/services";
 import { runStats } from "../../backoffice/stats";
-import { maskNotification } from "../../exports/notify";
 import { ExportBody } from "../../exports/definition";
 import { ApiError, notFound } from "../../lib/errors";
 import { validationError } from "../../lib/router";
@@ -44,11 +43,15 @@ function parseDefinition(body: unknown): ExportBody {
 }
 
 /** The definition as the wizard edits it: secrets masked like the API shows them. */
-const editable = (exp: svc.ExportRecord) => ({
-  ...exp.definition,
-  target: svc.maskTarget(exp.definition.target),
-  notification: maskNotification(exp.definition.notification),
-});
+const editable = (exp: svc.ExportRecord) =>
+  exp.definition
+    ? {
+        ...exp.definition,
+        target: svc.maskTarget(exp.definition.target),
+        notification: svc.maskNotification(exp.definition.notification),
+      }
+    : // A stored definition that no longer reads: start again from its name and model.
+      { name: exp.name, model: exp.model };
 
 // ---------------------------------------------------------------- wizard
 
@@ -100,9 +103,7 @@ exportPages.post("/targets/test", async (c) => {
 
 async function runLines(s: Services, who: SignedIn, exp: svc.ExportRecord, origin: string, limit: number) {
   const { runs, total } = await svc.listRuns(s, who.tenant.id, exp.id, { limit, offset: 0 });
-  const lines = await Promise.all(
-    runs.map(async (r) => runLine(await svc.runView(s, r, origin), r.status === "finished" ? await svc.getDelivery(s, who.tenant.id, r.id) : null)),
-  );
+  const lines = await Promise.all(runs.map(async (r) => runLine(await svc.runView(s, r, origin))));
   return { runs, lines, total };
 }
 

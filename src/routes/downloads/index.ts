@@ -1,16 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { nowSeconds } from "../../db/client";
-import { ApiError, notFound } from "../../lib/errors";
+import { notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
-import { contentDisposition, parseRange, verifyDownload } from "../../services/runs/downloads";
-import type { RunRow } from "../../services/runs/runs";
-import { isoSeconds } from "../../services/runs/runs";
+import { contentDisposition, openDownload, parseRange } from "../../runs";
 
 /** Signed download links: no token, the signature is the credential. */
 export const downloadsRouter = createRouter();
-
-const invalid = () =>
-  new ApiError("forbidden", "This download link is not valid (its signature does not match); get a fresh link from the run");
 
 downloadsRouter.openapi(
   createRoute({
@@ -36,19 +30,9 @@ downloadsRouter.openapi(
   async (c) => {
     const { run_id } = c.req.valid("param");
     const { expires, sig } = c.req.valid("query");
-    const run = await c.env.DB.prepare("SELECT * FROM export_runs WHERE id = ?1").bind(run_id).first<RunRow>();
-    // An unknown run answers like a bad signature, so links cannot be used to probe run ids.
-    if (!run || !(await verifyDownload(c.env, run.id, run.tenant_id, Number(expires), sig))) throw invalid();
-    if (Number(expires) < nowSeconds()) {
-      throw new ApiError(
-        "forbidden",
-        `This download link expired at ${isoSeconds(Number(expires))}; get a fresh link from GET /api/1/exports/${run.export_id}/runs/${run.id}`,
-      );
-    }
-    if (run.expired_at !== null) throw notFound(`The file of run ${run.id} was deleted after its retention period; it`);
-    if (run.status !== "finished" || !run.file_key) throw notFound(`The file of run ${run.id}`);
-
-    const head = await c.env.FILES.head(run.file_key);
+    const s = c.get("services");
+    const run = await openDownload(s, run_id, Number(expires), sig);
+    const head = await s.files.head(run.file_key);
     if (!head) throw notFound(`The file of run ${run.id}`);
     const range = parseRange(c.req.header("range"), head.size);
     const headers = new Headers({
@@ -65,7 +49,7 @@ downloadsRouter.openapi(
         headers: { "Content-Range": `bytes */${head.size}`, "Content-Type": "application/json" },
       });
     }
-    const obj = await c.env.FILES.get(run.file_key, range ? { range } : {});
+    const obj = await s.files.get(run.file_key, range ? { range } : {});
     if (!obj) throw notFound(`The file of run ${run.id}`);
     if (range) {
       headers.set("Content-Range", `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);

@@ -9,15 +9,15 @@ import {
   deleteExport,
   type ExportRecord,
   listExports,
+  maskNotification,
   requireExport,
   setEnabled,
   setFavourite,
   updateExport,
-} from "../../exports/store";
+} from "../../definitions";
 import { createRouter, validationError } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
 import { maskTarget } from "../../targets/config";
-import { maskNotification } from "../../exports/notify";
 
 const LastRun = z
   .object({
@@ -38,6 +38,10 @@ const ExportDetail = ExportBody.extend({
   created_at: z.number().int(),
   updated_at: z.number().int(),
   next_run_at: z.number().int().nullable().openapi({ description: "next scheduled run, epoch seconds (UTC); null when it only runs on request" }),
+  schedule_error: z
+    .string()
+    .nullable()
+    .openapi({ description: "why the scheduler stopped running this export (next_run_at is null then); saving or enabling it clears it" }),
   last_run: LastRun.nullable(),
 }).openapi("Export");
 
@@ -70,10 +74,13 @@ const ListQuery = z.object({
 
 const CloneBody = z.object({ name: ExportBody.shape.name.optional() });
 
+/** A stored definition that no longer reads (schedule_error says why) shows its name and model only. */
+const definitionOf = (r: ExportRecord) => r.definition ?? ({ name: r.name, model: r.model } as ExportBody);
+
 const detail = (r: ExportRecord) => ({
-  ...r.definition,
-  target: maskTarget(r.definition.target),
-  notification: maskNotification(r.definition.notification),
+  ...definitionOf(r),
+  target: r.definition ? maskTarget(r.definition.target) : (undefined as unknown as ExportBody["target"]),
+  notification: maskNotification(r.definition?.notification),
   id: r.id,
   name: r.name,
   status: r.status,
@@ -82,6 +89,7 @@ const detail = (r: ExportRecord) => ({
   created_at: r.createdAt,
   updated_at: r.updatedAt,
   next_run_at: r.nextRunAt,
+  schedule_error: r.scheduleError,
   last_run: r.lastRun,
 });
 
@@ -91,8 +99,8 @@ const item = (r: ExportRecord) => ({
   created_at: r.createdAt,
   created_by: r.createdBy,
   model: r.model,
-  target: r.definition.target.type,
-  schedule: r.definition.schedule.type,
+  target: r.definition?.target.type ?? "unknown",
+  schedule: r.definition?.schedule.type ?? "unknown",
   status: r.status,
   favourite: r.favourite,
   last_run: r.lastRun,
@@ -106,6 +114,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const security = [{ bearerAuth: [] }];
 const tags = ["exports"];
 const principal = (c: Context<AppEnv>) => c.get("principal");
+const services = (c: Context<AppEnv>) => c.get("services");
 
 export const exportsRouter = createRouter();
 exportsRouter.use("*", requireToken("exports-manage"));
@@ -123,7 +132,7 @@ exportsRouter.openapi(
   }),
   async (c) => {
     const p = principal(c);
-    return c.json(detail(await createExport(c.env, p.tenantId, p.subject, c.req.valid("json"))), 201);
+    return c.json(detail(await createExport(services(c), p.tenantId, p.subject, c.req.valid("json"))), 201);
   },
 );
 
@@ -146,7 +155,7 @@ exportsRouter.openapi(
   async (c) => {
     const q = c.req.valid("query");
     const order = q.order ?? (q.sort === "name" ? "asc" : "desc");
-    const { items, total } = await listExports(c.env, principal(c).tenantId, {
+    const { items, total } = await listExports(services(c), principal(c).tenantId, {
       ...(q.q ? { q: q.q } : {}),
       category: q.category,
       sort: q.sort,
@@ -168,7 +177,7 @@ exportsRouter.openapi(
     request: { params: IdParam },
     responses: { 200: json(ExportDetail, "The export") },
   }),
-  async (c) => c.json(detail(await requireExport(c.env, principal(c).tenantId, c.req.valid("param").id)), 200),
+  async (c) => c.json(detail(await requireExport(services(c), principal(c).tenantId, c.req.valid("param").id)), 200),
 );
 
 exportsRouter.openapi(
@@ -187,7 +196,7 @@ exportsRouter.openapi(
     const raw = await c.req.json<Record<string, unknown>>();
     // The body's `status` defaults to active; only an explicit "active" publishes a draft.
     const publish = raw.status === "active";
-    return c.json(detail(await updateExport(c.env, principal(c).tenantId, c.req.valid("param").id, def, publish)), 200);
+    return c.json(detail(await updateExport(services(c), principal(c).tenantId, c.req.valid("param").id, def, publish)), 200);
   },
 );
 
@@ -208,11 +217,11 @@ exportsRouter.openapi(
   async (c) => {
     const { tenantId } = principal(c);
     const { id } = c.req.valid("param");
-    const cur = await requireExport(c.env, tenantId, id);
+    const cur = await requireExport(services(c), tenantId, id);
     const patch = c.req.valid("json");
-    const merged = ExportBody.safeParse({ ...cur.definition, ...patch });
+    const merged = ExportBody.safeParse({ ...(cur.definition ?? {}), ...patch });
     if (!merged.success) throw validationError(merged.error, "body");
-    return c.json(detail(await updateExport(c.env, tenantId, id, merged.data, patch.status === "active")), 200);
+    return c.json(detail(await updateExport(services(c), tenantId, id, merged.data, patch.status === "active")), 200);
   },
 );
 
@@ -228,7 +237,7 @@ exportsRouter.openapi(
     responses: { 204: { description: "Deleted" } },
   }),
   async (c) => {
-    await deleteExport(c.env, principal(c).tenantId, c.req.valid("param").id);
+    await deleteExport(services(c), principal(c).tenantId, c.req.valid("param").id);
     return c.body(null, 204);
   },
 );
@@ -253,7 +262,7 @@ exportsRouter.openapi(
       if (!parsed.success) throw validationError(parsed.error, "body");
       name = parsed.data.name;
     }
-    return c.json(detail(await cloneExport(c.env, p.tenantId, c.req.valid("param").id, p.subject, name)), 201);
+    return c.json(detail(await cloneExport(services(c), p.tenantId, c.req.valid("param").id, p.subject, name)), 201);
   },
 );
 
@@ -271,7 +280,7 @@ for (const [method, favourite] of [
       request: { params: IdParam },
       responses: { 200: json(ExportDetail, "The export") },
     }),
-    async (c) => c.json(detail(await setFavourite(c.env, principal(c).tenantId, c.req.valid("param").id, favourite)), 200),
+    async (c) => c.json(detail(await setFavourite(services(c), principal(c).tenantId, c.req.valid("param").id, favourite)), 200),
   );
 }
 
@@ -289,6 +298,6 @@ for (const [action, enabled] of [
       request: { params: IdParam },
       responses: { 200: json(ExportDetail, "The export") },
     }),
-    async (c) => c.json(detail(await setEnabled(c.env, principal(c).tenantId, c.req.valid("param").id, enabled)), 200),
+    async (c) => c.json(detail(await setEnabled(services(c), principal(c).tenantId, c.req.valid("param").id, enabled)), 200),
   );
 }

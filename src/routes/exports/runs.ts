@@ -1,13 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { deliveryView } from "../../deliveries";
-import type { Env } from "../../env";
-import { createServices } from "../../services";
-import { RunDelivery } from "./delivery";
-import { notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
-import { downloadUrl } from "../../services/runs/downloads";
-import { type RunRow, createRun, getRunRow, isoSeconds, listRunRows } from "../../services/runs/runs";
+import { createRun, requireRun, runsOfExport, runView } from "../../runs";
+import { RunDelivery } from "./delivery";
 
 /** Runs ("results") of an export: start one, watch it, get its signed download link. */
 export const runsRouter = createRouter();
@@ -40,28 +35,6 @@ export const Run = z
   })
   .openapi("ExportRun");
 
-export async function serializeRun(env: Env, origin: string, run: RunRow): Promise<z.infer<typeof Run>> {
-  return {
-    id: run.id,
-    export_id: run.export_id,
-    status: run.status,
-    trigger: run.trigger,
-    progress: run.progress,
-    rows: run.rows,
-    bytes: run.bytes,
-    sha256: run.sha256,
-    error: run.error,
-    file_name: run.file_name,
-    created_at: isoSeconds(run.created_at),
-    started_at: isoSeconds(run.started_at),
-    finished_at: isoSeconds(run.finished_at),
-    expires_at: isoSeconds(run.expires_at),
-    expired: run.expired_at !== null,
-    download_url: await downloadUrl(env, origin, run),
-    delivery: await deliveryView(createServices(env), run.tenant_id, run.id),
-  };
-}
-
 const ExportParam = z.object({ id: z.string().min(1).openapi({ example: "exp_..." }) });
 const RunParam = ExportParam.extend({ run_id: z.string().min(1).openapi({ example: "run_..." }) });
 
@@ -79,7 +52,7 @@ runsRouter.openapi(
     },
   }),
   async (c) => {
-    const run = await createRun(c.env, { tenantId: c.get("principal").tenantId, exportId: c.req.valid("param").id, trigger: "manual" });
+    const run = await createRun(c.get("services"), { tenantId: c.get("principal").tenantId, exportId: c.req.valid("param").id, trigger: "manual" });
     c.header("Location", `/api/1/exports/${run.export_id}/runs/${run.id}`);
     return c.json({ id: run.id, status: "pending" as const }, 202);
   },
@@ -104,12 +77,13 @@ runsRouter.openapi(
   }),
   async (c) => {
     const { page, per_page } = c.req.valid("query");
-    const { runs, total } = await listRunRows(c.env, c.get("principal").tenantId, c.req.valid("param").id, {
+    const s = c.get("services");
+    const { runs, total } = await runsOfExport(s, c.get("principal").tenantId, c.req.valid("param").id, {
       limit: per_page,
       offset: (page - 1) * per_page,
     });
     const origin = new URL(c.req.url).origin;
-    return c.json({ runs: await Promise.all(runs.map((r) => serializeRun(c.env, origin, r))), total }, 200);
+    return c.json({ runs: await Promise.all(runs.map((r) => runView(s, r, origin))), total }, 200);
   },
 );
 
@@ -126,8 +100,8 @@ runsRouter.openapi(
   }),
   async (c) => {
     const { id, run_id } = c.req.valid("param");
-    const run = await getRunRow(c.env, c.get("principal").tenantId, run_id);
-    if (!run || run.export_id !== id) throw notFound("Run");
-    return c.json(await serializeRun(c.env, new URL(c.req.url).origin, run), 200);
+    const s = c.get("services");
+    const run = await requireRun(s, c.get("principal").tenantId, id, run_id);
+    return c.json(await runView(s, run, new URL(c.req.url).origin), 200);
   },
 );

@@ -9,19 +9,20 @@ import { DurationChart, RunsPerDayChart } from "./charts";
 
 export interface RunLine {
   run: RunView & { created: number; started: number | null; finished: number | null };
+  /** the run's push delivery as the runs API shows it; null for the download target */
   delivery: DeliveryView | null;
 }
 
 const secs = (iso: string | null) => (iso ? Math.floor(Date.parse(iso) / 1000) : null);
 
-export function runLine(run: RunView, delivery: DeliveryView | null): RunLine {
-  return { run: { ...run, created: secs(run.created_at) ?? 0, started: secs(run.started_at), finished: secs(run.finished_at) }, delivery };
+export function runLine(run: RunView): RunLine {
+  return { run: { ...run, created: secs(run.created_at) ?? 0, started: secs(run.started_at), finished: secs(run.finished_at) }, delivery: run.delivery };
 }
 
 /** The runs table; the page's script re-fetches it while a run is pending or processing. */
 export const RunsTable: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]; total: number }> = ({ who, exp, lines, total }) => {
   const active = lines.some((l) => l.run.status === "pending" || l.run.status === "processing");
-  const delivers = exp.definition.target.type !== "download" || lines.some((l) => l.delivery);
+  const delivers = (exp.definition !== null && exp.definition.target.type !== "download") || lines.some((l) => l.delivery);
   return (
     <div id="runs" data-active={active ? "true" : "false"} data-src={`/app/exports/${exp.id}/runs`} aria-live="polite">
       {lines.length === 0 ? (
@@ -106,7 +107,7 @@ export const RunsTable: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[];
 export const ExportPage: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]; total: number; stats: RunStats; notice?: string }> = (p) => {
   const { exp, who } = p;
   const def = exp.definition;
-  const model = getModel(def.model);
+  const model = getModel(exp.model);
   const manage = can(who.user.role, "exports-manage");
   const editable = exp.status === "draft" || exp.status === "disabled";
   return (
@@ -159,38 +160,50 @@ export const ExportPage: FC<{ who: SignedIn; exp: ExportRecord; lines: RunLine[]
           This export is a draft: it does not run until it is published. {manage ? "Edit it to publish it." : ""}
         </div>
       ) : null}
+      {exp.scheduleError ? (
+        <div class="alert error" role="alert">
+          The scheduler stopped running this export: {exp.scheduleError}
+        </div>
+      ) : null}
+      {def ? (
       <section class="panel" aria-labelledby="def-h">
-        <h2 id="def-h">What it exports</h2>
-        <dl class="summary">
-          <dt>Data</dt>
-          <dd>
-            {model ? `${model.title} (${def.model})` : def.model}: {describeFilters(def)}
-            {def.incremental ? ", only rows ingested since the previous run" : ""}
-          </dd>
-          <dt>Columns</dt>
-          <dd>
-            {def.aggregate ? "Aggregated: " : ""}
-            {describeFields(def).join("; ")}
-          </dd>
-          <dt>Time zone</dt>
-          <dd>{def.timezone}</dd>
-          <dt>File</dt>
-          <dd>{describeFormat(def)}</dd>
-          <dt>Runs</dt>
-          <dd>
-            {describeSchedule(def.schedule)}
-            {exp.nextRunAt ? ` — next: ${when(exp.nextRunAt)}` : ""}
-          </dd>
-          <dt>Delivery</dt>
-          <dd>{describeTarget(def.target)}</dd>
-          <dt>Kept</dt>
-          <dd>{def.retention_days} days</dd>
-          <dt>Created</dt>
-          <dd>
-            {when(exp.createdAt)} by {exp.createdBy}
-          </dd>
-        </dl>
-      </section>
+          <h2 id="def-h">What it exports</h2>
+          <dl class="summary">
+            <dt>Data</dt>
+            <dd>
+              {model ? `${model.title} (${exp.model})` : exp.model}: {describeFilters(def)}
+              {def.incremental ? ", only rows ingested since the previous run" : ""}
+            </dd>
+            <dt>Columns</dt>
+            <dd>
+              {def.aggregate ? "Aggregated: " : ""}
+              {describeFields(def).join("; ")}
+            </dd>
+            <dt>Time zone</dt>
+            <dd>{def.timezone}</dd>
+            <dt>File</dt>
+            <dd>{describeFormat(def)}</dd>
+            <dt>Runs</dt>
+            <dd>
+              {describeSchedule(def.schedule)}
+              {exp.nextRunAt ? ` — next: ${when(exp.nextRunAt)}` : ""}
+            </dd>
+            <dt>Delivery</dt>
+            <dd>{describeTarget(def.target)}</dd>
+            <dt>Kept</dt>
+            <dd>{def.retention_days} days</dd>
+            <dt>Created</dt>
+            <dd>
+              {when(exp.createdAt)} by {exp.createdBy}
+            </dd>
+          </dl>
+        </section>
+      ) : (
+        <section class="panel">
+          <h2>What it exports</h2>
+          <p>The stored definition cannot be read any more. {editable ? "Edit it to define it again." : "Disable it to edit it, or delete it."}</p>
+        </section>
+      )}
       <section aria-labelledby="runs-h">
         <h2 id="runs-h">Runs</h2>
         <RunsTable who={who} exp={exp} lines={p.lines} total={p.total} />

@@ -149,10 +149,10 @@ export const ExportListPage: FC<{ who: SignedIn; s: ListState; items: ExportReco
                 <div class="small muted">by {e.createdBy}</div>
               </td>
               <td>{e.model}</td>
-              <td>{targetLabel(e.definition.target.type)}</td>
+              <td>{e.definition ? targetLabel(e.definition.target.type) : "—"}</td>
               <td>
                 <Badge status={e.status} />
-                {e.status === "active" && e.definition.schedule.type !== "now" ? <div class="small muted">{e.definition.schedule.type}</div> : null}
+                {e.status === "active" && e.definition && e.definition.schedule.type !== "now" ? <div class="small muted">{e.definition.schedule.type}</div> : null}
               </td>
               <td>
                 {e.lastRun ? (

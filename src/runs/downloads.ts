@@ -1,7 +1,10 @@
-import { nowSeconds } from "../../db/client";
-import type { Env } from "../../env";
-import { fromBase64, toBase64Url } from "../../lib/crypto";
-import type { RunRow } from "./runs";
+import { getRunUnscoped } from "../db/runs";
+import type { RunRow } from "../db/schema";
+import type { Env } from "../env";
+import { fromBase64, toBase64Url } from "../lib/crypto";
+import { ApiError, notFound } from "../lib/errors";
+import { isoSeconds } from "../lib/time";
+import type { Services } from "../services";
 
 /**
  * Signed download URLs: `/api/1/downloads/<run_id>?expires=<epoch s>&sig=<HMAC>`.
@@ -54,11 +57,11 @@ export async function verifyDownload(env: Env, runId: string, tenantId: string, 
 export const DEFAULT_URL_TTL_SECONDS = 24 * 3600;
 
 /** A signed link for a finished run's file, or null when there is no file to fetch. */
-export async function downloadUrl(env: Env, origin: string, run: RunRow, now = nowSeconds()): Promise<string | null> {
+export async function downloadUrl(s: Services, origin: string, run: RunRow): Promise<string | null> {
   if (run.status !== "finished" || run.expired_at !== null || !run.file_key) return null;
-  const ttl = Number(env.DOWNLOAD_URL_TTL_SECONDS ?? DEFAULT_URL_TTL_SECONDS) || DEFAULT_URL_TTL_SECONDS;
-  const expires = Math.min(now + ttl, run.expires_at ?? Number.MAX_SAFE_INTEGER);
-  const sig = await signDownload(env, run.id, run.tenant_id, expires);
+  const ttl = Number(s.env.DOWNLOAD_URL_TTL_SECONDS ?? DEFAULT_URL_TTL_SECONDS) || DEFAULT_URL_TTL_SECONDS;
+  const expires = Math.min(s.clock.seconds() + ttl, run.expires_at ?? Number.MAX_SAFE_INTEGER);
+  const sig = await signDownload(s.env, run.id, run.tenant_id, expires);
   return `${origin}/api/1/downloads/${run.id}?expires=${expires}&sig=${sig}`;
 }
 
@@ -91,4 +94,24 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 export function contentDisposition(fileName: string): string {
   const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, "_");
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+}
+
+/**
+ * The run a signed link opens, once its signature, its expiry and the file's retention are
+ * checked. An unknown run answers like a bad signature, so links cannot probe run ids.
+ */
+export async function openDownload(s: Services, runId: string, expires: number, sig: string): Promise<RunRow & { file_key: string }> {
+  const run = await getRunUnscoped(s.db, runId);
+  if (!run || !(await verifyDownload(s.env, run.id, run.tenant_id, expires, sig))) {
+    throw new ApiError("forbidden", "This download link is not valid (its signature does not match); get a fresh link from the run");
+  }
+  if (expires < s.clock.seconds()) {
+    throw new ApiError(
+      "forbidden",
+      `This download link expired at ${isoSeconds(expires)}; get a fresh link from GET /api/1/exports/${run.export_id}/runs/${run.id}`,
+    );
+  }
+  if (run.expired_at !== null) throw notFound(`The file of run ${run.id} was deleted after its retention period; it`);
+  if (run.status !== "finished" || !run.file_key) throw notFound(`The file of run ${run.id}`);
+  return run as RunRow & { file_key: string };
 }

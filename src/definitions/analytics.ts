@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { Env } from "../env";
 import { ExportBody } from "../exports/definition";
-import { createExport, getExport, setEnabled, updateExport, type ExportRecord } from "../exports/store";
+import type { Services } from "../services";
 import { S3Target } from "../targets/config";
+import { createExport, type ExportRecord, findExportByName, setEnabled, updateExport } from "./definitions";
 
 /**
  * Daily analytics delivery (reference: analytics-s3-layout.txt): one CSV per category and model,
@@ -49,13 +49,6 @@ const definitionFor = (category: string, model: string, s: AnalyticsSettings) =>
     status: s.enabled ? "active" : "draft",
   });
 
-async function findByName(env: Env, tenantId: string, name: string): Promise<ExportRecord | null> {
-  const row = await env.DB.prepare("SELECT id FROM exports WHERE tenant_id = ?1 AND name = ?2 AND deleted_at IS NULL")
-    .bind(tenantId, name)
-    .first<{ id: string }>();
-  return row ? getExport(env, tenantId, row.id) : null;
-}
-
 export interface AnalyticsFile {
   category: string;
   model: string;
@@ -64,19 +57,19 @@ export interface AnalyticsFile {
 }
 
 /** Creates or updates the analytics exports of a tenant; returns one entry per file. */
-export async function configureAnalytics(env: Env, tenantId: string, createdBy: string, settings: AnalyticsSettings): Promise<AnalyticsFile[]> {
+export async function configureAnalytics(s: Services, tenantId: string, createdBy: string, settings: AnalyticsSettings): Promise<AnalyticsFile[]> {
   const out: AnalyticsFile[] = [];
   for (const [category, models] of Object.entries(ANALYTICS_CATEGORIES)) {
     for (const model of models) {
       const def = definitionFor(category, model, settings);
-      const cur = await findByName(env, tenantId, def.name);
+      const cur = await findExportByName(s, tenantId, def.name);
       let rec: ExportRecord;
       if (!cur) {
-        rec = await createExport(env, tenantId, createdBy, def);
+        rec = await createExport(s, tenantId, createdBy, def);
       } else {
         // Only drafts and disabled definitions are edited: disable, replace, then publish (or not).
-        if (cur.status === "active") await setEnabled(env, tenantId, cur.id, false);
-        rec = await updateExport(env, tenantId, cur.id, def, settings.enabled);
+        if (cur.status === "active") await setEnabled(s, tenantId, cur.id, false);
+        rec = await updateExport(s, tenantId, cur.id, def, settings.enabled);
       }
       out.push({ category, model, export_id: rec.id, status: rec.status });
     }
@@ -85,11 +78,11 @@ export async function configureAnalytics(env: Env, tenantId: string, createdBy: 
 }
 
 /** The analytics exports that exist for a tenant (empty when never configured). */
-export async function analyticsFiles(env: Env, tenantId: string): Promise<AnalyticsFile[]> {
+export async function analyticsFiles(s: Services, tenantId: string): Promise<AnalyticsFile[]> {
   const out: AnalyticsFile[] = [];
   for (const [category, models] of Object.entries(ANALYTICS_CATEGORIES)) {
     for (const model of models) {
-      const rec = await findByName(env, tenantId, analyticsExportName(model));
+      const rec = await findExportByName(s, tenantId, analyticsExportName(model));
       if (rec) out.push({ category, model, export_id: rec.id, status: rec.status });
     }
   }

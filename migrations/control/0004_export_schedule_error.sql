@@ -1,0 +1,1 @@
+ALTER TABLE `exports` ADD `schedule_error` text;

@@ -1,0 +1,3 @@
+/** Export definitions: the service the routes, the scheduler and analytics call. */
+export * from "./definitions";
+export { maskNotification, sealNotification } from "./notification";

@@ -1,0 +1,93 @@
+import { startChain } from "../chain";
+import { getExportRow } from "../db/exports";
+import { getRun, insertRun } from "../db/runs";
+import type { RunRow } from "../db/schema";
+import type { Env } from "../env";
+import { MIN_PART_SIZE, type RunOptions } from "../exports/step";
+import { ApiError, notFound } from "../lib/errors";
+import { newId } from "../lib/ids";
+import type { Services } from "../services";
+
+function intVar(value: string | undefined, fallback: number, min: number, name: string): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${value}`);
+  return n;
+}
+
+/** The tuning a new run snapshots (EXPORT_* vars; defaults here). */
+export function runOptionsFromEnv(env: Env): RunOptions {
+  return {
+    part_size: intVar(env.EXPORT_PART_SIZE, MIN_PART_SIZE, MIN_PART_SIZE, "EXPORT_PART_SIZE"),
+    chunk_rows: intVar(env.EXPORT_CHUNK_ROWS, 5000, 1, "EXPORT_CHUNK_ROWS"),
+    chunks_per_step: 50,
+    steps_per_message: intVar(env.EXPORT_STEPS_PER_MESSAGE, 4, 1, "EXPORT_STEPS_PER_MESSAGE"),
+  };
+}
+
+export interface CreateRunInput {
+  tenantId: string;
+  exportId: string;
+  trigger: "manual" | "schedule" | "api";
+  /** The schedule slot (epoch seconds); one run per (export, slot) whoever asks twice. */
+  scheduledFor?: number;
+  /** Incremental exports: only rows with time after / until these epoch seconds. */
+  watermark?: { after?: number; until?: number };
+}
+
+/**
+ * Creates a pending run from a snapshot of the definition, and its `export_run` chain in the
+ * same batch, so a run never exists without the job that produces it. Idempotent per
+ * (export, scheduledFor): a second call for the same slot returns the existing run.
+ */
+export async function createRun(s: Services, input: CreateRunInput): Promise<RunRow> {
+  const exp = await getExportRow(s.db, input.tenantId, input.exportId);
+  if (!exp) throw notFound(`Export '${input.exportId}'`);
+  if (exp.status !== "active") {
+    throw new ApiError(
+      "conflict",
+      `Export ${exp.id} is ${exp.status}; only active exports run (${exp.status === "draft" ? "activate the draft" : "enable it"} first)`,
+    );
+  }
+  if (input.scheduledFor !== undefined) {
+    const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor });
+    if (existing) return existing;
+  }
+  const id = newId("run");
+  const chain = startChain(s, { kind: "export_run", tenantId: input.tenantId, subjectId: id });
+  // The snapshot is the stored JSON named as the row is (the column is the truth for the name).
+  let stored: object;
+  try {
+    stored = JSON.parse(exp.definition) as object;
+  } catch {
+    throw new ApiError("conflict", `Export ${exp.id} has an unreadable stored definition; replace it (disable, PUT, enable) before running it`);
+  }
+  const definition = JSON.stringify({ ...stored, name: exp.name });
+  const [inserted] = await s.db.batch([
+    insertRun(s.db, {
+      id,
+      tenant_id: input.tenantId,
+      export_id: exp.id,
+      status: "pending",
+      trigger: input.trigger,
+      definition,
+      created_at: s.clock.seconds(),
+      scheduled_for: input.scheduledFor ?? null,
+      watermark_after: input.watermark?.after ?? null,
+      watermark_until: input.watermark?.until ?? null,
+      options: JSON.stringify(runOptionsFromEnv(s.env)),
+    }),
+    chain.statement,
+  ]);
+  if ((inserted as D1Result).meta.changes === 0) {
+    // Another caller made this slot's run between our read and our batch. The chain row made
+    // for `id` has no run: its first link finds none and ends (src/runs/job.ts).
+    const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor as number });
+    if (!existing) throw new Error("run insert conflicted but no run exists for that slot");
+    return existing;
+  }
+  await chain.kick();
+  const run = await getRun(s.db, input.tenantId, id);
+  if (!run) throw new Error("run vanished after insert");
+  return run;
+}

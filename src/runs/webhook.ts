@@ -1,0 +1,87 @@
+import type { ChainJob, StepOutcome } from "../chain";
+import { getRun } from "../db/runs";
+import type { ExportBody } from "../exports/definition";
+import { readSnapshot } from "./snapshot";
+import { sendWebhook, WebhookError } from "../services/webhooks";
+import { checkTargetHost } from "../targets/hosts";
+
+/**
+ * Run notifications: a finished or failed run sends one signed webhook (`export.run.finished` /
+ * `export.run.failed`, signature scheme in src/services/webhooks.ts) to the definition's
+ * `notification.webhook_url`. Each is a `webhook` chain whose row is inserted in the same batch
+ * as the run's status change (src/runs/job.ts), so a worker that dies right after the status
+ * change cannot lose it: the chain's sweep sends it. Its subject id `<run_id>.<event>` is also
+ * the event id and the `ferry-delivery` header, which receivers de-duplicate on (delivery is at
+ * least once).
+ */
+
+export type RunEvent = "export.run.finished" | "export.run.failed";
+const EVENT_STATUS: Record<RunEvent, "finished" | "failed"> = { "export.run.finished": "finished", "export.run.failed": "failed" };
+
+/** The webhook chain's subject id, and the event's delivery id. */
+export const runEvent = (runId: string, event: RunEvent) => `${runId}.${event}`;
+
+function parseSubject(subject: string): { runId: string; event: RunEvent } | null {
+  const dot = subject.indexOf(".");
+  const event = subject.slice(dot + 1);
+  return dot > 0 && event in EVENT_STATUS ? { runId: subject.slice(0, dot), event: event as RunEvent } : null;
+}
+
+/**
+ * The `webhook` chain job: one step that signs and POSTs. A receiver's answer that retrying
+ * cannot change (a 4xx other than 408/429, a refused host) ends the chain as failed with that
+ * reason; anything retryable throws, and the chain retries with backoff.
+ */
+export const webhookJob: ChainJob = {
+  async step({ services: s, chain }): Promise<StepOutcome> {
+    const subject = parseSubject(chain.subject_id);
+    if (!subject) return { failed: `not a run event: ${chain.subject_id}` };
+    const run = await getRun(s.db, chain.tenant_id, subject.runId);
+    // Gone, or the status moved on (a failed event queued while the run finished): nothing to tell.
+    if (!run || run.status !== EVENT_STATUS[subject.event]) return { done: true };
+    let def: ExportBody;
+    try {
+      def = readSnapshot(run);
+    } catch (err) {
+      return { failed: (err as Error).message };
+    }
+    if (!def.notification) return { done: true };
+    const url = new URL(def.notification.webhook_url);
+    try {
+      await checkTargetHost(s.env, url.hostname);
+    } catch (err) {
+      return { failed: `refused host: ${(err as Error).message}` };
+    }
+    try {
+      await sendWebhook(def.notification.webhook_url, await s.secrets.unseal(def.notification.secret), {
+        type: subject.event,
+        id: chain.subject_id,
+        created_at: new Date(s.clock.now()).toISOString(),
+        tenant_id: run.tenant_id,
+        data: {
+          id: run.id,
+          export_id: run.export_id,
+          status: run.status,
+          rows: run.rows,
+          bytes: run.bytes,
+          sha256: run.sha256,
+          error: run.error,
+          file_name: run.file_name,
+          finished_at: run.finished_at,
+          expires_at: run.expires_at,
+          name: def.name,
+          run_id: run.id,
+          export_name: def.name,
+        },
+      });
+    } catch (err) {
+      if (err instanceof WebhookError && !err.retryable) return { failed: err.message };
+      throw err;
+    }
+    return { done: true };
+  },
+  async giveUp(_s, chain, reason) {
+    // Nothing else to mark: the chain row (status failed, last_error) is the record.
+    console.error(JSON.stringify({ webhook: chain.subject_id, gave_up: reason }));
+  },
+};
