@@ -45,7 +45,7 @@ export function describeFilters(def: Pick<ExportBody, "model" | "filters">): str
 export function describeSchedule(s: ExportBody["schedule"]): string {
   switch (s.type) {
     case "now":
-      return "once, as soon as it is published";
+      return "when started, with Run now or the API (no schedule)";
     case "once":
       return `once, at ${s.at}`;
     case "daily":
