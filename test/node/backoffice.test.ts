@@ -177,7 +177,7 @@ describe("back office in Chromium", () => {
     const exportId = new URL(page.url()).pathname.split("/").pop() as string;
     await page.getByRole("button", { name: "Run now" }).click();
     const download = page.getByRole("link", { name: "Download" }).first();
-    await seen(download, 90_000);
+    await seen(download, 240_000);
     await shot(page, "06-export-page");
     const href = (await download.getAttribute("href")) as string;
     const runId = new URL(href, base).pathname.split("/").pop();
@@ -223,7 +223,7 @@ describe("back office in Chromium", () => {
 
     expect(problems).toEqual([]);
     await ctx.close();
-  }, 300_000);
+  }, 480_000);
 
   it("shows a validation error at its field, gives another tenant's export as a 404 page, and refuses a CSRF-less POST", async () => {
     const theirs = await api("POST", "/api/1/exports", other.token, { name: "globex-only", model: "actions", all_fields: true, status: "draft" });
