@@ -9,6 +9,7 @@ import { adminRouter } from "./routes/admin";
 import { analyticsRouter } from "./routes/analytics";
 import { automatedRouter } from "./routes/automated";
 import { exportsRouter } from "./routes/exports";
+import { previewRouter } from "./routes/exports/preview";
 import { ingestRouter } from "./routes/ingest";
 import { downloadsRouter } from "./routes/downloads";
 import { runsRouter } from "./routes/exports/runs";
@@ -23,6 +24,7 @@ import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
 import { createServices } from "./services";
+import { appRouter } from "./routes/app";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -89,6 +91,7 @@ export function createApp() {
   app.route("/api/1", oauthRouter);
   app.route("/.well-known", jwksRouter);
   app.route("/api/1/models", modelsRouter);
+  app.route("/api/1/exports", previewRouter);
   app.route("/api/1/exports", exportsRouter);
   app.route("/", meRouter);
   app.route("/v1", ingestRouter);
@@ -102,6 +105,7 @@ export function createApp() {
   app.route("/api/1/segments", segmentsRouter);
   app.route("/v1", segmentsReferenceRouter);
   app.route("/", ingestCsvRouter);
+  app.route("/app", appRouter);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(renderDocs(app.getOpenAPI31Document(OPENAPI_INFO) as Parameters<typeof renderDocs>[0])));

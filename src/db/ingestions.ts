@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { utf8Length } from "../lib/utf8";
 import type { ControlDb } from "./client";
@@ -32,6 +32,17 @@ export function getIngestion(db: ControlDb, tenantId: string, id: string): Promi
     .from(ingestions)
     .where(and(eq(ingestions.id, id), eq(ingestions.tenant_id, tenantId)))
     .get();
+}
+
+/** A tenant's most recent ingestions, newest first (the back office's ingestion page). */
+export function listRecentIngestions(db: ControlDb, tenantId: string, limit: number): Promise<Ingestion[]> {
+  return db
+    .select()
+    .from(ingestions)
+    .where(eq(ingestions.tenant_id, tenantId))
+    .orderBy(desc(ingestions.created_at), desc(ingestions.id))
+    .limit(limit)
+    .all();
 }
 
 /** Errors of one of the tenant's ingestions after `afterLine`, by line then field. */

@@ -545,3 +545,66 @@ export const segment_runs = sqliteTable(
 export type ScoringKeyRow = typeof scoring_keys.$inferSelect;
 export type SegmentRow = typeof segments.$inferSelect;
 export type SegmentRunRow = typeof segment_runs.$inferSelect;
+
+// ---------------------------------------------------------------- back-office people and their sessions
+
+export const USER_ROLES = ["admin", "editor", "viewer"] as const;
+
+/**
+ * People who sign in to the back office (/app), invited by the admin API. An email belongs to
+ * one user across all tenants (the sign-in form asks only for email and password, so the email
+ * alone must find the tenant); `email` is stored lower-cased. The password is PBKDF2-SHA256
+ * (src/users/passwords.ts): `password_hash` and `password_salt` in base64url, with the
+ * `password_iterations` it was made with, so the count can change without breaking old hashes.
+ */
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    email: text("email").notNull(),
+    role: text("role", { enum: USER_ROLES }).notNull(),
+    password_hash: text("password_hash").notNull(),
+    password_salt: text("password_salt").notNull(),
+    password_iterations: integer("password_iterations").notNull(),
+    /** wrong passwords since the last sign-in (or the last lock-out) */
+    failed_attempts: integer("failed_attempts").notNull().default(0),
+    /** sign-in refused until then (epoch seconds), after too many wrong passwords */
+    locked_until: integer("locked_until"),
+    created_at: integer("created_at").notNull(),
+  },
+  (t) => [
+    check("users_role", sql`${t.role} IN ('admin', 'editor', 'viewer')`),
+    // globally unique, which makes it unique per tenant too
+    uniqueIndex("users_email").on(t.email),
+    index("users_tenant").on(t.tenant_id),
+  ],
+);
+
+/**
+ * Signed-in sessions. The cookie holds a random token; `id` is its SHA-256 (hex), so a leaked
+ * table does not sign anyone in. `csrf_token` is the synchronizer token every form and mutating
+ * fetch under /app must echo.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    user_id: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    csrf_token: text("csrf_token").notNull(),
+    expires_at: integer("expires_at").notNull(),
+    created_at: integer("created_at").notNull(),
+  },
+  (t) => [index("sessions_user").on(t.user_id), index("sessions_expires").on(t.expires_at)],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type UserRole = (typeof USER_ROLES)[number];
+export type SessionRow = typeof sessions.$inferSelect;

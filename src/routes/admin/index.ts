@@ -17,6 +17,8 @@ import {
   revokeApiKey,
   revokeClient,
 } from "../../tenants/tenants";
+import { USER_ROLES } from "../../db/schema";
+import { inviteUser } from "../../users/users";
 
 const security = [{ adminToken: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -224,6 +226,31 @@ adminRouter.openapi(
     const { id, key_id } = c.req.valid("param");
     if (!(await revokeApiKey(c.var.services, id, key_id))) throw notFound("API key");
     return c.body(null, 204);
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants/{id}/users",
+    tags: ["admin"],
+    summary: "Invite a back-office user (signs in at /app); the password is shown once",
+    description: "Emails are unique across tenants: the sign-in form asks only for email and password. Roles: admin, editor, viewer (docs/backoffice.md).",
+    security,
+    request: {
+      params: TenantParam,
+      ...body(z.object({ email: z.email("email: a valid email address").max(254), role: z.enum(USER_ROLES) })),
+    },
+    responses: {
+      201: json(z.object({ id: z.string(), email: z.string(), role: z.enum(USER_ROLES), password: z.string() }), "Created"),
+      409: { description: "A user with this email already exists" },
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await tenantOr404(c.var.services, id);
+    const { email, role } = c.req.valid("json");
+    return c.json(await inviteUser(c.var.services, id, email, role), 201);
   },
 );
 

@@ -1,11 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, notFound } from "../../lib/errors";
+import { notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
 import { deliveryRecord } from "../../deliveries";
-import { testTarget } from "../../targets";
-import { DeliveryTarget, MASK, SECRET_FIELDS } from "../../targets/config";
-import { TargetError } from "../../targets/types";
+import { checkTargetConnection } from "../../targets/check";
+import { DeliveryTarget } from "../../targets/config";
 
 /** Delivery targets: "test connection", and the delivery state of a run. */
 export const targetsRouter = createRouter();
@@ -38,19 +37,7 @@ targetsRouter.openapi(
     },
   }),
   async (c) => {
-    const target = c.req.valid("json");
-    const masked = SECRET_FIELDS[target.type].filter((f) => (target as Record<string, unknown>)[f] === MASK);
-    if (masked.length) {
-      throw new ApiError("validation_failed", `Send the real ${masked.join(", ")} to test a target; "${MASK}" is only how responses show it`, {
-        details: masked.map((f) => ({ path: f, message: "masked value" })),
-      });
-    }
-    try {
-      await testTarget(c.env, target, { attempts: 2, timeoutMs: 15_000 });
-    } catch (err) {
-      if (!(err instanceof TargetError)) throw err;
-      throw new ApiError("unprocessable", `Connection test failed: ${err.message}`, { details: [{ path: "kind", message: err.kind }] });
-    }
+    await checkTargetConnection(c.env, c.req.valid("json"));
     return c.json({ ok: true as const }, 200);
   },
 );
