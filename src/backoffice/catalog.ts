@@ -2,7 +2,8 @@ import type { z } from "zod";
 import { AGGREGATIONS, COMPRESSIONS, FORMATS } from "../exports/definition";
 import { MODELS } from "../models";
 import { AGGREGATIONS_BY_TYPE, OPERATORS_BY_TYPE } from "../models/operators";
-import { DeliveryTarget, SECRET_FIELDS } from "../targets/config";
+import { isSecret } from "../lib/secrets";
+import { DeliveryTarget } from "../targets/config";
 
 /**
  * What the new-export wizard needs to know, taken from the same sources the API validates
@@ -41,7 +42,7 @@ export function targetFieldSpecs(): Record<string, TargetFieldSpec[]> {
   const out: Record<string, TargetFieldSpec[]> = { download: [] };
   for (const option of DeliveryTarget.options) {
     const shape = (option as unknown as { shape: Record<string, AnyZod> }).shape;
-    const type = (shape.type as unknown as { def: { values: string[] } }).def.values[0] as keyof typeof SECRET_FIELDS;
+    const type = (shape.type as unknown as { def: { values: string[] } }).def.values[0] as string;
     out[type] = Object.entries(shape)
       .filter(([k]) => k !== "type")
       .map(([name, schema]) => {
@@ -53,7 +54,7 @@ export function targetFieldSpecs(): Record<string, TargetFieldSpec[]> {
           required: u.required,
           ...(u.dflt !== undefined ? { default: u.dflt } : {}),
           ...(u.description ? { description: u.description } : {}),
-          secret: SECRET_FIELDS[type].includes(name),
+          secret: isSecret(schema),
           multiline: name === "private_key",
         } satisfies TargetFieldSpec;
       });

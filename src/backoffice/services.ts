@@ -21,13 +21,13 @@ export {
   getExport,
   type ListQuery,
   listExports,
-  maskNotification,
   setEnabled,
   setFavourite,
   updateExport,
 } from "../definitions";
 export { previewExport } from "../definitions/preview";
-export { maskTarget } from "../targets/config";
+// Secret fields (target credentials, the notification secret) as every answer shows them: "****".
+export { maskSecrets } from "../lib/secrets";
 
 // Runs (routes/exports/runs): start one, list them, and the one view of a run the API answers
 // (status, progress, download_url, delivery).

@@ -20,9 +20,8 @@ import { readRecipientKey } from "../exports/post/encrypt";
 import { nextRunAt } from "../exports/schedule";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { sealSecrets } from "../lib/secrets";
 import type { Services } from "../services";
-import { sealTarget } from "../targets/config";
-import { sealNotification } from "./notification";
 
 /**
  * Export definitions: create, edit while draft, clone, enable/disable, favourite, delete, list.
@@ -132,9 +131,9 @@ function readable(rec: ExportRecord): ExportBody {
 export async function createExport(s: Services, tenantId: string, createdBy: string, def: ExportBody): Promise<ExportRecord> {
   assertValidDefinition(def);
   await assertNameFree(s, tenantId, def.name);
-  // Target credentials are stored encrypted (docs/targets.md).
+  // Secret fields (target credentials, the notification secret) are stored sealed (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
-  def = { ...def, target: await sealTarget(s.env, def.target), notification: await sealNotification(s, def.notification) };
+  def = await sealSecrets(s.secrets, ExportBody, def);
   const id = newId("exp");
   const now = s.clock.seconds();
   await s.db
@@ -171,13 +170,9 @@ export async function updateExport(s: Services, tenantId: string, id: string, de
   }
   assertValidDefinition(def);
   await assertNameFree(s, tenantId, def.name, id);
-  // Target credentials are stored encrypted; "****" keeps the stored value (docs/targets.md).
+  // Secret fields are stored sealed; "****" keeps the stored value (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
-  def = {
-    ...def,
-    target: await sealTarget(s.env, def.target, cur.definition?.target),
-    notification: await sealNotification(s, def.notification, cur.definition?.notification),
-  };
+  def = await sealSecrets(s.secrets, ExportBody, def, cur.definition ?? undefined);
   const status: ExportStatus = publish ? "active" : cur.status;
   const stored = { ...def, status: status === "active" ? ("active" as const) : ("draft" as const) };
   const ok = await updateEditableExport(s.db, tenantId, id, {

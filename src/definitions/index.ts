@@ -1,3 +1,2 @@
 /** Export definitions: the service the routes, the scheduler and analytics call. */
 export * from "./definitions";
-export { maskNotification, sealNotification } from "./notification";

@@ -1,6 +1,7 @@
 import type { DeliveryRow, RunRow } from "../db/schema";
+import { unsealSecrets } from "../lib/secrets";
 import type { Services } from "../services";
-import { DeliveryTarget, unsealTarget } from "../targets/config";
+import { DeliveryTarget } from "../targets/config";
 import { TargetError } from "../targets/types";
 
 /** A push target as a delivery uses it: sealed (as stored) and plain (for the driver only). */
@@ -23,7 +24,7 @@ export async function resolveTarget(s: Services, sealed: Record<string, unknown>
   const stored = typeof sealed === "string" ? (JSON.parse(sealed) as Record<string, unknown>) : sealed;
   let plain: unknown;
   try {
-    plain = await unsealTarget(s.env, stored as { type: string } & Record<string, unknown>);
+    plain = await unsealSecrets(s.secrets, DeliveryTarget, stored);
   } catch {
     throw new TargetError("config", `the ${String(stored.type)} target's credentials cannot be read (sealed with another SECRETS_KEY?); save the target again`);
   }

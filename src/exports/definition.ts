@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { secret } from "../lib/secrets";
 import { AzureTarget, FtpsTarget, PlainFtpTarget, S3Target, SftpTarget } from "../targets/config";
 
 /**
@@ -95,7 +96,7 @@ export type Schedule = z.infer<typeof Schedule>;
 
 /**
  * Delivery targets: download (R2 + signed URL) or a push target from src/targets/config.ts.
- * Secret fields are sealed before storage and masked in responses (sealTarget, maskTarget).
+ * Their secret fields are marked there; src/lib/secrets.ts seals, masks and unseals them.
  */
 export const Target = z.discriminatedUnion("type", [
   z.object({ type: z.literal("download") }),
@@ -109,12 +110,12 @@ export type Target = z.infer<typeof Target>;
 
 /**
  * A signed webhook on every finished or failed run (src/runs/webhook.ts). The secret is the
- * HMAC key of `Ferry-Signature`; it is stored encrypted and shown as "****" (send "****" back
- * on update to keep it).
+ * HMAC key of `Ferry-Signature`; it is marked secret (src/lib/secrets.ts): stored encrypted and
+ * shown as "****" (send "****" back on update to keep it).
  */
 export const Notification = z.object({
   webhook_url: z.url({ protocol: /^https?$/, error: "notification.webhook_url must be an http(s) URL" }).max(2000),
-  secret: z.union([z.literal("****"), z.string().min(16, "notification.secret: at least 16 characters").max(200)]),
+  secret: secret(z.string().min(16, "notification.secret: at least 16 characters").max(200)),
 });
 export type Notification = z.infer<typeof Notification>;
 

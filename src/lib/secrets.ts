@@ -104,6 +104,9 @@ function set<T>(value: T, path: Path, v: Json): T {
   return copy as T;
 }
 
+/** Whether a field's schema (optional / default wrappers allowed) is marked secret, e.g. to render a password input. */
+export const isSecret = (schema: z.ZodType): boolean => marked.has(unwrap(schema));
+
 export const isSealedForm = (v: unknown): v is string => typeof v === "string" && SEALED.test(v);
 
 /**

@@ -1,6 +1,7 @@
 import type { ChainJob, StepOutcome } from "../chain";
 import { getRun } from "../db/runs";
-import type { ExportBody } from "../exports/definition";
+import { type ExportBody, Notification } from "../exports/definition";
+import { unsealSecrets } from "../lib/secrets";
 import { readSnapshot } from "./snapshot";
 import { sendWebhook, WebhookError } from "../services/webhooks";
 import { checkTargetHost } from "../targets/hosts";
@@ -46,14 +47,15 @@ export const webhookJob: ChainJob = {
       return { failed: (err as Error).message };
     }
     if (!def.notification) return { done: true };
-    const url = new URL(def.notification.webhook_url);
+    const notification = await unsealSecrets(s.secrets, Notification, def.notification);
+    const url = new URL(notification.webhook_url);
     try {
       await checkTargetHost(s.env, url.hostname);
     } catch (err) {
       return { failed: `refused host: ${(err as Error).message}` };
     }
     try {
-      await sendWebhook(def.notification.webhook_url, await s.secrets.unseal(def.notification.secret), {
+      await sendWebhook(notification.webhook_url, notification.secret, {
         type: subject.event,
         id: chain.subject_id,
         created_at: new Date(s.clock.now()).toISOString(),

@@ -1,7 +1,8 @@
 import type { Env } from "../env";
 import { ApiError } from "../lib/errors";
+import { MASK, maskedPaths } from "../lib/secrets";
 import { testTarget } from ".";
-import { type DeliveryTarget, MASK, SECRET_FIELDS } from "./config";
+import { DeliveryTarget } from "./config";
 import { TargetError } from "./types";
 
 /**
@@ -10,7 +11,7 @@ import { TargetError } from "./types";
  * ApiError a person can act on: 400 for masked secrets, 422 with the reason otherwise.
  */
 export async function checkTargetConnection(env: Env, target: DeliveryTarget): Promise<void> {
-  const masked = SECRET_FIELDS[target.type].filter((f) => (target as Record<string, unknown>)[f] === MASK);
+  const masked = maskedPaths(DeliveryTarget, target);
   if (masked.length) {
     throw new ApiError("validation_failed", `Send the real ${masked.join(", ")} to test a target; "${MASK}" is only how responses show it`, {
       details: masked.map((f) => ({ path: f, message: "masked value" })),

@@ -1,16 +1,13 @@
 /**
- * Delivery target configurations (the `target` of an export definition), how their
- * credentials are sealed at rest, and how they are masked in responses.
- *
- * Stored form: every secret field holds `encryptSecret(SECRETS_KEY, value)`
- * (`v1.<iv>.<ciphertext>`). Response form: every secret field is `"****"`.
- * An update that sends `"****"` back keeps the stored secret (see sealTarget).
+ * Delivery target configurations (the `target` of an export definition). Every secret field is
+ * marked `secret(...)` here, once: src/lib/secrets.ts seals it at rest (`v1.<iv>.<ct>`), masks
+ * it as `"****"` in responses, keeps the stored value when an update sends `"****"` back, and
+ * unseals it for the drivers, all by walking these schemas. A marked field's own rules (length,
+ * an Azure SAS's `sig=`) apply to the plain value a client sends, never to the sealed one, so a
+ * stored definition parses again.
  */
 import { z } from "zod";
-import type { Env } from "../env";
-import { decryptSecret, encryptSecret } from "../lib/crypto";
-
-export const MASK = "****";
+import { secret } from "../lib/secrets";
 
 const Host = z
   .string()
@@ -28,7 +25,8 @@ const Template = (dflt: string) =>
     .refine((s) => !s.split("/").includes(".."), "must not contain '..' segments")
     .default(dflt)
     .describe("may use {name} (file name), {date} (YYYY-MM-DD), {run_id} and {export}");
-const Secret = (what: string) => z.string().min(1, `${what} is required`).max(16_384);
+/** A required secret's plain value (wrap it in `secret(...)` last: a check added after the mark would drop it). */
+const Required = (what: string) => z.string().min(1, `${what} is required`).max(16_384);
 
 export const S3Target = z.object({
   type: z.literal("s3"),
@@ -39,8 +37,8 @@ export const S3Target = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9.\-_]{1,253}[a-z0-9]$/, "bucket: 3-255 lower-case letters, digits, '.', '-' or '_'"),
   access_key_id: z.string().min(1).max(256),
-  secret_access_key: Secret("secret_access_key"),
-  session_token: z.string().max(16_384).optional(),
+  secret_access_key: secret(Required("secret_access_key")),
+  session_token: secret(z.string().max(16_384)).optional(),
   /** true: https://endpoint/bucket/key; false: https://bucket.endpoint/key */
   path_style: z.boolean().default(true),
   key: Template("{name}"),
@@ -53,7 +51,7 @@ const FtpBase = {
   host: Host,
   port: z.number().int().min(1).max(65535).default(21),
   username: z.string().min(1).max(256).regex(NO_CONTROL, "username: must not contain control characters"),
-  password: Secret("password").regex(NO_CONTROL, "password: must not contain control characters"),
+  password: secret(Required("password").regex(NO_CONTROL, "password: must not contain control characters")),
   path: Template("/{name}"),
 };
 export const PlainFtpTarget = z.object({ type: z.literal("ftp"), ...FtpBase });
@@ -68,10 +66,10 @@ export const SftpTarget = z
     host: Host,
     port: z.number().int().min(1).max(65535).default(22),
     username: z.string().min(1).max(256),
-    password: z.string().min(1).max(1024).optional(),
+    password: secret(z.string().min(1).max(1024)).optional(),
     /** OpenSSH or PEM private key (ed25519, ecdsa, rsa) */
-    private_key: z.string().min(1).max(16_384).optional(),
-    passphrase: z.string().max(1024).optional(),
+    private_key: secret(z.string().min(1).max(16_384)).optional(),
+    passphrase: secret(z.string().max(1024)).optional(),
     /** optional pin: SHA-256 of the server's host key, base64 as `ssh-keygen -l` prints it (without "SHA256:") */
     host_key_sha256: z.string().max(128).optional(),
     path: Template("/{name}"),
@@ -88,7 +86,7 @@ export const AzureTarget = z.object({
   endpoint: z.url({ protocol: /^https?$/, error: "endpoint: the blob service URL, e.g. https://myaccount.blob.core.windows.net" }),
   container: z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, "container: 3-63 lower-case letters, digits and single hyphens"),
   /** a SAS token with create+write permission on the container (with or without the leading '?') */
-  sas_token: Secret("sas_token").refine((s) => /(^|[?&])sig=/.test(s), "sas_token: must be a SAS query string containing sig="),
+  sas_token: secret(Required("sas_token").refine((s) => /(^|[?&])sig=/.test(s), "sas_token: must be a SAS query string containing sig=")),
   blob: Template("{name}"),
   block_size_mb: z.number().int().min(1).max(4000).default(8),
 });
@@ -97,67 +95,3 @@ export type AzureTarget = z.infer<typeof AzureTarget>;
 /** Every target that pushes the file somewhere (everything but `download`). */
 export const DeliveryTarget = z.discriminatedUnion("type", [S3Target, PlainFtpTarget, FtpsTarget, SftpTarget, AzureTarget]);
 export type DeliveryTarget = z.infer<typeof DeliveryTarget>;
-
-/** Secret fields per target type: encrypted at rest, masked in responses. */
-export const SECRET_FIELDS: Record<DeliveryTarget["type"], readonly string[]> = {
-  s3: ["secret_access_key", "session_token"],
-  ftp: ["password"],
-  ftps: ["password"],
-  sftp: ["password", "private_key", "passphrase"],
-  azure: ["sas_token"],
-};
-
-type AnyTarget = { type: string } & Record<string, unknown>;
-
-function secretFields(t: AnyTarget): readonly string[] {
-  return SECRET_FIELDS[t.type as DeliveryTarget["type"]] ?? [];
-}
-
-/**
- * Encrypts the secret fields of a validated target for storage; values already sealed
- * with this key are kept, so sealing twice is harmless. When `previous` (the
- * stored, sealed target) is given, a field sent back as `"****"` keeps its stored
- * value, so clients can update a definition they read without re-entering secrets.
- */
-export async function sealTarget<T extends AnyTarget>(env: Pick<Env, "SECRETS_KEY">, target: T, previous?: AnyTarget | null): Promise<T> {
-  const out: AnyTarget = { ...target };
-  for (const f of secretFields(target)) {
-    const v = out[f];
-    if (v === undefined || v === null) continue;
-    if (v === MASK) {
-      const kept = previous && previous.type === target.type ? previous[f] : undefined;
-      if (typeof kept !== "string") throw new Error(`${f}: "${MASK}" keeps the stored value, but none is stored; send the real value`);
-      out[f] = kept;
-      continue;
-    }
-    if (await isSealed(env, v)) continue; // already sealed (clone, re-save): keep as is
-    out[f] = await encryptSecret(env.SECRETS_KEY, String(v));
-  }
-  return out as T;
-}
-
-/** A value this key sealed: `v1.<iv>.<ct>` that decrypts (AES-GCM authenticates it). */
-async function isSealed(env: Pick<Env, "SECRETS_KEY">, v: unknown): Promise<boolean> {
-  if (typeof v !== "string" || !/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(v)) return false;
-  return decryptSecret(env.SECRETS_KEY, v).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Decrypts a stored target's secret fields (for the drivers only; never put this in a response). */
-export async function unsealTarget<T extends AnyTarget>(env: Pick<Env, "SECRETS_KEY">, stored: T): Promise<T> {
-  const out: AnyTarget = { ...stored };
-  for (const f of secretFields(stored)) {
-    const v = out[f];
-    if (typeof v === "string") out[f] = await decryptSecret(env.SECRETS_KEY, v);
-  }
-  return out as T;
-}
-
-/** The target as every response shows it: secret fields replaced by `"****"`. */
-export function maskTarget<T extends AnyTarget>(stored: T): T {
-  const out: AnyTarget = { ...stored };
-  for (const f of secretFields(stored)) if (out[f] !== undefined && out[f] !== null) out[f] = MASK;
-  return out as T;
-}

@@ -6,7 +6,7 @@ import { s3Driver } from "./s3";
 import { sftpDriver } from "./sftp";
 import type { DeliveryOptions, TargetDriver, UploadState } from "./types";
 
-export { DeliveryTarget, MASK, maskTarget, sealTarget, unsealTarget } from "./config";
+export { DeliveryTarget } from "./config";
 export { TargetError, UploadRestart } from "./types";
 export type { DeliveryContext, DeliveryFile, DeliveryOptions, TargetDriver, UploadState } from "./types";
 

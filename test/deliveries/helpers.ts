@@ -3,7 +3,8 @@ import { getChainUnscoped } from "../../src/db/chains";
 import { type DeliveryJobOptions, deliveryJob } from "../../src/deliveries/job";
 import type { JobMessage } from "../../src/jobs/messages";
 import { createServices, fixedClock } from "../../src/services";
-import { sealTarget } from "../../src/targets/config";
+import { sealSecrets } from "../../src/lib/secrets";
+import { DeliveryTarget } from "../../src/targets/config";
 import { e, unique } from "../targets/helpers";
 
 /** Driver options for tests: short backoff, timeouts long enough never to fire by accident. */
@@ -54,7 +55,7 @@ export async function finishedRun(tenantId: string, target: Record<string, unkno
   const now = Math.floor(Date.parse("2026-11-20T10:00:00Z") / 1000);
   const exportId = `exp_${unique("t")}`;
   const runId = `run_${unique("t")}`;
-  const definition = JSON.stringify({ name: exportName, model: "participations", target: await sealTarget(e, target as { type: string }) });
+  const definition = JSON.stringify({ name: exportName, model: "participations", target: await sealSecrets(createServices(e).secrets, DeliveryTarget, target) });
   const key = `exports/${tenantId}/${runId}/win-info.csv`;
   await e.FILES.put(key, data);
   await e.DB.batch([

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ExportBody } from "../../src/exports/definition";
-import { FtpTarget, MASK, S3Target, SftpTarget, maskTarget, sealTarget, unsealTarget } from "../../src/targets/config";
+import { NewSource, SourceConfig } from "../../src/ingest/sources/config";
+import { MASK, maskSecrets, sealSecrets, unsealSecrets } from "../../src/lib/secrets";
+import { createServices } from "../../src/services";
+import { DeliveryTarget, FtpTarget, S3Target, SftpTarget } from "../../src/targets/config";
 import { s3Driver } from "../../src/targets/s3";
 import { TargetError } from "../../src/targets/types";
 import { control, e, servers } from "./helpers";
@@ -13,6 +16,13 @@ const s3 = () =>
     access_key_id: "AKIAEXAMPLE",
     secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
   });
+
+/** Targets are sealed, unsealed and masked by walking their schema (src/lib/secrets.ts). */
+const box = createServices(e).secrets;
+const Target = ExportBody.shape.target;
+const sealTarget = <T,>(t: T, previous?: unknown) => sealSecrets(box, DeliveryTarget, t, previous);
+const unsealTarget = <T,>(t: T) => unsealSecrets(box, DeliveryTarget, t);
+const maskTarget = <T,>(t: T) => maskSecrets(Target, t);
 
 describe("target config: validation, sealing, masking", () => {
   it("export definitions default to the download target and accept every push target", () => {
@@ -43,39 +53,57 @@ describe("target config: validation, sealing, masking", () => {
 
   it("seals secrets at rest: the stored JSON does not contain them, and unsealing restores them", async () => {
     const plain = s3();
-    const sealed = await sealTarget(e, plain);
+    const sealed = await sealTarget(plain);
     const stored = JSON.stringify(sealed);
     expect(stored).not.toContain(plain.secret_access_key);
     expect(sealed.secret_access_key).toMatch(/^v1\./);
     expect(sealed.access_key_id).toBe(plain.access_key_id); // not a secret
-    expect(await unsealTarget(e, JSON.parse(stored))).toEqual(plain);
+    expect(await unsealTarget(JSON.parse(stored))).toEqual(plain);
   });
 
   it("sealing twice keeps the sealed value (clone, re-save), and a look-alike that does not decrypt is sealed", async () => {
-    const once = await sealTarget(e, s3());
-    const twice = await sealTarget(e, once);
+    const once = await sealTarget(s3());
+    const twice = await sealTarget(once);
     expect(twice.secret_access_key).toBe(once.secret_access_key);
-    expect((await unsealTarget(e, twice)).secret_access_key).toBe(s3().secret_access_key);
+    expect((await unsealTarget(twice)).secret_access_key).toBe(s3().secret_access_key);
     const lookalike = { ...s3(), secret_access_key: "v1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB" };
-    const sealed = await sealTarget(e, lookalike);
+    const sealed = await sealTarget(lookalike);
     expect(sealed.secret_access_key).not.toBe(lookalike.secret_access_key);
-    expect((await unsealTarget(e, sealed)).secret_access_key).toBe(lookalike.secret_access_key);
+    expect((await unsealTarget(sealed)).secret_access_key).toBe(lookalike.secret_access_key);
   });
 
   it("masks every secret field in responses", async () => {
     const sftp = SftpTarget.parse({ type: "sftp", host: "h.example.com", username: "u", password: "pw", private_key: "KEY", passphrase: "pp" });
-    const masked = maskTarget(await sealTarget(e, sftp));
+    const masked = maskTarget(await sealTarget(sftp));
     expect(masked).toMatchObject({ password: MASK, private_key: MASK, passphrase: MASK, username: "u", host: "h.example.com" });
     expect(JSON.stringify(masked)).not.toMatch(/v1\./);
     expect(maskTarget({ type: "download" })).toEqual({ type: "download" });
   });
 
   it("keeps the stored secret when an update sends the mask back, and refuses a mask with nothing stored", async () => {
-    const first = await sealTarget(e, s3());
-    const again = await sealTarget(e, { ...s3(), secret_access_key: MASK, bucket: "other-bucket" }, first);
+    const first = await sealTarget(s3());
+    const again = await sealTarget({ ...s3(), secret_access_key: MASK, bucket: "other-bucket" }, first);
     expect(again.secret_access_key).toBe(first.secret_access_key);
-    expect((await unsealTarget(e, again)).secret_access_key).toBe(s3().secret_access_key);
-    await expect(sealTarget(e, { ...s3(), secret_access_key: MASK })).rejects.toThrow(/send the real value/);
+    expect((await unsealTarget(again)).secret_access_key).toBe(s3().secret_access_key);
+    await expect(sealTarget({ ...s3(), secret_access_key: MASK })).rejects.toThrow(/send the real value/);
+  });
+
+  it("the secret fields are those marked in the schemas, for every target, source and notification", () => {
+    const masked = (schema: Parameters<typeof maskSecrets>[0], v: Record<string, unknown>) =>
+      Object.entries(maskSecrets(schema, v))
+        .filter(([, x]) => x === MASK)
+        .map(([k]) => k)
+        .sort();
+    const all = { endpoint: "x", region: "x", bucket: "x", access_key_id: "x", secret_access_key: "x", session_token: "x", host: "x", username: "x", password: "x", private_key: "x", passphrase: "x", host_key_sha256: "x", container: "x", sas_token: "x", prefix: "x" };
+    expect(masked(DeliveryTarget, { ...all, type: "s3" })).toEqual(["secret_access_key", "session_token"]);
+    expect(masked(DeliveryTarget, { ...all, type: "ftp" })).toEqual(["password"]);
+    expect(masked(DeliveryTarget, { ...all, type: "ftps" })).toEqual(["password"]);
+    expect(masked(DeliveryTarget, { ...all, type: "sftp" })).toEqual(["passphrase", "password", "private_key"]);
+    expect(masked(DeliveryTarget, { ...all, type: "azure" })).toEqual(["sas_token"]);
+    expect(masked(SourceConfig, { ...all, type: "s3" })).toEqual(["secret_access_key", "session_token"]);
+    expect(masked(SourceConfig, { ...all, type: "azure" })).toEqual(["sas_token"]);
+    expect(maskSecrets(NewSource, { name: "n", webhook_url: "u", webhook_secret: "w", config: { ...all, type: "azure" } })).toMatchObject({ webhook_url: "u", webhook_secret: MASK, config: { sas_token: MASK, container: "x" } });
+    expect(maskSecrets(ExportBody, { name: "n", notification: { webhook_url: "u", secret: "s" } })).toEqual({ name: "n", notification: { webhook_url: "u", secret: MASK } });
   });
 
   it("drivers refuse private hosts unless ALLOW_PRIVATE_TARGETS is on, before sending anything", async () => {

@@ -1,9 +1,10 @@
 /**
  * Source configurations: an S3-compatible bucket or an Azure Blob container, read with the
- * delivery drivers' clients (src/targets). The secret fields are those of the target of the
- * same type (SECRET_FIELDS), so sealTarget / unsealTarget / maskTarget apply unchanged.
+ * delivery drivers' clients (src/targets). They pick their fields from the targets' schemas, so
+ * the secret marks come along (src/lib/secrets.ts seals, masks and unseals by walking these).
  */
 import { z } from "zod";
+import { secret } from "../../lib/secrets";
 import { AzureTarget, S3Target } from "../../targets/config";
 
 const Prefix = z
@@ -26,17 +27,25 @@ export const S3Source = S3Target.pick({
 }).extend({ prefix: Prefix });
 export type S3Source = z.infer<typeof S3Source>;
 
-export const AzureSource = AzureTarget.pick({ type: true, endpoint: true, container: true })
-  .extend({
-    /** a SAS token with read and list permission on the container */
-    sas_token: z
-      .string()
-      .min(1, "sas_token is required")
-      .max(16_384)
-      .refine((s) => /(^|[?&])sig=/.test(s), "sas_token: must be a SAS query string containing sig="),
-    prefix: Prefix,
-  });
+/** `sas_token`: a SAS token with read and list permission on the container. */
+export const AzureSource = AzureTarget.pick({ type: true, endpoint: true, container: true, sas_token: true }).extend({ prefix: Prefix });
 export type AzureSource = z.infer<typeof AzureSource>;
 
 export const SourceConfig = z.discriminatedUnion("type", [S3Source, AzureSource]);
 export type SourceConfig = z.infer<typeof SourceConfig>;
+
+/**
+ * A source's signed webhooks: `webhook_secret` is their HMAC key, stored sealed in its own
+ * column (sources.webhook_secret) and never shown.
+ */
+export const SourceWebhook = z.object({
+  webhook_url: z.url({ protocol: /^https?$/, error: "webhook_url: an http(s) URL" }).max(2048),
+  webhook_secret: secret(z.string().min(16, "webhook_secret: at least 16 characters").max(256)),
+});
+
+/** What a new source is made of (POST /api/1/sources); both webhook fields or neither. */
+export const NewSource = z
+  .object({ name: z.string().trim().min(1).max(200), config: SourceConfig })
+  .extend(SourceWebhook.partial().shape)
+  .refine((b) => !b.webhook_url === !b.webhook_secret, { message: "webhook_url and webhook_secret go together", path: ["webhook_secret"] });
+export type NewSource = z.infer<typeof NewSource>;

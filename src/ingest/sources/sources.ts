@@ -1,13 +1,12 @@
 /** Bucket sources: configuration (secrets sealed), reachability, notifications. Rows: src/db/sources.ts. */
 import { insertSource, markSourceListed, markSourceUnreachable } from "../../db/sources";
 import type { SourceRow } from "../../db/schema";
-import { decryptSecret, encryptSecret } from "../../lib/crypto";
 import { newId } from "../../lib/ids";
+import { maskSecrets, sealSecrets, unsealSecrets } from "../../lib/secrets";
 import type { Services } from "../../services";
-import { maskTarget, sealTarget, unsealTarget } from "../../targets/config";
 import { TargetError } from "../../targets/types";
 import { type WebhookEvent, sendWebhook } from "../../services/webhooks";
-import type { SourceConfig } from "./config";
+import { NewSource, SourceConfig, SourceWebhook } from "./config";
 import { openStorage } from "./storage";
 
 /** A source as responses show it: secrets masked, the webhook secret never shown. */
@@ -15,7 +14,7 @@ export function sourceView(row: SourceRow) {
   return {
     id: row.id,
     name: row.name,
-    config: maskTarget(JSON.parse(row.config) as SourceConfig),
+    config: maskSecrets(SourceConfig, JSON.parse(row.config) as SourceConfig),
     webhook_url: row.webhook_url,
     status: row.status,
     last_error: row.last_error,
@@ -33,11 +32,9 @@ export async function checkSource(s: Services, cfg: SourceConfig): Promise<void>
   await openStorage(s.env, cfg, { attempts: 2, timeoutMs: 15_000 }).list(null, 1);
 }
 
-export async function createSource(
-  s: Services,
-  tenantId: string,
-  input: { name: string; config: SourceConfig; webhook_url?: string | undefined; webhook_secret?: string | undefined },
-): Promise<SourceRow> {
+export async function createSource(s: Services, tenantId: string, input: NewSource): Promise<SourceRow> {
+  // Sealed first: a "****" sent as a secret is a 400 before anything is asked of the bucket.
+  const sealed = await sealSecrets(s.secrets, NewSource, input);
   await checkSource(s, input.config);
   const t = s.clock.seconds();
   const row: SourceRow = {
@@ -45,9 +42,9 @@ export async function createSource(
     tenant_id: tenantId,
     name: input.name,
     type: input.config.type,
-    config: JSON.stringify(await sealTarget(s.env, input.config)),
-    webhook_url: input.webhook_url ?? null,
-    webhook_secret: input.webhook_secret ? await encryptSecret(s.env.SECRETS_KEY, input.webhook_secret) : null,
+    config: JSON.stringify(sealed.config),
+    webhook_url: sealed.webhook_url ?? null,
+    webhook_secret: sealed.webhook_secret ?? null,
     status: "ok",
     last_error: null,
     list_cursor: null,
@@ -60,7 +57,7 @@ export async function createSource(
 }
 
 export async function sourceConfig(s: Services, row: SourceRow): Promise<SourceConfig> {
-  return unsealTarget(s.env, JSON.parse(row.config) as SourceConfig);
+  return unsealSecrets(s.secrets, SourceConfig, JSON.parse(row.config) as SourceConfig);
 }
 
 /**
@@ -83,7 +80,8 @@ export async function notify(s: Services, row: Pick<SourceRow, "id" | "tenant_id
   if (!row.webhook_url || !row.webhook_secret) return;
   const event: WebhookEvent = { type, id: newId("evt"), created_at: new Date(s.clock.now()).toISOString(), tenant_id: row.tenant_id, data };
   try {
-    await sendWebhook(row.webhook_url, await decryptSecret(s.env.SECRETS_KEY, row.webhook_secret), event);
+    const hook = await unsealSecrets(s.secrets, SourceWebhook, { webhook_url: row.webhook_url, webhook_secret: row.webhook_secret });
+    await sendWebhook(hook.webhook_url, hook.webhook_secret, event);
   } catch (err) {
     console.error(JSON.stringify({ webhook: type, source: row.id, error: String(err) }));
   }

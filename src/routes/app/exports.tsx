@@ -45,11 +45,7 @@ function parseDefinition(body: unknown): ExportBody {
 /** The definition as the wizard edits it: secrets masked like the API shows them. */
 const editable = (exp: svc.ExportRecord) =>
   exp.definition
-    ? {
-        ...exp.definition,
-        target: svc.maskTarget(exp.definition.target),
-        notification: svc.maskNotification(exp.definition.notification),
-      }
+    ? svc.maskSecrets(ExportBody, exp.definition)
     : // A stored definition that no longer reads: start again from its name and model.
       { name: exp.name, model: exp.model };
 

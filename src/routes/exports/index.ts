@@ -9,15 +9,14 @@ import {
   deleteExport,
   type ExportRecord,
   listExports,
-  maskNotification,
   requireExport,
   setEnabled,
   setFavourite,
   updateExport,
 } from "../../definitions";
 import { createRouter, validationError } from "../../lib/router";
+import { maskSecrets } from "../../lib/secrets";
 import { requireToken } from "../../middleware/auth";
-import { maskTarget } from "../../targets/config";
 
 const LastRun = z
   .object({
@@ -74,13 +73,14 @@ const ListQuery = z.object({
 
 const CloneBody = z.object({ name: ExportBody.shape.name.optional() });
 
-/** A stored definition that no longer reads (schedule_error says why) shows its name and model only. */
-const definitionOf = (r: ExportRecord) => r.definition ?? ({ name: r.name, model: r.model } as ExportBody);
+/**
+ * The stored definition with its secret fields shown as "****"; one that no longer reads
+ * (schedule_error says why) shows its name and model only.
+ */
+const definitionOf = (r: ExportRecord) => (r.definition ? maskSecrets(ExportBody, r.definition) : ({ name: r.name, model: r.model } as ExportBody));
 
 const detail = (r: ExportRecord) => ({
   ...definitionOf(r),
-  target: r.definition ? maskTarget(r.definition.target) : (undefined as unknown as ExportBody["target"]),
-  notification: maskNotification(r.definition?.notification),
   id: r.id,
   name: r.name,
   status: r.status,

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
-import { SourceConfig } from "../../ingest/sources/config";
+import { NewSource } from "../../ingest/sources/config";
 import { deleteSource, firstErrorsOfFiles, getSource, listSourceFiles, listSources, sourceStats } from "../../db/sources";
 import { checkSource, createSource, sourceConfig, sourceView } from "../../ingest/sources/sources";
 import type { Services } from "../../services";
@@ -35,15 +35,7 @@ const Stats = z
   })
   .openapi("SourceStats");
 
-const CreateSource = z
-  .object({
-    name: z.string().trim().min(1).max(200),
-    config: SourceConfig,
-    webhook_url: z.url({ protocol: /^https?$/, error: "webhook_url: an http(s) URL" }).max(2048).optional(),
-    webhook_secret: z.string().min(16, "webhook_secret: at least 16 characters").max(256).optional(),
-  })
-  .refine((b) => !b.webhook_url === !b.webhook_secret, { message: "webhook_url and webhook_secret go together", path: ["webhook_secret"] })
-  .openapi("CreateSource");
+const CreateSource = NewSource.openapi("CreateSource");
 
 const FileError = z.object({ file: z.string(), line: z.number().int(), field: z.string(), message: z.string() });
 const SourceFileView = z
