@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { enqueueDueRuns } from "../../src/cron/schedules";
 import { getExport } from "../../src/definitions";
-import { createServices } from "../../src/services";
+import { ExportBody, parseStoredDefinition } from "../../src/exports/definition";
+import { unsealSecrets } from "../../src/lib/secrets";
+import { createServices, fixedClock } from "../../src/services";
 import { call, setupTenant } from "../helpers";
 import { e } from "./support";
 
@@ -288,5 +291,83 @@ describe("export definitions: list", () => {
     const badQ = await call("GET", "/api/1/exports?category=nope&per_page=1000", { token });
     expect(badQ.status).toBe(400);
     expect(badQ.json.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["category", "per_page"]);
+  });
+});
+
+describe("export definitions: a target's secret fields", () => {
+  // The SAS token's own check (sig=) applies to what a client sends, never to the sealed value
+  // or the mask: the definition is read again after sealing (the scheduler, clone, PATCH, PUT).
+  const sas = "sv=2022-11-02&ss=b&srt=co&sp=cw&se=2030-01-01T00:00:00Z&sig=c2VjcmV0LXNpZ25hdHVyZQ%3D%3D";
+  const azure = (over: Record<string, unknown> = {}) => ({
+    type: "azure",
+    endpoint: "https://ferrytest.blob.core.windows.net",
+    container: "exports",
+    sas_token: sas,
+    blob: "{export}/{date}/{name}",
+    block_size_mb: 8,
+    ...over,
+  });
+  const stored = async (id: string) =>
+    (await e.DB.prepare("SELECT definition, next_run_at, schedule_error FROM exports WHERE id = ?1").bind(id).first<{
+      definition: string;
+      next_run_at: number | null;
+      schedule_error: string | null;
+    }>())!;
+
+  it("an Azure export answers 201, is scheduled, shows the SAS token masked, keeps it on PUT '****' and round-trips", async () => {
+    const { token, tenant } = await setupTenant("azure-def");
+    const body = def({ name: "to-azure", target: azure(), schedule: { type: "daily", time: "06:00" } });
+    const created = await call("POST", "/api/1/exports", { token, body });
+    expect(created.status, created.text).toBe(201);
+    expect(created.json.target).toEqual(azure({ sas_token: "****" }));
+    expect(created.text).not.toContain("sig=");
+    expect(created.json.next_run_at).toEqual(expect.any(Number));
+    expect(new Date(created.json.next_run_at * 1000).toISOString().slice(11, 16)).toBe("06:00");
+    const got = await call("GET", `/api/1/exports/${created.json.id}`, { token });
+    expect(got.json).toEqual(created.json);
+
+    // Sealed at rest; the scheduler reads the stored definition and makes the slot's run.
+    const row = await stored(created.json.id);
+    expect(row.definition).not.toContain("sig=");
+    expect(row.next_run_at).toBe(created.json.next_run_at);
+    const sealed = (parseStoredDefinition(row.definition).target as { sas_token: string }).sas_token;
+    expect(sealed).toMatch(/^v1\./);
+    const sent: unknown[] = [];
+    const slot = row.next_run_at!;
+    await enqueueDueRuns(createServices(e, { clock: fixedClock((slot + 5) * 1000), jobs: { send: async (m) => void sent.push(m) } }));
+    const after = await stored(created.json.id);
+    expect(after.schedule_error).toBeNull();
+    expect(after.next_run_at).toBe(slot + 86_400);
+    const runs = await e.DB.prepare("SELECT scheduled_for FROM export_runs WHERE export_id = ?1").bind(created.json.id).all<{ scheduled_for: number }>();
+    expect(runs.results.map((r) => r.scheduled_for)).toEqual([slot]);
+
+    // Edited as a client would: read it, disable, send it back with the mask, publish.
+    expect((await call("POST", `/api/1/exports/${created.json.id}/disable`, { token })).status).toBe(200);
+    const { id: _id, status: _s, favourite: _f, created_by: _cb, created_at: _ca, updated_at: _ua, next_run_at: _n, schedule_error: _se, last_run: _lr, ...read } = got.json;
+    const put = await call("PUT", `/api/1/exports/${created.json.id}`, { token, body: { ...read, retention_days: 9, status: "active" } });
+    expect(put.status, put.text).toBe(200);
+    expect(put.json).toMatchObject({ status: "active", retention_days: 9, target: azure({ sas_token: "****" }) });
+    expect(put.json.next_run_at).toEqual(expect.any(Number));
+    const kept = parseStoredDefinition((await stored(created.json.id)).definition);
+    expect((kept.target as { sas_token: string }).sas_token).toBe(sealed);
+    // The definition round-trips: what GET shows is what was sent, and the drivers get the real token.
+    const again = await call("GET", `/api/1/exports/${created.json.id}`, { token });
+    const { id: _i2, status: _s2, favourite: _f2, created_by: _c2, created_at: _a2, updated_at: _u2, next_run_at: _n2, schedule_error: _e2, last_run: _l2, ...shown } = again.json;
+    expect(shown).toEqual({ ...read, retention_days: 9 });
+    const rec = await getExport(createServices(e), tenant.id, created.json.id);
+    expect(await unsealSecrets(createServices(e).secrets, ExportBody, rec!.definition)).toMatchObject({ target: azure() });
+
+    // Clone and PATCH read the sealed definition again: both work.
+    const clone = await call("POST", `/api/1/exports/${created.json.id}/clone`, { token });
+    expect(clone.status, clone.text).toBe(201);
+    expect(clone.json.target).toEqual(azure({ sas_token: "****" }));
+    const patched = await call("PATCH", `/api/1/exports/${clone.json.id}`, { token, body: { retention_days: 3 } });
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.json.target.sas_token).toBe("****");
+
+    // The token's own check still applies to what a client sends.
+    const bad = await call("POST", "/api/1/exports", { token, body: def({ name: "bad-sas", target: azure({ sas_token: "sv=1&sp=w" }) }) });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.details[0]).toMatchObject({ path: "target.sas_token", message: expect.stringMatching(/sig=/) });
   });
 });
