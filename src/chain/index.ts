@@ -82,8 +82,8 @@ export interface ChainJob {
   giveUp(services: Services, chain: ChainRow, reason: string): Promise<void>;
 }
 
-/** The job of every chain kind (src/jobs/index.ts wires them). */
-export type ChainJobs = { [K in ChainKind]?: ChainJob };
+/** The job of every chain kind (src/jobs/index.ts wires them): a kind without a job does not compile. */
+export type ChainJobs = Record<ChainKind, ChainJob>;
 
 export const chainMessage = (chain: Pick<ChainRow, "id" | "position">): ChainMessage => ({
   type: "chain",
@@ -132,7 +132,6 @@ export async function handleChainMessage(s: Services, jobs: ChainJobs, msg: Chai
   // Gone, ended, or a stale duplicate of a link that has moved on: nothing to do.
   if (!chain || chain.status !== "running" || chain.position !== msg.position) return;
   const job = jobs[chain.kind];
-  if (!job) throw new Error(`no job handles chains of kind ${chain.kind}`);
   const holder = randomId(12);
   const lease = () => s.clock.seconds() + LEASE_SECONDS;
   // Somebody else holds this link (a duplicate message while the first is being worked on).
@@ -178,7 +177,7 @@ export async function handleChainMessage(s: Services, jobs: ChainJobs, msg: Chai
 /** Ends a chain as failed and lets its job mark the subject failed. Safe to repeat. */
 export async function giveUp(s: Services, jobs: ChainJobs, chain: ChainRow, reason: string): Promise<void> {
   await finishChain(s.db, chain.id, null, "failed", s.clock.seconds(), reason.slice(0, 1000));
-  await jobs[chain.kind]?.giveUp(s, chain, reason);
+  await jobs[chain.kind].giveUp(s, chain, reason);
 }
 
 /**

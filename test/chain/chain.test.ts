@@ -2,7 +2,6 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
   type ChainJob,
-  type ChainJobs,
   type ChainMessage,
   LEASE_SECONDS,
   MAX_ATTEMPTS,
@@ -16,6 +15,7 @@ import { getChainUnscoped } from "../../src/db/chains";
 import type { Env } from "../../src/env";
 import type { JobMessage } from "../../src/jobs/messages";
 import { createServices, fixedClock } from "../../src/services";
+import { onlyJobs } from "./jobs";
 
 const e = env as unknown as Env;
 
@@ -47,7 +47,7 @@ function counter(to: number, opts: { failAt?: number; failTimes?: number } = {})
       gaveUp.push(reason);
     },
   };
-  return { job, ran, gaveUp, jobs: { webhook: job } satisfies ChainJobs };
+  return { job, ran, gaveUp, jobs: onlyJobs({ webhook: job }) };
 }
 
 let n = 0;
@@ -75,7 +75,7 @@ describe("resumable chain", () => {
     await handleChainMessage(s, c.jobs, first!); // redelivered after the chain moved to 1
     expect(c.ran).toEqual([0]);
     // A slow holder: the duplicate arriving meanwhile does nothing.
-    const slow: ChainJobs = {
+    const slow = onlyJobs({
       webhook: {
         async step(ctx) {
           await handleChainMessage(s, c.jobs, { type: "chain", version: 1, chain_id: `webhook:${id}`, position: 1 });
@@ -83,7 +83,7 @@ describe("resumable chain", () => {
         },
         giveUp: c.job.giveUp,
       },
-    };
+    });
     await handleChainMessage(s, slow, take()[0]!);
     expect(c.ran).toEqual([0, 1]);
   });
@@ -112,7 +112,7 @@ describe("resumable chain", () => {
     const c = counter(2);
     const id = subject();
     await startChainNow(s, { kind: "webhook", tenantId: "ten_x", subjectId: id });
-    const killed: ChainJobs = { webhook: { step: () => new Promise(() => {}), giveUp: c.job.giveUp } };
+    const killed = onlyJobs({ webhook: { step: () => new Promise(() => {}), giveUp: c.job.giveUp } });
     void handleChainMessage(s, killed, take()[0]!); // never returns: the process "died" mid-link
     await new Promise((r) => setTimeout(r, 50));
     clock.advance(LEASE_SECONDS + 1);

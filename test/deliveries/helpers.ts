@@ -5,6 +5,7 @@ import type { JobMessage } from "../../src/jobs/messages";
 import { createServices, fixedClock } from "../../src/services";
 import { sealSecrets } from "../../src/lib/secrets";
 import { DeliveryTarget } from "../../src/targets/config";
+import { onlyJobs } from "../chain/jobs";
 import { e, unique } from "../targets/helpers";
 
 /** Driver options for tests: short backoff, timeouts long enough never to fire by accident. */
@@ -18,7 +19,7 @@ export function harness(jobOpts: DeliveryJobOptions = { driver: fastDriver }) {
   const sent: { msg: JobMessage; delaySeconds?: number }[] = [];
   const clock = fixedClock(Date.now());
   const s = createServices(e, { clock, jobs: { send: async (msg, o) => void sent.push({ msg, ...(o?.delaySeconds ? { delaySeconds: o.delaySeconds } : {}) }) } });
-  const jobs: ChainJobs = { delivery: deliveryJob(jobOpts) };
+  const jobs: ChainJobs = onlyJobs({ delivery: deliveryJob(jobOpts) });
   /** Takes the sent messages of one chain (other tests' chains may be swept into the same list). */
   const take = (runId: string) => {
     const mine = sent.filter((x) => x.msg.type === "chain" && x.msg.chain_id === `delivery:${runId}`);

@@ -7,6 +7,7 @@ import type { JobMessage } from "../../src/jobs/messages";
 import { type CreateRunInput, createRun, exportRunJob } from "../../src/runs";
 import { type Clock, createServices, type Services } from "../../src/services";
 import { call } from "../helpers";
+import { onlyJobs } from "../chain/jobs";
 
 export const e = env as unknown as Env;
 
@@ -115,7 +116,7 @@ export class RunQueue {
       ...(opts.clock ? { clock: opts.clock } : {}),
       jobs: { send: async (m) => void this.sent.push(m as ChainMessage) },
     });
-    this.jobs = { export_run: exportRunJob(opts.engine) };
+    this.jobs = onlyJobs({ export_run: exportRunJob(opts.engine) });
   }
   /** The next export_run link; messages of other chains (delivery, webhook) stay in `others`. */
   take(): ChainMessage | undefined {
