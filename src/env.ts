@@ -5,7 +5,6 @@
  * wrangler cannot see is listed here.
  */
 import type { D1Migration } from "cloudflare:test";
-import type { Services } from "./services";
 
 /** Secrets and optional settings that wrangler.toml does not declare, and test-only bindings. */
 export interface EnvExtras {
@@ -42,13 +41,3 @@ export interface Principal {
   subject: string;
   permissions: readonly string[];
 }
-
-export type AppEnv = {
-  Bindings: Env;
-  Variables: {
-    requestId: string;
-    principal: Principal;
-    /** built once per request by createServices (src/services/index.ts) */
-    services: Services;
-  };
-};

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { timingSafeEqualStr } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
 import type { Permission } from "../tenants/tenants";

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { createRouter } from "../../lib/router";
 import { publicJwks } from "../../tenants/signing-keys";
 import { authenticateClient } from "../../tenants/tenants";
