@@ -5,6 +5,7 @@
  * wrangler cannot see is listed here.
  */
 import type { D1Migration } from "cloudflare:test";
+import type { TenantRateLimits } from "./db/schema";
 import type { Services } from "./services";
 
 /** Secrets and optional settings that wrangler.toml does not declare, and test-only bindings. */
@@ -41,6 +42,8 @@ export interface Principal {
   /** client id for tokens, key id for API keys */
   subject: string;
   permissions: readonly string[];
+  /** the tenant's rate-limit tiers (src/tenants/rate-limits.ts); absent = defaults */
+  rateLimits?: TenantRateLimits | null;
 }
 
 export type AppEnv = {

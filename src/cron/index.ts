@@ -5,6 +5,7 @@ import { sweepStalledChains } from "../chain";
 import { expireRunFiles } from "../runs";
 import { recomputeStaleSegments } from "../segments/service";
 import { createServices, type Services } from "../services";
+import { pruneFailedClientAuth } from "../tenants/lockout";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
 export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
@@ -15,6 +16,7 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
     ["retention", () => expireRunFiles(s)],
     ["sources", () => discoverSources(s)],
     ["segments", () => recomputeStaleSegments(s)],
+    ["auth failures", () => pruneFailedClientAuth(s)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {
