@@ -24,6 +24,9 @@ export interface EnvExtras {
   EXPORT_PART_SIZE?: string;
   EXPORT_CHUNK_ROWS?: string;
   EXPORT_STEPS_PER_MESSAGE?: string;
+  /** Operator webhook (shard.capacity alerts, src/tenants/shards.ts): where, and the HMAC secret. */
+  OPERATOR_WEBHOOK_URL?: string;
+  OPERATOR_WEBHOOK_SECRET?: string;
   /** Lifetime of a signed download URL in seconds (capped by the file's retention). */
   DOWNLOAD_URL_TTL_SECONDS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */

@@ -93,6 +93,12 @@ export const signing_keys = sqliteTable(
   (t) => [check("signing_keys_status", sql`${t.status} IN ('active', 'previous', 'retired')`)],
 );
 
+/** When the capacity alert of a data shard last went to the operator (at most once a day). */
+export const shard_alerts = sqliteTable("shard_alerts", {
+  shard: integer("shard").primaryKey(),
+  alerted_at: integer("alerted_at").notNull(),
+});
+
 export const audit_log = sqliteTable(
   "audit_log",
   {

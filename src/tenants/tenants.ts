@@ -32,7 +32,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const CREDENTIAL_CACHE_MS = 30_000;
 
 export async function createTenant(s: Services, name: string) {
-  const tenant = { id: newId("ten"), name, shard: await pickShard(s.env), created_at: s.clock.seconds() };
+  const tenant = { id: newId("ten"), name, shard: await pickShard(s), created_at: s.clock.seconds() };
   await insertTenant(s.db, tenant);
   return tenant;
 }

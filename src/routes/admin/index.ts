@@ -18,6 +18,7 @@ import {
   revokeClient,
   setTenantRateLimits,
 } from "../../tenants/tenants";
+import { shardOverview } from "../../tenants/shards";
 import { RATE_LIMIT_TIERS, USER_ROLES, type Tenant as TenantRow } from "../../db/schema";
 import { TIER_LIMITS, TOKEN_LIMITS, effectiveRateLimits } from "../../tenants/rate-limits";
 import { inviteUser } from "../../users/users";
@@ -78,6 +79,46 @@ adminRouter.openapi(
     const rows = await listTenants(c.var.services);
     return c.json({ tenants: rows.map((t) => ({ id: t.id, name: t.name, shard: t.shard, created_at: t.created_at })) }, 200);
   },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}",
+    tags: ["admin"],
+    summary: "A tenant: its data shard and rate-limit tiers",
+    security,
+    request: { params: TenantParam },
+    responses: { 200: json(TenantView, "The tenant"), 404: { description: "Unknown tenant" } },
+  }),
+  async (c) => c.json(tenantView(await tenantOr404(c.var.services, c.req.valid("param").id)), 200),
+);
+
+const ShardView = z.object({
+  shard: z.number().int(),
+  binding: z.string(),
+  tenants: z.number().int(),
+  size_bytes: z.number().nullable().openapi({ description: "database size as D1 reports it (meta.size_after)" }),
+  share: z.number().nullable().openapi({ description: "size_bytes / limit_bytes" }),
+  alert: z.boolean().openapi({ description: "past alert_share: the cron alerts the operator (once a day)" }),
+  rows: z.number().int(),
+  tables: z.record(z.string(), z.number().int()).openapi({ description: "rows per table" }),
+});
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/shards",
+    tags: ["admin"],
+    summary: "The data shards: size, tenants and rows per table",
+    description:
+      "Counting rows reads every row of every shard (D1 bills rows read): an operator's look, not something to poll. New tenants go to the shard with the most room (docs/architecture.md, Shards).",
+    security,
+    responses: {
+      200: json(z.object({ limit_bytes: z.number(), alert_share: z.number(), shards: z.array(ShardView) }), "Shards"),
+    },
+  }),
+  async (c) => c.json(await shardOverview(c.var.services), 200),
 );
 
 adminRouter.openapi(
