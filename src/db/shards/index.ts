@@ -6,3 +6,4 @@ export * from "./router";
 export * from "./records";
 export * from "./exports";
 export * from "./segments";
+export * from "./stats";

@@ -1,5 +1,6 @@
 import { TtlCache } from "../../lib/ttl-cache";
-import { type ControlDb, controlDb } from "../client";
+import type { ControlDb } from "../client";
+import { D1_MAX_BYTES, shardSizeUnscoped } from "./stats";
 import { countTenantsPerShard, getTenant } from "../tenants";
 
 /**
@@ -70,12 +71,28 @@ export async function shardForTenant(s: { db: ControlDb; shards: Shards }, tenan
   return tenantData(s.shards, { tenantId: tenant, shard });
 }
 
-/** Picks the shard with the fewest tenants for a new tenant. */
-export async function pickShard(env: ShardBindings & { DB: D1Database }): Promise<number> {
-  const n = shardCount(env);
+/**
+ * Sizes are compared in steps of 1% of a database's 10 GB (100 MB): shards within the same
+ * step count as equally full, and the tenant count decides between them.
+ */
+export const ROOM_STEP_BYTES = D1_MAX_BYTES / 100;
+
+/**
+ * Picks the shard with the most room for a new tenant: the smallest database (in
+ * ROOM_STEP_BYTES steps; every shard has the same 10 GB limit), then the fewest tenants, then
+ * the lowest number. A shard whose size D1 does not report counts as empty, so placement falls
+ * back to the tenant count (docs/architecture.md, "Shards").
+ */
+export async function pickShard(s: { db: ControlDb; shards: Shards }): Promise<number> {
+  const n = s.shards.count();
   const counts = new Array<number>(n).fill(0);
-  for (const r of await countTenantsPerShard(controlDb(env))) if (r.shard < n) counts[r.shard] = r.c;
+  for (const r of await countTenantsPerShard(s.db)) if (r.shard < n) counts[r.shard] = r.c;
+  const sizes = await Promise.all(Array.from({ length: n }, (_, i) => shardSizeUnscoped(s.shards.db(i))));
+  const step = (i: number) => Math.floor((sizes[i] ?? 0) / ROOM_STEP_BYTES);
   let best = 0;
-  for (let i = 1; i < n; i++) if ((counts[i] ?? 0) < (counts[best] ?? 0)) best = i;
+  for (let i = 1; i < n; i++) {
+    const d = step(i) - step(best) || (counts[i] ?? 0) - (counts[best] ?? 0);
+    if (d < 0) best = i;
+  }
   return best;
 }
