@@ -80,8 +80,13 @@ export const FormatSpec = z.object({
 export type FormatSpec = z.infer<typeof FormatSpec>;
 
 const Time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "time must be HH:MM (UTC)");
+/**
+ * `now` (the default): runs once when the definition is published, then when asked. `manual`:
+ * runs only when asked (Run now, POST /api/1/exports/:id/runs). The others run on their own.
+ */
 export const Schedule = z.discriminatedUnion("type", [
   z.object({ type: z.literal("now") }),
+  z.object({ type: z.literal("manual") }),
   z.object({ type: z.literal("once"), at: z.iso.datetime({ offset: true }) }),
   z.object({ type: z.literal("daily"), time: Time }),
   z.object({ type: z.literal("weekly"), days: z.array(z.number().int().min(0).max(6)).min(1), time: Time }),

@@ -224,7 +224,8 @@ export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Re
               <div class="field">
                 <label for="f-schedule">Runs</label>
                 <select id="f-schedule" data-path="schedule.type">
-                  <option value="now">When started (Run now)</option>
+                  <option value="now">When published, then when started (Run now)</option>
+                  <option value="manual">Only when started (Run now)</option>
                   <option value="once">Once, at a date and time</option>
                   <option value="daily">Every day</option>
                   <option value="weekly">Every week</option>
