@@ -106,6 +106,22 @@ export function assertValidDefinition(def: ExportBody): void {
   }
 }
 
+/**
+ * A `once` schedule must be ahead of the service clock when it is saved or published: a time
+ * already past would never run. Only checked on the way in; a stored definition whose time has
+ * passed still reads (and shows next_run_at null).
+ */
+function assertScheduleAhead(s: Services, def: ExportBody): void {
+  if (def.schedule.type !== "once") return;
+  const at = Math.floor(Date.parse(def.schedule.at) / 1000);
+  if (at <= s.clock.seconds()) {
+    const now = new Date(s.clock.seconds() * 1000).toISOString();
+    throw new ApiError("validation_failed", `Invalid export definition: schedule.at: ${def.schedule.at} is in the past (now ${now}); choose a later time`, {
+      details: [{ path: "schedule.at", message: `must be in the future (now ${now})` }],
+    });
+  }
+}
+
 async function assertNameFree(s: Services, tenantId: string, name: string, exceptId?: string) {
   const clash = await getExportRow(s.db, tenantId, { name });
   if (clash && clash.id !== exceptId) throw new ApiError("conflict", `An export named '${name}' already exists (${clash.id}); choose another name`);
@@ -144,8 +160,16 @@ function readable(rec: ExportRecord): ExportBody {
   return rec.definition;
 }
 
-export async function createExport(s: Services, tenantId: string, createdBy: string, def: ExportBody): Promise<ExportRecord> {
+export async function createExport(
+  s: Services,
+  tenantId: string,
+  createdBy: string,
+  def: ExportBody,
+  /** false for a clone: a draft copy of a definition whose once-time passed is fixed by editing it */
+  checkSchedule = true,
+): Promise<ExportRecord> {
   assertValidDefinition(def);
+  if (checkSchedule) assertScheduleAhead(s, def);
   await assertNameFree(s, tenantId, def.name);
   // Target credentials are stored encrypted (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
@@ -201,6 +225,7 @@ export async function updateExport(s: Services, tenantId: string, id: string, de
     );
   }
   assertValidDefinition(def);
+  assertScheduleAhead(s, def);
   await assertNameFree(s, tenantId, def.name, id);
   // Target credentials are stored encrypted; "****" keeps the stored value (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
@@ -240,7 +265,7 @@ async function freeCopyName(s: Services, tenantId: string, base: string): Promis
 export async function cloneExport(s: Services, tenantId: string, id: string, createdBy: string, name?: string): Promise<ExportRecord> {
   const src = await requireExport(s, tenantId, id);
   const newName = name ?? (await freeCopyName(s, tenantId, src.name));
-  return createExport(s, tenantId, createdBy, ExportBody.parse({ ...readable(src), name: newName, status: "draft" }));
+  return createExport(s, tenantId, createdBy, ExportBody.parse({ ...readable(src), name: newName, status: "draft" }), false);
 }
 
 export async function setFavourite(s: Services, tenantId: string, id: string, favourite: boolean): Promise<ExportRecord> {
@@ -252,7 +277,11 @@ export async function setFavourite(s: Services, tenantId: string, id: string, fa
 export async function setEnabled(s: Services, tenantId: string, id: string, enabled: boolean): Promise<ExportRecord> {
   const cur = await requireExport(s, tenantId, id);
   const def = enabled ? readable(cur) : cur.definition;
-  if (enabled) assertValidDefinition(def as ExportBody);
+  if (enabled) {
+    assertValidDefinition(def as ExportBody);
+    // Enabling publishes again: a once-time that passed while it was disabled would never run.
+    if (cur.status !== "active") assertScheduleAhead(s, def as ExportBody);
+  }
   const status: ExportStatus = enabled ? "active" : "disabled";
   await setExportStatus(s.db, tenantId, id, {
     status,

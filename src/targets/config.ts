@@ -30,7 +30,7 @@ const Template = (dflt: string) =>
     .describe("may use {name} (file name), {date} (YYYY-MM-DD), {run_id} and {export}");
 const Secret = (what: string) => z.string().min(1, `${what} is required`).max(16_384);
 
-export const S3Target = z.object({
+export const S3Target = z.strictObject({
   type: z.literal("s3"),
   /** e.g. https://s3.eu-west-1.amazonaws.com, https://<account>.r2.cloudflarestorage.com, https://storage.googleapis.com */
   endpoint: z.url({ protocol: /^https?$/, error: "endpoint: an http(s) URL such as https://s3.us-east-1.amazonaws.com" }),
@@ -56,9 +56,9 @@ const FtpBase = {
   password: Secret("password").regex(NO_CONTROL, "password: must not contain control characters"),
   path: Template("/{name}"),
 };
-export const PlainFtpTarget = z.object({ type: z.literal("ftp"), ...FtpBase });
+export const PlainFtpTarget = z.strictObject({ type: z.literal("ftp"), ...FtpBase });
 /** explicit TLS (AUTH TLS on the plain port, RFC 4217); data channel encrypted too (PROT P) */
-export const FtpsTarget = z.object({ type: z.literal("ftps"), ...FtpBase });
+export const FtpsTarget = z.strictObject({ type: z.literal("ftps"), ...FtpBase });
 export const FtpTarget = z.discriminatedUnion("type", [PlainFtpTarget, FtpsTarget]);
 export type FtpTarget = z.infer<typeof FtpTarget>;
 
@@ -82,7 +82,7 @@ export const SftpTarget = z
   });
 export type SftpTarget = z.infer<typeof SftpTarget>;
 
-export const AzureTarget = z.object({
+export const AzureTarget = z.strictObject({
   type: z.literal("azure"),
   /** the account's blob endpoint, e.g. https://myaccount.blob.core.windows.net */
   endpoint: z.url({ protocol: /^https?$/, error: "endpoint: the blob service URL, e.g. https://myaccount.blob.core.windows.net" }),
