@@ -28,7 +28,22 @@ export const FILTER_OPS = [
 export type FilterOp = (typeof FILTER_OPS)[number];
 
 export const AGGREGATIONS = ["group", "count", "sum", "avg", "min", "max"] as const;
-export const FORMATS = ["csv", "psv", "tsv", "json", "ndjson", "xml", "parquet"] as const;
+export const FORMATS = ["csv", "psv", "tsv", "json", "ndjson", "xml", "parquet", "txt"] as const;
+
+/**
+ * The `format` options each type reads. Any other option is a 400 naming it (not silently
+ * ignored): `delimiter` on json, `bom` on txt, ...
+ */
+export const FORMAT_OPTIONS = {
+  csv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
+  psv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
+  tsv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
+  json: [],
+  ndjson: [],
+  xml: [],
+  parquet: [],
+  txt: ["newline", "header"],
+} as const satisfies Record<(typeof FORMATS)[number], readonly string[]>;
 export const COMPRESSIONS = ["none", "gzip", "zip"] as const;
 
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -42,6 +57,8 @@ export const FieldSpec = z.strictObject({
   default: Scalar.optional(),
   replace: z.array(z.strictObject({ value: Scalar, with: Scalar })).max(1000).optional(),
   aggregation: z.enum(AGGREGATIONS).optional(),
+  /** txt (fixed width) only: the column's width in characters (code points); see docs/formats.md */
+  width: z.number().int().min(1).max(4096).optional(),
 });
 export type FieldSpec = z.infer<typeof FieldSpec>;
 
@@ -63,6 +80,15 @@ export const FormatSpec = z.strictObject({
   /** csv, psv, tsv: start the file with a UTF-8 byte order mark (lets Excel detect UTF-8) */
   bom: z.boolean().optional(),
 }).superRefine((f, ctx) => {
+  const allowed: readonly string[] = FORMAT_OPTIONS[f.type];
+  for (const [k, v] of Object.entries(f)) {
+    if (k === "type" || v === undefined || allowed.includes(k)) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: [k],
+      message: `${k} does not apply to the ${f.type} format${allowed.length ? ` (its options: ${allowed.join(", ")})` : " (it has no options)"}; remove it`,
+    });
+  }
   const fixed = f.type === "psv" ? "|" : f.type === "tsv" ? "\t" : undefined;
   if (f.delimiter !== undefined && fixed !== undefined && f.delimiter !== fixed) {
     ctx.addIssue({ code: "custom", path: ["delimiter"], message: `${f.type} always uses ${JSON.stringify(fixed)} as delimiter; leave delimiter out or use type csv` });

@@ -22,6 +22,7 @@ const FORMAT_LABELS: Record<string, string> = {
   ndjson: "NDJSON (one JSON object per line)",
   xml: "XML",
   parquet: "Parquet",
+  txt: "TXT (fixed width)",
 };
 
 export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Record<string, unknown> | null; editId: string | null; title: string }> = (p) => {
