@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv } from "./env";
+import type { AppEnv } from "./app-env";
 import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";

@@ -5,7 +5,7 @@
  * wrangler cannot see is listed here.
  */
 import type { D1Migration } from "cloudflare:test";
-import type { Services } from "./services";
+import type { TenantRateLimits } from "./db/schema";
 
 /** Secrets and optional settings that wrangler.toml does not declare, and test-only bindings. */
 export interface EnvExtras {
@@ -23,6 +23,9 @@ export interface EnvExtras {
   EXPORT_PART_SIZE?: string;
   EXPORT_CHUNK_ROWS?: string;
   EXPORT_STEPS_PER_MESSAGE?: string;
+  /** Operator webhook (shard.capacity alerts, src/tenants/shards.ts): where, and the HMAC secret. */
+  OPERATOR_WEBHOOK_URL?: string;
+  OPERATOR_WEBHOOK_SECRET?: string;
   /** Lifetime of a signed download URL in seconds (capped by the file's retention). */
   DOWNLOAD_URL_TTL_SECONDS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */
@@ -41,14 +44,6 @@ export interface Principal {
   /** client id for tokens, key id for API keys */
   subject: string;
   permissions: readonly string[];
+  /** the tenant's rate-limit tiers (src/tenants/rate-limits.ts); absent = defaults */
+  rateLimits?: TenantRateLimits | null;
 }
-
-export type AppEnv = {
-  Bindings: Env;
-  Variables: {
-    requestId: string;
-    principal: Principal;
-    /** built once per request by createServices (src/services/index.ts) */
-    services: Services;
-  };
-};

@@ -45,7 +45,9 @@ export function describeFilters(def: Pick<ExportBody, "model" | "filters">): str
 export function describeSchedule(s: ExportBody["schedule"]): string {
   switch (s.type) {
     case "now":
-      return "when started, with Run now or the API (no schedule)";
+      return "once when published, then when started with Run now or the API";
+    case "manual":
+      return "only when started, with Run now or the API";
     case "once":
       return `once, at ${s.at}`;
     case "daily":

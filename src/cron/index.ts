@@ -5,6 +5,8 @@ import { sweepStalledChains } from "../chain";
 import { expireRunFiles } from "../runs";
 import { recomputeStaleSegments } from "../segments/service";
 import { createServices, type Services } from "../services";
+import { pruneFailedClientAuth } from "../tenants/lockout";
+import { alertFullShards } from "../tenants/shards";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
 export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
@@ -15,6 +17,8 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
     ["retention", () => expireRunFiles(s)],
     ["sources", () => discoverSources(s)],
     ["segments", () => recomputeStaleSegments(s)],
+    ["auth failures", () => pruneFailedClientAuth(s)],
+    ["shard capacity", () => alertFullShards(s)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {

@@ -1,10 +1,9 @@
 import { drizzle } from "drizzle-orm/d1";
-import type { Env } from "../env";
 import * as schema from "./schema";
 
 export type ControlDb = ReturnType<typeof controlDb>;
 
-export function controlDb(env: Pick<Env, "DB">) {
+export function controlDb(env: { DB: D1Database }) {
   return drizzle(env.DB, { schema });
 }
 

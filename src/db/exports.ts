@@ -68,7 +68,7 @@ function categoryFilter(category: Category): SQL | undefined {
     case "in_progress":
       return sql`EXISTS (SELECT 1 FROM export_runs p WHERE p.tenant_id = ${exports.tenant_id} AND p.export_id = ${exports.id} AND p.status IN ('pending', 'processing'))`;
     case "scheduled":
-      return and(eq(exports.status, "active"), sql`json_extract(${exports.definition}, '$.schedule.type') <> 'now'`);
+      return and(eq(exports.status, "active"), sql`json_extract(${exports.definition}, '$.schedule.type') NOT IN ('now', 'manual')`);
     case "draft":
       return inArray(exports.status, ["draft", "disabled"]);
     case "closed":

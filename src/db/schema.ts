@@ -20,9 +20,30 @@ export const tenants = sqliteTable(
     /** the data shard (DATA_<n>) that holds the tenant's records */
     shard: integer("shard").notNull(),
     created_at: integer("created_at").notNull(),
+    /** rate-limit tier per scope (src/tenants/rate-limits.ts); null or a missing scope = "standard" */
+    rate_limits: text("rate_limits", { mode: "json" }).$type<TenantRateLimits>(),
   },
   (t) => [index("tenants_shard").on(t.shard)],
 );
+
+/** Rate-limit tiers a tenant is given by the admin API; the tiers are bindings in wrangler.toml. */
+export const RATE_LIMIT_TIERS = ["low", "standard", "high", "unlimited"] as const;
+export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
+/** `ingest`: per API key on /v1; `api`: per client on /api/1. */
+export type TenantRateLimits = { ingest?: RateLimitTier; api?: RateLimitTier };
+
+/**
+ * Failed client authentications at the token endpoint, per client id (known or not, so that
+ * an unknown id and a wrong secret behave alike). Enough failures inside the window lock the
+ * id out until `locked_until` (src/tenants/lockout.ts); a success deletes the row.
+ */
+export const client_auth_failures = sqliteTable("client_auth_failures", {
+  client_id: text("client_id").primaryKey(),
+  failures: integer("failures").notNull(),
+  /** start of the counting window */
+  first_failed_at: integer("first_failed_at").notNull(),
+  locked_until: integer("locked_until"),
+});
 
 /** OAuth2 client-credentials clients of the `/api/1` API. */
 export const clients = sqliteTable(
@@ -71,6 +92,12 @@ export const signing_keys = sqliteTable(
   },
   (t) => [check("signing_keys_status", sql`${t.status} IN ('active', 'previous', 'retired')`)],
 );
+
+/** When the capacity alert of a data shard last went to the operator (at most once a day). */
+export const shard_alerts = sqliteTable("shard_alerts", {
+  shard: integer("shard").primaryKey(),
+  alerted_at: integer("alerted_at").notNull(),
+});
 
 export const audit_log = sqliteTable(
   "audit_log",

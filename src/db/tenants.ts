@@ -1,6 +1,18 @@
-import { and, count, desc, eq, isNull, ne } from "drizzle-orm";
+import { and, count, desc, eq, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { ControlDb } from "./client";
-import { type ApiKey, type Client, type SigningKey, type Tenant, api_keys, audit_log, clients, signing_keys, tenants } from "./schema";
+import {
+  type ApiKey,
+  type Client,
+  type SigningKey,
+  type Tenant,
+  type TenantRateLimits,
+  api_keys,
+  audit_log,
+  client_auth_failures,
+  clients,
+  signing_keys,
+  tenants,
+} from "./schema";
 
 /**
  * Tenants and their credentials (tables tenants, clients, api_keys), the JWT signing keys
@@ -10,13 +22,18 @@ import { type ApiKey, type Client, type SigningKey, type Tenant, api_keys, audit
 
 // ---------------------------------------------------------------- tenants
 
-export async function insertTenant(db: ControlDb, tenant: Tenant): Promise<void> {
+export async function insertTenant(db: ControlDb, tenant: typeof tenants.$inferInsert): Promise<void> {
   await db.insert(tenants).values(tenant);
 }
 
 /** The one loader of a tenant row (its own id is the tenant scope). */
 export function getTenant(db: ControlDb, tenantId: string): Promise<Tenant | undefined> {
   return db.select().from(tenants).where(eq(tenants.id, tenantId)).get();
+}
+
+/** Replaces a tenant's rate-limit tiers; the updated row, or undefined for an unknown tenant. */
+export function setTenantRateLimits(db: ControlDb, tenantId: string, limits: TenantRateLimits): Promise<Tenant | undefined> {
+  return db.update(tenants).set({ rate_limits: limits }).where(eq(tenants.id, tenantId)).returning().get();
 }
 
 /** Every tenant. Unscoped: only the admin API lists tenants, across all of them. */
@@ -31,8 +48,8 @@ export function countTenantsPerShard(db: ControlDb): Promise<{ shard: number; c:
 
 // ---------------------------------------------------------------- clients
 
-/** A client row with its tenant's data shard, which a verified token needs to route queries. */
-export type ClientWithShard = Client & { shard: number };
+/** A client row with its tenant's data shard (to route queries) and rate-limit tiers. */
+export type ClientWithShard = Client & { shard: number; rate_limits: TenantRateLimits | null };
 
 export async function insertClient(db: ControlDb, client: Client): Promise<void> {
   await db.insert(clients).values(client);
@@ -50,12 +67,12 @@ export function listClients(db: ControlDb, tenantId: string): Promise<Client[]> 
  */
 export async function getClientUnscoped(db: ControlDb, clientId: string): Promise<ClientWithShard | undefined> {
   const row = await db
-    .select({ client: clients, shard: tenants.shard })
+    .select({ client: clients, shard: tenants.shard, rate_limits: tenants.rate_limits })
     .from(clients)
     .innerJoin(tenants, eq(tenants.id, clients.tenant_id))
     .where(eq(clients.id, clientId))
     .get();
-  return row ? { ...row.client, shard: row.shard } : undefined;
+  return row ? { ...row.client, shard: row.shard, rate_limits: row.rate_limits } : undefined;
 }
 
 /** Revokes a client of that tenant; false when it is not the tenant's or already revoked. */
@@ -70,7 +87,7 @@ export async function revokeClient(db: ControlDb, tenantId: string, clientId: st
 
 // ---------------------------------------------------------------- API keys
 
-export type ApiKeyWithShard = ApiKey & { shard: number };
+export type ApiKeyWithShard = ApiKey & { shard: number; rate_limits: TenantRateLimits | null };
 
 export async function insertApiKey(db: ControlDb, key: ApiKey): Promise<void> {
   await db.insert(api_keys).values(key);
@@ -87,12 +104,12 @@ export function listApiKeys(db: ControlDb, tenantId: string): Promise<ApiKey[]> 
  */
 export async function getApiKeyByHashUnscoped(db: ControlDb, keyHash: string): Promise<ApiKeyWithShard | undefined> {
   const row = await db
-    .select({ key: api_keys, shard: tenants.shard })
+    .select({ key: api_keys, shard: tenants.shard, rate_limits: tenants.rate_limits })
     .from(api_keys)
     .innerJoin(tenants, eq(tenants.id, api_keys.tenant_id))
     .where(eq(api_keys.key_hash, keyHash))
     .get();
-  return row ? { ...row.key, shard: row.shard } : undefined;
+  return row ? { ...row.key, shard: row.shard, rate_limits: row.rate_limits } : undefined;
 }
 
 /**
@@ -107,6 +124,61 @@ export async function revokeApiKey(db: ControlDb, tenantId: string, keyId: strin
     .returning({ key_hash: api_keys.key_hash })
     .get();
   return row?.key_hash ?? null;
+}
+
+// ---------------------------------------------------------------- failed client authentications
+// Keyed by the client id a caller sent, known or not (the token endpoint must not tell which),
+// so these are unscoped: the tenant is unknown until the credentials check out.
+
+export type ClientAuthFailures = typeof client_auth_failures.$inferSelect;
+
+export function getClientAuthFailuresUnscoped(db: ControlDb, clientId: string): Promise<ClientAuthFailures | undefined> {
+  return db.select().from(client_auth_failures).where(eq(client_auth_failures.client_id, clientId)).get();
+}
+
+/**
+ * Counts one failed authentication of `clientId` in one statement (concurrent failures each
+ * count once): a window older than `windowSeconds`, or a lock that has ended, starts a new
+ * count; the count reaching `threshold` sets `locked_until = now + lockSeconds`. Answers
+ * the row after the write; `failures === threshold` marks the failure that locked it.
+ */
+export function recordClientAuthFailureUnscoped(
+  db: ControlDb,
+  clientId: string,
+  now: number,
+  policy: { windowSeconds: number; threshold: number; lockSeconds: number },
+): Promise<ClientAuthFailures> {
+  const t = client_auth_failures;
+  const restart = sql`(${t.first_failed_at} <= ${now - policy.windowSeconds} OR (${t.locked_until} IS NOT NULL AND ${t.locked_until} <= ${now}))`;
+  const next = sql`CASE WHEN ${restart} THEN 1 ELSE ${t.failures} + 1 END`;
+  return db
+    .insert(t)
+    .values({ client_id: clientId, failures: 1, first_failed_at: now, locked_until: policy.threshold <= 1 ? now + policy.lockSeconds : null })
+    .onConflictDoUpdate({
+      target: t.client_id,
+      set: {
+        failures: next,
+        first_failed_at: sql`CASE WHEN ${restart} THEN ${now} ELSE ${t.first_failed_at} END`,
+        locked_until: sql`CASE WHEN ${next} >= ${policy.threshold} THEN ${now + policy.lockSeconds} WHEN ${restart} THEN NULL ELSE ${t.locked_until} END`,
+      },
+    })
+    .returning()
+    .get();
+}
+
+/** A successful authentication forgets the failures. */
+export async function clearClientAuthFailuresUnscoped(db: ControlDb, clientId: string): Promise<void> {
+  await db.delete(client_auth_failures).where(eq(client_auth_failures.client_id, clientId));
+}
+
+/** Drops counts whose window and lock are both over (the cron keeps the table small). */
+export async function pruneClientAuthFailuresUnscoped(db: ControlDb, now: number, windowSeconds: number): Promise<number> {
+  const t = client_auth_failures;
+  const r = await db
+    .delete(t)
+    .where(and(lte(t.first_failed_at, now - windowSeconds), or(isNull(t.locked_until), lt(t.locked_until, now))))
+    .run();
+  return r.meta.changes;
 }
 
 // ---------------------------------------------------------------- signing keys

@@ -21,6 +21,7 @@ import { nextRunAt } from "../exports/schedule";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { sealSecrets } from "../lib/secrets";
+import { createRun, prepareRun } from "../runs";
 import type { Services } from "../services";
 
 /**
@@ -50,7 +51,21 @@ export interface ExportRecord {
   /** why the scheduler stopped running it, if it did */
   scheduleError: string | null;
   lastRun: LastRun | null;
+  /** the run this call started (publishing a definition whose schedule is `now`), if any */
+  run?: StartedRun;
 }
+
+export interface StartedRun {
+  id: string;
+  status: "pending" | "processing" | "finished" | "failed";
+}
+
+/**
+ * A definition runs at request time by default (reference: "By default, export runs at request
+ * time"): schedule `now` (also what a definition without a schedule gets) starts a run when it
+ * becomes active (created active, a draft published, enabled). `manual` runs only when asked.
+ */
+const runsWhenPublished = (def: ExportBody) => def.schedule.type === "now";
 
 /** Only drafts are edited (reference: "only Draft exports can be modified"); disabling puts an export back in editing. */
 export const EDITABLE: readonly ExportStatus[] = ["draft", "disabled"];
@@ -87,6 +102,22 @@ export function assertValidDefinition(def: ExportBody): void {
   const first = issues[0];
   if (first) {
     throw new ApiError("validation_failed", `Invalid export definition: ${first.path}: ${first.message}`, { details: issues });
+  }
+}
+
+/**
+ * A `once` schedule must be ahead of the service clock when it is saved or published: a time
+ * already past would never run. Only checked on the way in; a stored definition whose time has
+ * passed still reads (and shows next_run_at null).
+ */
+function assertScheduleAhead(s: Services, def: ExportBody): void {
+  if (def.schedule.type !== "once") return;
+  const at = Math.floor(Date.parse(def.schedule.at) / 1000);
+  if (at <= s.clock.seconds()) {
+    const now = new Date(s.clock.seconds() * 1000).toISOString();
+    throw new ApiError("validation_failed", `Invalid export definition: schedule.at: ${def.schedule.at} is in the past (now ${now}); choose a later time`, {
+      details: [{ path: "schedule.at", message: `must be in the future (now ${now})` }],
+    });
   }
 }
 
@@ -128,14 +159,26 @@ function readable(rec: ExportRecord): ExportBody {
   return rec.definition;
 }
 
-export async function createExport(s: Services, tenantId: string, createdBy: string, def: ExportBody): Promise<ExportRecord> {
+export async function createExport(
+  s: Services,
+  tenantId: string,
+  createdBy: string,
+  def: ExportBody,
+  /** false for a clone: a draft copy of a definition whose once-time passed is fixed by editing it */
+  checkSchedule = true,
+): Promise<ExportRecord> {
   assertValidDefinition(def);
+  if (checkSchedule) assertScheduleAhead(s, def);
   await assertNameFree(s, tenantId, def.name);
   // Secret fields (target credentials, the notification secret) are stored sealed (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
   def = await sealSecrets(s.secrets, ExportBody, def);
   const id = newId("exp");
   const now = s.clock.seconds();
+  const definition = JSON.stringify(def);
+  // The first run and its chain are written in the same batch as the definition: a definition
+  // published with schedule `now` never exists without the run it promised.
+  const run = def.status === "active" && runsWhenPublished(def) ? prepareRun(s, { id, name: def.name, definition }, { tenantId, trigger: "publish" }) : null;
   await s.db
     .batch([
       insertExport(s.db, {
@@ -145,15 +188,27 @@ export async function createExport(s: Services, tenantId: string, createdBy: str
         model: def.model,
         status: def.status,
         favourite: 0,
-        definition: JSON.stringify(def),
+        definition,
         created_by: createdBy,
         created_at: now,
         updated_at: now,
         next_run_at: nextRun(s, def.status, def),
       }),
+      ...(run ? run.statements : []),
     ])
     .catch((err) => uniqueViolation(err, def.name));
-  return requireExport(s, tenantId, id);
+  if (run) await run.kick();
+  const rec = await requireExport(s, tenantId, id);
+  return run ? { ...rec, run: { id: run.id, status: "pending" } } : rec;
+}
+
+/** Starts the run a definition that just became active owes (schedule `now`). */
+async function runIfPublished(s: Services, tenantId: string, rec: ExportRecord, wasActive: boolean): Promise<ExportRecord> {
+  if (wasActive || rec.status !== "active" || !rec.definition || !runsWhenPublished(rec.definition)) return rec;
+  // Written after the status change (not in its batch): if this fails the definition is active
+  // and the answer is an error; Run now (POST /api/1/exports/:id/runs) starts it then.
+  const run = await createRun(s, { tenantId, exportId: rec.id, trigger: "publish" });
+  return { ...rec, run: { id: run.id, status: run.status } };
 }
 
 /**
@@ -169,6 +224,7 @@ export async function updateExport(s: Services, tenantId: string, id: string, de
     );
   }
   assertValidDefinition(def);
+  assertScheduleAhead(s, def);
   await assertNameFree(s, tenantId, def.name, id);
   // Secret fields are stored sealed; "****" keeps the stored value (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
@@ -184,7 +240,7 @@ export async function updateExport(s: Services, tenantId: string, id: string, de
     next_run_at: nextRun(s, status, stored),
   }).catch((err) => uniqueViolation(err, def.name));
   if (!ok) throw new ApiError("conflict", `Export '${id}' changed while it was being edited; read it again`);
-  return requireExport(s, tenantId, id);
+  return runIfPublished(s, tenantId, await requireExport(s, tenantId, id), false);
 }
 
 export async function deleteExport(s: Services, tenantId: string, id: string): Promise<void> {
@@ -204,7 +260,7 @@ async function freeCopyName(s: Services, tenantId: string, base: string): Promis
 export async function cloneExport(s: Services, tenantId: string, id: string, createdBy: string, name?: string): Promise<ExportRecord> {
   const src = await requireExport(s, tenantId, id);
   const newName = name ?? (await freeCopyName(s, tenantId, src.name));
-  return createExport(s, tenantId, createdBy, ExportBody.parse({ ...readable(src), name: newName, status: "draft" }));
+  return createExport(s, tenantId, createdBy, ExportBody.parse({ ...readable(src), name: newName, status: "draft" }), false);
 }
 
 export async function setFavourite(s: Services, tenantId: string, id: string, favourite: boolean): Promise<ExportRecord> {
@@ -216,7 +272,11 @@ export async function setFavourite(s: Services, tenantId: string, id: string, fa
 export async function setEnabled(s: Services, tenantId: string, id: string, enabled: boolean): Promise<ExportRecord> {
   const cur = await requireExport(s, tenantId, id);
   const def = enabled ? readable(cur) : cur.definition;
-  if (enabled) assertValidDefinition(def as ExportBody);
+  if (enabled) {
+    assertValidDefinition(def as ExportBody);
+    // Enabling publishes again: a once-time that passed while it was disabled would never run.
+    if (cur.status !== "active") assertScheduleAhead(s, def as ExportBody);
+  }
   const status: ExportStatus = enabled ? "active" : "disabled";
   await setExportStatus(s.db, tenantId, id, {
     status,
@@ -225,7 +285,7 @@ export async function setEnabled(s: Services, tenantId: string, id: string, enab
     updated_at: s.clock.seconds(),
     next_run_at: enabled ? nextRun(s, status, def as ExportBody) : null,
   });
-  return requireExport(s, tenantId, id);
+  return runIfPublished(s, tenantId, await requireExport(s, tenantId, id), cur.status === "active");
 }
 
 /** One page of a tenant's exports; search by name, sort by name or created_at, filter by category. */

@@ -547,6 +547,12 @@ function budgetIssues(a: Analysis, compiler: Compiler, keyCount: number): Valida
 
 function build(def: ExportBody, ctx: CompileContext): { compiler: Compiler | null; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
+  // Column widths are a fixed-width (txt) option: elsewhere they would be silently ignored.
+  if (def.format.type !== "txt") {
+    def.fields.forEach((f, i) => {
+      if (f.width !== undefined) issues.push({ path: `fields.${i}.width`, message: `width applies to the txt format only, not to ${def.format.type}; remove it` });
+    });
+  }
   const a = analyse(def, ctx.now, issues);
   if (!a || issues.length) return { compiler: null, issues };
   const compiler = new Compiler(a, ctx);

@@ -4,7 +4,8 @@ import { AzureTarget, FtpsTarget, PlainFtpTarget, S3Target, SftpTarget } from ".
 
 /**
  * The export definition body (DESIGN.md, Contracts). It may grow, but the core
- * shape does not change. Validation against the model catalog (known fields,
+ * shape does not change. Every object in it is strict: an unknown key (a typo, or an option of
+ * another system such as `archive`) is a 400 naming the key, never silently dropped. Validation against the model catalog (known fields,
  * operators per type, ...) happens in exports/validate.ts; this is the shape only.
  */
 
@@ -28,31 +29,48 @@ export const FILTER_OPS = [
 export type FilterOp = (typeof FILTER_OPS)[number];
 
 export const AGGREGATIONS = ["group", "count", "sum", "avg", "min", "max"] as const;
-export const FORMATS = ["csv", "psv", "tsv", "json", "ndjson", "xml", "parquet"] as const;
+export const FORMATS = ["csv", "psv", "tsv", "json", "ndjson", "xml", "parquet", "txt"] as const;
+
+/**
+ * The `format` options each type reads. Any other option is a 400 naming it (not silently
+ * ignored): `delimiter` on json, `bom` on txt, ...
+ */
+export const FORMAT_OPTIONS = {
+  csv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
+  psv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
+  tsv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
+  json: [],
+  ndjson: [],
+  xml: [],
+  parquet: [],
+  txt: ["newline", "header"],
+} as const satisfies Record<(typeof FORMATS)[number], readonly string[]>;
 export const COMPRESSIONS = ["none", "gzip", "zip"] as const;
 
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
-export const FieldSpec = z.object({
+export const FieldSpec = z.strictObject({
   /** catalog field, or `params_field.key` for a nested param */
   from: z.string().min(1),
   /** column header; defaults to `from` */
   to: z.string().min(1).max(200).optional(),
   /** written when the value is empty (null or "") */
   default: Scalar.optional(),
-  replace: z.array(z.object({ value: Scalar, with: Scalar })).max(1000).optional(),
+  replace: z.array(z.strictObject({ value: Scalar, with: Scalar })).max(1000).optional(),
   aggregation: z.enum(AGGREGATIONS).optional(),
+  /** txt (fixed width) only: the column's width in characters (code points); see docs/formats.md */
+  width: z.number().int().min(1).max(4096).optional(),
 });
 export type FieldSpec = z.infer<typeof FieldSpec>;
 
-export const Condition = z.object({
+export const Condition = z.strictObject({
   field: z.string().min(1),
   op: z.enum(FILTER_OPS),
   value: z.union([Scalar, z.array(Scalar)]).optional(),
 });
 export type Condition = z.infer<typeof Condition>;
 
-export const FormatSpec = z.object({
+export const FormatSpec = z.strictObject({
   type: z.enum(FORMATS),
   delimiter: z.string().min(1).max(4).optional(),
   enclosure: z.string().max(1).optional(),
@@ -63,6 +81,15 @@ export const FormatSpec = z.object({
   /** csv, psv, tsv: start the file with a UTF-8 byte order mark (lets Excel detect UTF-8) */
   bom: z.boolean().optional(),
 }).superRefine((f, ctx) => {
+  const allowed: readonly string[] = FORMAT_OPTIONS[f.type];
+  for (const [k, v] of Object.entries(f)) {
+    if (k === "type" || v === undefined || allowed.includes(k)) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: [k],
+      message: `${k} does not apply to the ${f.type} format${allowed.length ? ` (its options: ${allowed.join(", ")})` : " (it has no options)"}; remove it`,
+    });
+  }
   const fixed = f.type === "psv" ? "|" : f.type === "tsv" ? "\t" : undefined;
   if (f.delimiter !== undefined && fixed !== undefined && f.delimiter !== fixed) {
     ctx.addIssue({ code: "custom", path: ["delimiter"], message: `${f.type} always uses ${JSON.stringify(fixed)} as delimiter; leave delimiter out or use type csv` });
@@ -81,12 +108,17 @@ export const FormatSpec = z.object({
 export type FormatSpec = z.infer<typeof FormatSpec>;
 
 const Time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "time must be HH:MM (UTC)");
+/**
+ * `now` (the default): runs once when the definition is published, then when asked. `manual`:
+ * runs only when asked (Run now, POST /api/1/exports/:id/runs). The others run on their own.
+ */
 export const Schedule = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("now") }),
-  z.object({ type: z.literal("once"), at: z.iso.datetime({ offset: true }) }),
-  z.object({ type: z.literal("daily"), time: Time }),
-  z.object({ type: z.literal("weekly"), days: z.array(z.number().int().min(0).max(6)).min(1), time: Time }),
-  z.object({
+  z.strictObject({ type: z.literal("now") }),
+  z.strictObject({ type: z.literal("manual") }),
+  z.strictObject({ type: z.literal("once"), at: z.iso.datetime({ offset: true }) }),
+  z.strictObject({ type: z.literal("daily"), time: Time }),
+  z.strictObject({ type: z.literal("weekly"), days: z.array(z.number().int().min(0).max(6)).min(1), time: Time }),
+  z.strictObject({
     type: z.literal("monthly"),
     days: z.array(z.union([z.number().int().min(1).max(31), z.literal("last")])).min(1),
     time: Time,
@@ -99,7 +131,7 @@ export type Schedule = z.infer<typeof Schedule>;
  * Their secret fields are marked there; src/lib/secrets.ts seals, masks and unseals them.
  */
 export const Target = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("download") }),
+  z.strictObject({ type: z.literal("download") }),
   S3Target,
   PlainFtpTarget,
   FtpsTarget,
@@ -113,20 +145,20 @@ export type Target = z.infer<typeof Target>;
  * HMAC key of `Ferry-Signature`; it is marked secret (src/lib/secrets.ts): stored encrypted and
  * shown as "****" (send "****" back on update to keep it).
  */
-export const Notification = z.object({
+export const Notification = z.strictObject({
   webhook_url: z.url({ protocol: /^https?$/, error: "notification.webhook_url must be an http(s) URL" }).max(2000),
   secret: secret(z.string().min(16, "notification.secret: at least 16 characters").max(200)),
 });
 export type Notification = z.infer<typeof Notification>;
 
 /** OpenPGP encryption of the file to the customer's public key (src/exports/post/encrypt.ts). */
-export const Encryption = z.object({
+export const Encryption = z.strictObject({
   type: z.literal("pgp"),
   /** ASCII-armored public key, e.g. `gpg --armor --export <id>` */
   public_key: z.string().min(100, "encryption.public_key: paste an ASCII-armored OpenPGP public key").max(100_000),
 });
 
-export const ExportBody = z.object({
+export const ExportBody = z.strictObject({
   /** also the `system_name` in the automated API */
   name: z
     .string()

@@ -19,6 +19,7 @@ function daysInMonth(y: number, m0: number): number {
 export function nextRunAt(schedule: Schedule, after: number): number | null {
   switch (schedule.type) {
     case "now":
+    case "manual":
       return null;
     case "once": {
       const t = Math.floor(Date.parse(schedule.at) / 1000);

@@ -44,7 +44,7 @@ export interface FormatterState {
 
 export interface Formatter {
   readonly contentType: string;
-  /** File extension without dot: csv, psv, tsv, json, ndjson, xml, parquet. */
+  /** File extension without dot: csv, psv, tsv, json, ndjson, xml, parquet, txt. */
   readonly extension: string;
   /** Bytes before the first row (header, `{"name":[`, `<?xml ...>`, parquet magic). */
   start(state: FormatterState): Uint8Array;

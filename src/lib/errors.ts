@@ -13,6 +13,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "unsupported_media_type"
   | "unprocessable"
+  | "rate_limited"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -27,6 +28,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,
+  rate_limited: 429,
   internal_error: 500,
 };
 

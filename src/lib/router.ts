@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { z } from "zod";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { ApiError } from "./errors";
 
 /** Turns zod issues into `{ path, message }` details a person can act on. */

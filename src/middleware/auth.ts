@@ -1,10 +1,11 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { timingSafeEqualStr } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
 import type { Permission } from "../tenants/tenants";
 import { authenticateApiKey } from "../tenants/tenants";
 import { TokenError, verifyAccessToken } from "../tenants/tokens";
+import { limitPrincipal } from "./rate-limit";
 
 function bearer(header: string | undefined): string | null {
   if (!header) return null;
@@ -33,7 +34,8 @@ export const requireAdmin = () =>
 
 /**
  * OAuth2 access-token routes. `permission` is what the route needs; null means any
- * valid token of the tenant. The tenant always comes from the verified token.
+ * valid token of the tenant. The tenant always comes from the verified token. Each call
+ * counts against the client's limit (the tenant's `api` tier, docs/rate-limits.md).
  */
 export const requireToken = (permission: Permission | null) =>
   createMiddleware<AppEnv>(async (c, next) => {
@@ -56,12 +58,13 @@ export const requireToken = (permission: Permission | null) =>
         headers: challenge("insufficient_scope", `requires ${permission}`),
       });
     }
-    await next();
+    await limitPrincipal(c, "api", next);
   });
 
 /**
  * Ingestion routes: `Authorization: Bearer <API_KEY>`, or `?api_key=` where a caller
- * cannot set headers (PlayFab webhooks).
+ * cannot set headers (PlayFab webhooks). Each call counts against the key's limit (the
+ * tenant's `ingest` tier, docs/rate-limits.md).
  */
 export const requireApiKey = (opts: { allowQuery?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
@@ -70,5 +73,5 @@ export const requireApiKey = (opts: { allowQuery?: boolean } = {}) =>
     const principal = await authenticateApiKey(c.var.services, key);
     if (!principal) throw new ApiError("unauthorized", "API key is invalid or revoked");
     c.set("principal", principal);
-    await next();
+    await limitPrincipal(c, "ingest", next);
   });

@@ -1,6 +1,7 @@
 import { bodyLimit as honoBodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
-import type { AppEnv, Env } from "../env";
+import type { Env } from "../env";
+import type { AppEnv } from "../app-env";
 import { ApiError } from "../lib/errors";
 
 type LimitVar = keyof Pick<Env, "MAX_BODY_BYTES" | "MAX_UPLOAD_BYTES">;

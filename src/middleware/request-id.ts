@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { randomId } from "../lib/ids";
 
 const SAFE = /^[A-Za-z0-9._-]{8,128}$/;

@@ -21,7 +21,7 @@ export function modelDdl(model: ModelDef): string[] {
     "  row_id INTEGER PRIMARY KEY",
     "  tenant_id TEXT NOT NULL",
     "  ingested_at INTEGER NOT NULL",
-    ...model.fields.map((f) => `  ${f.name} ${SQL_TYPE[f.type]}${f.required ? " NOT NULL" : ""}`),
+    ...model.fields.map((f) => `  ${f.name} ${SQL_TYPE[f.type]}${f.required && !f.storedNullable ? " NOT NULL" : ""}`),
   ];
   const out = [`CREATE TABLE ${model.name} (\n${cols.join(",\n")}\n);`];
   const time = model.timeField ?? "ingested_at";

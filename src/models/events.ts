@@ -160,9 +160,13 @@ export const eventModels: ModelDef[] = [
       {
         name: "connection",
         type: "string",
-        required: false,
+        required: true,
+        // optional until 2026-11-26 (rows from then have none), required as in the reference since
+        storedNullable: true,
         values: ["linked", "unlinked"],
-        description: '"linked" or "unlinked"',
+        // The reference's field table spells it "unllinked"; scripts written from it keep working.
+        aliases: { unllinked: "unlinked" },
+        description: '"linked" or "unlinked" (the reference\'s spelling "unllinked" is accepted and stored as "unlinked")',
       },
       {
         name: "interaction",

@@ -26,6 +26,13 @@ export interface FieldDef {
   description: string;
   /** The only values accepted, where the model fixes them. */
   values?: readonly string[];
+  /**
+   * Required on ingestion, but the stored column stays nullable: rows ingested while the field
+   * was optional have no value (SQLite cannot add NOT NULL to a column with NULLs in place).
+   */
+  storedNullable?: true;
+  /** Other spellings accepted for `values`, stored as the value they name (`unllinked` -> `unlinked`). */
+  aliases?: Readonly<Record<string, string>>;
   /** Extra string checks: ISO 3166-1 alpha-2 country, IETF language tag, ISO 4217 currency code. */
   format?: "country" | "language" | "currency";
   /** Value stored when an item omits the field: `now` is the time of ingestion (timestamps). */

@@ -1,7 +1,8 @@
 import { startChain } from "../chain";
 import { getExportRow } from "../db/exports";
 import { getRun, insertRun } from "../db/runs";
-import type { RunRow } from "../db/schema";
+import type { ExportRow, RunRow } from "../db/schema";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Env } from "../env";
 import { MIN_PART_SIZE, type RunOptions } from "../exports/step";
 import { ApiError, notFound } from "../lib/errors";
@@ -28,7 +29,8 @@ export function runOptionsFromEnv(env: Env): RunOptions {
 export interface CreateRunInput {
   tenantId: string;
   exportId: string;
-  trigger: "manual" | "schedule" | "api";
+  /** `publish`: the run a definition with schedule `now` starts when it is published. */
+  trigger: "manual" | "schedule" | "api" | "publish";
   /** The schedule slot (epoch seconds); one run per (export, slot) whoever asks twice. */
   scheduledFor?: number;
   /** Incremental exports: only rows with time after / until these epoch seconds. */
@@ -53,6 +55,32 @@ export async function createRun(s: Services, input: CreateRunInput): Promise<Run
     const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor });
     if (existing) return existing;
   }
+  const prepared = prepareRun(s, exp, input);
+  const [inserted] = await s.db.batch(prepared.statements);
+  if ((inserted as D1Result).meta.changes === 0) {
+    // Another caller made this slot's run between our read and our batch. The chain row made
+    // for `id` has no run: its first link finds none and ends (src/runs/job.ts).
+    const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor as number });
+    if (!existing) throw new Error("run insert conflicted but no run exists for that slot");
+    return existing;
+  }
+  await prepared.kick();
+  const run = await getRun(s.db, input.tenantId, prepared.id);
+  if (!run) throw new Error("run vanished after insert");
+  return run;
+}
+
+/**
+ * The statements that create a pending run of `exp` (an active definition, stored or about to be
+ * stored in the same batch) and its `export_run` chain: the run row first, the chain row second.
+ * Call `kick` once the batch committed. Used by createRun, and by the definitions service so a
+ * definition published with schedule `now` and its first run are written together.
+ */
+export function prepareRun(
+  s: Services,
+  exp: Pick<ExportRow, "id" | "name" | "definition">,
+  input: Omit<CreateRunInput, "exportId">,
+): { id: string; statements: [BatchItem<"sqlite">, BatchItem<"sqlite">]; kick: () => Promise<void> } {
   const id = newId("run");
   const chain = startChain(s, { kind: "export_run", tenantId: input.tenantId, subjectId: id });
   // The snapshot is the stored JSON named as the row is (the column is the truth for the name).
@@ -63,31 +91,24 @@ export async function createRun(s: Services, input: CreateRunInput): Promise<Run
     throw new ApiError("conflict", `Export ${exp.id} has an unreadable stored definition; replace it (disable, PUT, enable) before running it`);
   }
   const definition = JSON.stringify({ ...stored, name: exp.name });
-  const [inserted] = await s.db.batch([
-    insertRun(s.db, {
-      id,
-      tenant_id: input.tenantId,
-      export_id: exp.id,
-      status: "pending",
-      trigger: input.trigger,
-      definition,
-      created_at: s.clock.seconds(),
-      scheduled_for: input.scheduledFor ?? null,
-      watermark_after: input.watermark?.after ?? null,
-      watermark_until: input.watermark?.until ?? null,
-      options: JSON.stringify(runOptionsFromEnv(s.env)),
-    }),
-    chain.statement,
-  ]);
-  if ((inserted as D1Result).meta.changes === 0) {
-    // Another caller made this slot's run between our read and our batch. The chain row made
-    // for `id` has no run: its first link finds none and ends (src/runs/job.ts).
-    const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor as number });
-    if (!existing) throw new Error("run insert conflicted but no run exists for that slot");
-    return existing;
-  }
-  await chain.kick();
-  const run = await getRun(s.db, input.tenantId, id);
-  if (!run) throw new Error("run vanished after insert");
-  return run;
+  return {
+    id,
+    statements: [
+      insertRun(s.db, {
+        id,
+        tenant_id: input.tenantId,
+        export_id: exp.id,
+        status: "pending",
+        trigger: input.trigger,
+        definition,
+        created_at: s.clock.seconds(),
+        scheduled_for: input.scheduledFor ?? null,
+        watermark_after: input.watermark?.after ?? null,
+        watermark_until: input.watermark?.until ?? null,
+        options: JSON.stringify(runOptionsFromEnv(s.env)),
+      }),
+      chain.statement,
+    ],
+    kick: chain.kick,
+  };
 }

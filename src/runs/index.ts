@@ -3,7 +3,7 @@
  * `export_run` chain job (steps, checkpoints, finalize, fail, give-up), the delivery hand-off
  * and the webhook notification, retention, and what the API shows of a run.
  */
-export { createRun, type CreateRunInput, runOptionsFromEnv } from "./create";
+export { createRun, type CreateRunInput, prepareRun, runOptionsFromEnv } from "./create";
 export { contentDisposition, DEFAULT_URL_TTL_SECONDS, downloadUrl, openDownload, parseRange, signDownload, verifyDownload } from "./downloads";
 export { ExportFailure, exportRunJob, failRun, manifestKey } from "./job";
 export { automatedExports, automatedResults, fetchResult } from "./results";

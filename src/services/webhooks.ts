@@ -12,7 +12,8 @@ export type WebhookEvent = {
   /** unique per event; receivers de-duplicate on it (deliveries are at least once) */
   id: string;
   created_at: string;
-  tenant_id: string;
+  /** null for operator events (shard.capacity) */
+  tenant_id: string | null;
   data: Record<string, unknown>;
 };
 

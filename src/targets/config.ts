@@ -24,11 +24,18 @@ const Template = (dflt: string) =>
     .regex(NO_CONTROL, "must not contain control characters")
     .refine((s) => !s.split("/").includes(".."), "must not contain '..' segments")
     .default(dflt)
-    .describe("may use {name} (file name), {date} (YYYY-MM-DD), {run_id} and {export}");
+    .describe("may use {name} (file name), {date} (YYYY-MM-DD), {run_id}, {export} and {ext} (csv, txt.gz, ...)");
+
+/**
+ * The default key / path / blob: a name of its own for every run (the reference's "unique
+ * automatic file names"), so a run never overwrites the file of the one before. Definitions
+ * stored with a template (the default `{name}` of earlier versions included) keep theirs.
+ */
+export const UNIQUE_FILE_NAME = "{export}_{date}_{run_id}.{ext}";
 /** A required secret's plain value (wrap it in `secret(...)` last: a check added after the mark would drop it). */
 const Required = (what: string) => z.string().min(1, `${what} is required`).max(16_384);
 
-export const S3Target = z.object({
+export const S3Target = z.strictObject({
   type: z.literal("s3"),
   /** e.g. https://s3.eu-west-1.amazonaws.com, https://<account>.r2.cloudflarestorage.com, https://storage.googleapis.com */
   endpoint: z.url({ protocol: /^https?$/, error: "endpoint: an http(s) URL such as https://s3.us-east-1.amazonaws.com" }),
@@ -41,7 +48,7 @@ export const S3Target = z.object({
   session_token: secret(z.string().max(16_384)).optional(),
   /** true: https://endpoint/bucket/key; false: https://bucket.endpoint/key */
   path_style: z.boolean().default(true),
-  key: Template("{name}"),
+  key: Template(UNIQUE_FILE_NAME),
   /** multipart part size; S3 wants >= 5 MiB for every part but the last */
   part_size_mb: z.number().int().min(5).max(1024).default(8),
 });
@@ -52,11 +59,11 @@ const FtpBase = {
   port: z.number().int().min(1).max(65535).default(21),
   username: z.string().min(1).max(256).regex(NO_CONTROL, "username: must not contain control characters"),
   password: secret(Required("password").regex(NO_CONTROL, "password: must not contain control characters")),
-  path: Template("/{name}"),
+  path: Template(`/${UNIQUE_FILE_NAME}`),
 };
-export const PlainFtpTarget = z.object({ type: z.literal("ftp"), ...FtpBase });
+export const PlainFtpTarget = z.strictObject({ type: z.literal("ftp"), ...FtpBase });
 /** explicit TLS (AUTH TLS on the plain port, RFC 4217); data channel encrypted too (PROT P) */
-export const FtpsTarget = z.object({ type: z.literal("ftps"), ...FtpBase });
+export const FtpsTarget = z.strictObject({ type: z.literal("ftps"), ...FtpBase });
 export const FtpTarget = z.discriminatedUnion("type", [PlainFtpTarget, FtpsTarget]);
 export type FtpTarget = z.infer<typeof FtpTarget>;
 
@@ -72,7 +79,7 @@ export const SftpTarget = z
     passphrase: secret(z.string().max(1024)).optional(),
     /** optional pin: SHA-256 of the server's host key, base64 as `ssh-keygen -l` prints it (without "SHA256:") */
     host_key_sha256: z.string().max(128).optional(),
-    path: Template("/{name}"),
+    path: Template(`/${UNIQUE_FILE_NAME}`),
   })
   .refine((t) => t.password !== undefined || t.private_key !== undefined, {
     message: "sftp needs a password or a private_key",
@@ -80,14 +87,14 @@ export const SftpTarget = z
   });
 export type SftpTarget = z.infer<typeof SftpTarget>;
 
-export const AzureTarget = z.object({
+export const AzureTarget = z.strictObject({
   type: z.literal("azure"),
   /** the account's blob endpoint, e.g. https://myaccount.blob.core.windows.net */
   endpoint: z.url({ protocol: /^https?$/, error: "endpoint: the blob service URL, e.g. https://myaccount.blob.core.windows.net" }),
   container: z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, "container: 3-63 lower-case letters, digits and single hyphens"),
   /** a SAS token with create+write permission on the container (with or without the leading '?') */
   sas_token: secret(Required("sas_token").refine((s) => /(^|[?&])sig=/.test(s), "sas_token: must be a SAS query string containing sig=")),
-  blob: Template("{name}"),
+  blob: Template(UNIQUE_FILE_NAME),
   block_size_mb: z.number().int().min(1).max(4000).default(8),
 });
 export type AzureTarget = z.infer<typeof AzureTarget>;

@@ -113,9 +113,25 @@ export class TargetError extends Error {
   }
 }
 
-/** Expands `{name}`, `{date}`, `{run_id}` and `{export}` in a key or path template. */
+/**
+ * The extension of a run's file, everything after the export's name: `csv`, `txt.gz`,
+ * `csv.zip.pgp`. A name that does not start with the export's takes what follows its first dot.
+ */
+export function fileExtension(fileName: string, exportName: string): string {
+  if (fileName.startsWith(`${exportName}.`)) return fileName.slice(exportName.length + 1);
+  const dot = fileName.indexOf(".");
+  return dot > 0 ? fileName.slice(dot + 1) : "";
+}
+
+/**
+ * Expands `{name}`, `{date}`, `{run_id}`, `{export}` and `{ext}` in a key or path template
+ * (`.{ext}` disappears whole when the file has no extension).
+ */
 export function expandTemplate(template: string, file: DeliveryFile, ctx: DeliveryContext): string {
+  const ext = fileExtension(file.name, ctx.exportName);
   return template
+    .replaceAll(".{ext}", ext ? `.${ext}` : "")
+    .replaceAll("{ext}", ext)
     .replaceAll("{name}", file.name)
     .replaceAll("{date}", ctx.date)
     .replaceAll("{run_id}", ctx.runId)

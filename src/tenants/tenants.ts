@@ -10,7 +10,9 @@ import {
   revokeApiKey as revokeApiKeyRow,
   revokeClient as revokeClientRow,
   getTenant as getTenantRow,
+  setTenantRateLimits as setTenantRateLimitsRow,
 } from "../db/tenants";
+import type { TenantRateLimits } from "../db/schema";
 import type { Principal } from "../env";
 import { randomSecret, sha256Hex, timingSafeEqualStr } from "../lib/crypto";
 import { newId } from "../lib/ids";
@@ -30,13 +32,27 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const CREDENTIAL_CACHE_MS = 30_000;
 
 export async function createTenant(s: Services, name: string) {
-  const tenant = { id: newId("ten"), name, shard: await pickShard(s.env), created_at: s.clock.seconds() };
+  const tenant = { id: newId("ten"), name, shard: await pickShard(s), created_at: s.clock.seconds() };
   await insertTenant(s.db, tenant);
   return tenant;
 }
 
 export function getTenant(s: Services, id: string) {
   return getTenantRow(s.db, id);
+}
+
+/**
+ * Replaces the tenant's rate-limit tiers (the scopes not given go back to the default).
+ * Isolates that cached a credential of the tenant keep the old tiers for at most
+ * CREDENTIAL_CACHE_MS (docs/rate-limits.md).
+ */
+export async function setTenantRateLimits(s: Services, tenantId: string, limits: TenantRateLimits) {
+  const row = await setTenantRateLimitsRow(s.db, tenantId, limits);
+  if (row) {
+    apiKeyCache.clear();
+    clientCache.clear();
+  }
+  return row;
 }
 
 export function listTenants(s: Services) {
@@ -118,6 +134,7 @@ export async function authenticateClient(
 interface ClientState {
   tenantId: string;
   shard: number;
+  rateLimits: TenantRateLimits | null;
   permissions: string[];
   active: boolean;
 }
@@ -129,7 +146,7 @@ export async function clientState(s: Services, clientId: string): Promise<Client
   if (hit) return hit;
   const row = await getClientUnscoped(s.db, clientId);
   if (!row) return null;
-  const state = { tenantId: row.tenant_id, shard: row.shard, permissions: row.permissions, active: row.revoked_at === null };
+  const state = { tenantId: row.tenant_id, shard: row.shard, rateLimits: row.rate_limits, permissions: row.permissions, active: row.revoked_at === null };
   clientCache.set(clientId, state);
   return state;
 }
@@ -144,7 +161,7 @@ export async function authenticateApiKey(s: Services, apiKey: string): Promise<P
   const row = await getApiKeyByHashUnscoped(s.db, hash);
   const principal: Principal | null =
     row && row.revoked_at === null
-      ? { kind: "api_key", tenantId: row.tenant_id, shard: row.shard, subject: row.id, permissions: ["ingest"] }
+      ? { kind: "api_key", tenantId: row.tenant_id, shard: row.shard, subject: row.id, permissions: ["ingest"], rateLimits: row.rate_limits }
       : null;
   apiKeyCache.set(hash, principal);
   return principal;

@@ -80,6 +80,7 @@ export async function verifyAccessToken(s: Services, token: string): Promise<Pri
     kind: "client",
     tenantId: state.tenantId,
     shard: state.shard,
+    rateLimits: state.rateLimits,
     subject: clientId,
     permissions: tokenPerms.filter((p) => state.permissions.includes(p)),
   };

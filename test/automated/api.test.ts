@@ -8,7 +8,7 @@ const e = env as unknown as Env;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$/;
 
 async function createExport(token: string, name: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const r = await call("POST", "/api/1/exports", { token, body: { name, model: "logins", all_fields: true, ...extra } });
+  const r = await call("POST", "/api/1/exports", { token, body: { name, model: "logins", all_fields: true, schedule: { type: "manual" }, ...extra } });
   expect(r.status, r.text).toBe(201);
   return r.json.id;
 }

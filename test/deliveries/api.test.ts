@@ -27,7 +27,7 @@ describe("a run's delivery on GET run, and redelivery", () => {
     const bucket = unique("fix");
     await controlJson("/s3/buckets", { name: bucket });
     const target = { type: "s3", endpoint: s.endpoint, region: s.region, bucket, access_key_id: s.accessKeyId, secret_access_key: "not-the-secret", key: "{export}/{run_id}.csv" };
-    const body = { name: "to-s3-fix", model: "participations", fields: COLUMNS.map((from) => ({ from })), format: { type: "csv" }, target };
+    const body = { name: "to-s3-fix", model: "participations", schedule: { type: "manual" }, fields: COLUMNS.map((from) => ({ from })), format: { type: "csv" }, target };
     const created = await call("POST", "/api/1/exports", { token: t.token, body });
     expect(created.status, created.text).toBe(201);
     const exportId = created.json.id as string;

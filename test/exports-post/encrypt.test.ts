@@ -80,7 +80,7 @@ describe("an export with encryption", () => {
     expect(bad.text).toMatch(/private key/);
     const exp = await call("POST", "/api/1/exports", {
       token: t.token,
-      body: { name: "pgp-run", model: "participations", fields: [{ from: "user_id" }, { from: "participation_date" }], encryption: { type: "pgp", public_key: publicKey } },
+      body: { name: "pgp-run", model: "participations", schedule: { type: "manual" }, fields: [{ from: "user_id" }, { from: "participation_date" }], encryption: { type: "pgp", public_key: publicKey } },
     });
     expect(exp.status, exp.text).toBe(201);
     const run = await call("POST", `/api/1/exports/${exp.json.id}/runs`, { token: t.token });

@@ -53,6 +53,8 @@ export async function seedExport(token: string, body: Record<string, unknown> = 
       model: "participations",
       fields: COLUMNS.map((from) => ({ from })),
       format: { type: "csv" },
+      // runs only when a test starts one (schedule `now` would also run on create)
+      schedule: { type: "manual" },
       ...body,
     },
   });

@@ -21,7 +21,7 @@ describe("run notifications", () => {
     const hook = unique("hook");
     const created = await call("POST", "/api/1/exports", {
       token: t.token,
-      body: { name: "notified", model: "logins", all_fields: true, notification: { webhook_url: `${servers().control}/webhooks/${hook}`, secret: SECRET } },
+      body: { name: "notified", model: "logins", all_fields: true, schedule: { type: "manual" }, notification: { webhook_url: `${servers().control}/webhooks/${hook}`, secret: SECRET } },
     });
     expect(created.status, created.text).toBe(201);
     expect(created.json.notification).toEqual({ webhook_url: `${servers().control}/webhooks/${hook}`, secret: "****" });
@@ -48,7 +48,7 @@ describe("run notifications", () => {
     const hook = unique("hook");
     const created = await call("POST", "/api/1/exports", {
       token: t.token,
-      body: { name: "will-fail", model: "logins", all_fields: true, notification: { webhook_url: `${servers().control}/webhooks/${hook}`, secret: SECRET } },
+      body: { name: "will-fail", model: "logins", all_fields: true, schedule: { type: "manual" }, notification: { webhook_url: `${servers().control}/webhooks/${hook}`, secret: SECRET } },
     });
     const stored = await e.DB.prepare("SELECT definition FROM exports WHERE id = ?1").bind(created.json.id).first<{ definition: string }>();
     // A pending run that no queue message drives, failed the way the chain or the dead-letter consumer fails it.
@@ -73,7 +73,7 @@ describe("run notifications", () => {
     const hook = unique("hook");
     const created = await call("POST", "/api/1/exports", {
       token: t.token,
-      body: { name: "lost-hook", model: "logins", all_fields: true, notification: { webhook_url: `${servers().control}/webhooks/${hook}`, secret: SECRET } },
+      body: { name: "lost-hook", model: "logins", all_fields: true, schedule: { type: "manual" }, notification: { webhook_url: `${servers().control}/webhooks/${hook}`, secret: SECRET } },
     });
     expect(created.status, created.text).toBe(201);
     // A queue that loses every message but the run's own links, which the test delivers by hand:
@@ -116,7 +116,7 @@ describe("run notifications", () => {
     const t = await setupTenant("notify-4xx");
     const created = await call("POST", "/api/1/exports", {
       token: t.token,
-      body: { name: "refused-hook", model: "logins", all_fields: true, notification: { webhook_url: `${servers().control}/no-such-receiver`, secret: SECRET } },
+      body: { name: "refused-hook", model: "logins", all_fields: true, schedule: { type: "manual" }, notification: { webhook_url: `${servers().control}/no-such-receiver`, secret: SECRET } },
     });
     expect(created.status, created.text).toBe(201);
     const sent: ChainMessage[] = [];

@@ -17,7 +17,7 @@ const def = (over: Record<string, unknown> = {}) => ({
   timezone: "UTC",
   format: { type: "csv", delimiter: ",", enclosure: '"', newline: "\n", header: true },
   compression: "none",
-  schedule: { type: "now" },
+  schedule: { type: "manual" },
   target: { type: "download" },
   ...over,
 });

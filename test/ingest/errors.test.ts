@@ -70,7 +70,7 @@ describe("batch limits", () => {
     expect(p.json.data.errors).toEqual([{ index: 0, field: "price", reason: "is required" }]);
     const sd = await call("POST", "/v1/social-dynamics", {
       token: t.apiKey,
-      body: { social_dynamics: [{ user_id: "1", target_user_id: "2", connection: "unllinked", interaction: "friend" }] },
+      body: { social_dynamics: [{ user_id: "1", target_user_id: "2", connection: "unlink", interaction: "friend" }] },
     });
     expect(sd.json.data.errors[0]).toMatchObject({ field: "connection", reason: expect.stringMatching(/"linked", "unlinked"/) });
   });

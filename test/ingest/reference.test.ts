@@ -81,8 +81,15 @@ describe("reference examples, sent as written", () => {
     });
   }
 
-  it("the behavioural-data examples of social dynamics (interaction_params, no connection) are accepted too", async () => {
+  it("the behavioural-data examples of social dynamics (interaction_params) are accepted with a connection, which is required", async () => {
     const t = await setupTenant("ref2");
+    // The reference's field table marks connection required (its behavioural examples omit it).
+    const none = await call("POST", "/v1/social-dynamics", {
+      token: t.apiKey,
+      body: { social_dynamics: [{ timestamp: "2019-01-01 15:04:05", user_id: "1001", target_user_id: "1002", interaction: "unfriend" }] },
+    });
+    expect(none.status).toBe(400);
+    expect(none.json.data.errors).toEqual([{ index: 0, field: "connection", reason: "is required" }]);
     const sd = await call("POST", "/v1/social-dynamics", {
       token: t.apiKey,
       body: {
@@ -91,13 +98,14 @@ describe("reference examples, sent as written", () => {
             timestamp: "2019-01-01 15:04:05",
             user_id: "1001",
             target_user_id: "1002",
+            connection: "linked",
             interaction: "gift_sent",
             interaction_params: [
               { key: "item_id", value: "54645" },
               { key: "message", value: "Thanks for helping out the another day!" },
             ],
           },
-          { timestamp: "2019-01-01 15:04:05", user_id: "1001", target_user_id: "1002", interaction: "unfriend", interaction_params: [] },
+          { timestamp: "2019-01-01 15:04:05", user_id: "1001", target_user_id: "1002", connection: "unlinked", interaction: "unfriend", interaction_params: [] },
         ],
       },
     });

@@ -10,7 +10,7 @@ describe("POST /v1/user-data", () => {
     await call("POST", "/v1/logins", { token: k, body: { users: [{ user_id: "alice" }, { user_id: "bob" }] } });
     await call("POST", "/v1/social-dynamics", {
       token: k,
-      body: { social_dynamics: [{ user_id: "bob", target_user_id: "alice", interaction: "friend" }] },
+      body: { social_dynamics: [{ user_id: "bob", target_user_id: "alice", connection: "linked", interaction: "friend" }] },
     });
     await call("POST", "/v1/records/participations", {
       token: k,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { MODELS, getModel } from "../../src/models";
 import type { ModelDef } from "../../src/models";
-import { MAX_STATEMENT_JSON_BYTES, chunkRows, insertRows, validateItems } from "../../src/ingest/batch";
+import { MAX_STATEMENT_JSON_BYTES, MAX_STRING, chunkRows, insertRows, validateItems } from "../../src/ingest/batch";
 import { shardDb } from "../../src/db/shards";
 import { createServices } from "../../src/services";
 import { createTenant } from "../helpers";
@@ -59,8 +59,8 @@ describe("validateItems", () => {
 
   it("checks required fields, enumerations and nested params", () => {
     const sd = model("social_dynamics");
-    const base = { timestamp: "2019-01-01 15:04:05", user_id: "1001", target_user_id: "1002", interaction: "friend" };
-    expect(validateItems(sd, [{ ...base, connection: "linked" }]).ok).toBe(true);
+    const base = { timestamp: "2019-01-01 15:04:05", user_id: "1001", target_user_id: "1002", connection: "linked", interaction: "friend" };
+    expect(validateItems(sd, [base]).ok).toBe(true);
     const bad = validateItems(sd, [
       { ...base, connection: "friends" },
       { ...base, interaction: "" },
@@ -75,6 +75,39 @@ describe("validateItems", () => {
       [2, "interaction_params[1].key"],
       [3, "interaction_params[0].value"],
     ]);
+  });
+
+  it("social_dynamics.connection is required as in the reference; its spelling unllinked is stored as unlinked", () => {
+    const sd = model("social_dynamics");
+    const base = { timestamp: "2019-01-01 15:04:05", user_id: "1001", target_user_id: "1002", interaction: "friend" };
+    const none = validateItems(sd, [base]);
+    expect(none.ok).toBe(false);
+    if (!none.ok) expect(none.errors).toEqual([{ index: 0, field: "connection", reason: "is required" }]);
+    const typo = validateItems(sd, [{ ...base, connection: "unllinked" }, { ...base, connection: "unlinked" }]);
+    expect(typo.ok).toBe(true);
+    if (!typo.ok) return;
+    const at = sd.fields.findIndex((f) => f.name === "connection");
+    expect(typo.rows.map((r) => r[at])).toEqual(["unlinked", "unlinked"]);
+    // from CSV text too
+    const text = validateItems(sd, [{ ...base, connection: "unllinked" }], { source: "text" });
+    expect(text.ok && text.rows[0]?.[at]).toBe("unlinked");
+  });
+
+  it("the string limit counts characters (code points), not UTF-16 units", () => {
+    const m = model("actions");
+    const item = (name: string) => ({ timestamp: "2019-01-01 15:04:05", user_id: "u", action_id: "a", action_name: name });
+    // 4096 emoji are 8192 UTF-16 units but 4096 characters: accepted
+    expect(validateItems(m, [item("😀".repeat(MAX_STRING))]).ok).toBe(true);
+    expect(validateItems(m, [item("a".repeat(MAX_STRING))]).ok).toBe(true);
+    const over = validateItems(m, [item("😀".repeat(MAX_STRING + 1)), item("a".repeat(MAX_STRING + 1)), item(`${"a".repeat(MAX_STRING - 1)}😀`)]);
+    expect(over.ok).toBe(false);
+    if (!over.ok) expect(over.errors.map((x) => [x.index, x.field, x.reason])).toEqual([
+      [0, "action_name", `is longer than ${MAX_STRING} characters`],
+      [1, "action_name", `is longer than ${MAX_STRING} characters`],
+    ]);
+    // params values and keys too
+    const params = validateItems(m, [{ ...item("x"), action_params: [{ key: "é".repeat(256), value: "😀".repeat(MAX_STRING) }] }]);
+    expect(params.ok).toBe(true);
   });
 
   it("text source parses numbers, booleans and empty cells (CSV)", () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { zipCompressor } from "../../src/exports/compress/zip";
+import type { Row } from "../../src/exports/types";
 import { body, compress, concat, produce } from "../exports-format/run";
 import { COLUMNS, rows } from "../exports-format/samples";
 
@@ -29,7 +30,7 @@ function expectSameBytes(got: Uint8Array, want: Uint8Array) {
   expect(Buffer.compare(Buffer.from(got), Buffer.from(want))).toBe(0);
 }
 
-describe.each(["csv", "json", "xml", "parquet"])("%s", (type) => {
+describe.each(["csv", "json", "xml", "parquet", "txt"])("%s", (type) => {
   const plain = produce(body({ format: { type } }), COLUMNS, DATA, 20_000);
 
   it("gzip: gzip -t passes and gunzip gives the uncompressed file byte for byte", () => {
@@ -43,6 +44,41 @@ describe.each(["csv", "json", "xml", "parquet"])("%s", (type) => {
     expect(run("unzip", ["-t", file]).toString()).toMatch(/No errors detected/);
     expect(run("unzip", ["-Z1", file]).toString().trim()).toBe(`orders.${type}`);
     expectSameBytes(run("unzip", ["-p", file]), plain);
+  });
+});
+
+/**
+ * txt (fixed width), read by tools that know nothing of ferry: perl cuts each line at the
+ * widths counting characters (-CSD: UTF-8 in and out), and `cut -c` cuts ASCII lines by column.
+ * The file is produced the way a run does: chunk by chunk, state through JSON in between.
+ */
+describe("txt read back by column", () => {
+  const WIDTHS = { id: 9, name: 12, amount: 8, note: 5 };
+  const widths = COLUMNS.map((c) => WIDTHS[c as keyof typeof WIDTHS]);
+  const def = body({ fields: COLUMNS.map((from) => ({ from, width: WIDTHS[from as keyof typeof WIDTHS] })), format: { type: "txt" } });
+  const cell = (v: string | number | null, w: number) =>
+    [...(v === null ? "" : String(v).replace(/[\r\n\t\v\f\u0085\u2028\u2029]/g, " "))].slice(0, w).join("").replace(/ +$/, "");
+
+  it("perl, by characters, finds every value of every row (Unicode, breaks, empties)", () => {
+    const file = produce(def, COLUMNS, DATA, 777);
+    const script = `chomp; my $p = 0; my @c; for my $w (${widths.join(",")}) { my $s = substr($_, $p, $w); $s =~ s/ +$//; push @c, $s; $p += $w } print join("\x1f", @c), "\x1e"`;
+    const out = execFileSync("perl", ["-CSD", "-ne", script], { input: file, maxBuffer: 256 * 1024 * 1024 }).toString("utf8");
+    const got = out.split("\x1e").slice(0, -1).map((l) => l.split("\x1f"));
+    expect(got[0]).toEqual(["id", "name", "amount", "note"]);
+    expect(got.length).toBe(DATA.length + 1);
+    const want = DATA.map((r) => COLUMNS.map((c, i) => cell(r[c] ?? null, widths[i] as number)));
+    expect(got.slice(1)).toEqual(want);
+  });
+
+  it("cut -c cuts ASCII columns where the widths say", () => {
+    const ascii: Row[] = DATA.slice(0, 500).map((r, i) => ({ ...r, name: `name-${i}-${"x".repeat(i % 20)}`, note: i % 3 ? "ok" : null }));
+    const file = save("ascii.txt", produce(def, COLUMNS, ascii, 64));
+    const column = (from: number, to: number) =>
+      run("cut", ["-c", `${from}-${to}`, file]).toString().split("\n").slice(0, -1).map((s) => s.replace(/ +$/, ""));
+    expect(column(1, 9)).toEqual(["id", ...ascii.map((r) => cell(r.id ?? null, 9))]);
+    expect(column(10, 21)).toEqual(["name", ...ascii.map((r) => cell(r.name ?? null, 12))]);
+    expect(column(22, 29)).toEqual(["amount", ...ascii.map((r) => cell(r.amount ?? null, 8))]);
+    expect(column(30, 34)).toEqual(["note", ...ascii.map((r) => cell(r.note ?? null, 5))]);
   });
 });
 

@@ -102,6 +102,8 @@ describe("a delivery under npm run dev", () => {
         model: "participations",
         fields: ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"].map((from) => ({ from })),
         format: { type: "csv" },
+        // the test starts its run itself (schedule `now` would start one more on create)
+        schedule: { type: "manual" },
         target: {
           type: "s3",
           endpoint: s3.endpoint,

@@ -96,6 +96,8 @@ describe("an export run under wrangler dev", () => {
         model: "participations",
         fields: ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"].map((from) => ({ from })),
         format: { type: "csv" },
+        // the test starts its runs itself (schedule `now` would start one more on create)
+        schedule: { type: "manual" },
       },
     });
 

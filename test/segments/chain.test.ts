@@ -113,6 +113,7 @@ describe("segment recompute chain", () => {
       body: {
         name: "personas",
         model: "persona_members",
+        schedule: { type: "manual" },
         fields: [{ from: "user_id" }, { from: "persona" }],
         filters: [[{ field: "segment", op: "eq", value: "default" }, { field: "persona", op: "eq", value: 2 }]],
         format: { type: "csv" },

@@ -9,7 +9,8 @@ const MiB = 1024 * 1024;
 
 function target(over: Record<string, unknown> = {}): AzureTarget {
   const s = servers().azure;
-  return AzureTarget.parse({ type: "azure", endpoint: s.endpoint, container: unique("c"), sas_token: `?${s.sas}`, block_size_mb: 2, ...over });
+  // blob "{name}": these tests read the blob back by the file's name (the default is unique per run, test/targets/unique-names.test.ts)
+  return AzureTarget.parse({ type: "azure", endpoint: s.endpoint, container: unique("c"), sas_token: `?${s.sas}`, block_size_mb: 2, blob: "{name}", ...over });
 }
 
 const log = async (container: string) => (await (await control(`/azure/log?container=${container}`)).json()) as { op: string; status: number }[];

@@ -28,7 +28,7 @@ describe("target config: validation, sealing, masking", () => {
   it("export definitions default to the download target and accept every push target", () => {
     expect(ExportBody.parse({ name: "x", model: "members" }).target).toEqual({ type: "download" });
     const body = ExportBody.parse({ name: "x", model: "members", target: { type: "sftp", host: "sftp.example.com", username: "u", password: "p" } });
-    expect(body.target).toMatchObject({ type: "sftp", port: 22, path: "/{name}" });
+    expect(body.target).toMatchObject({ type: "sftp", port: 22, path: "/{export}_{date}_{run_id}.{ext}" });
     for (const t of [
       { type: "ftp", host: "ftp.example.com", username: "u", password: "p" },
       { type: "ftps", host: "ftp.example.com", username: "u", password: "p" },

@@ -33,7 +33,7 @@ describe("export run -> delivery, end to end through the real queue", () => {
     for (const [kind, target] of Object.entries(targets)) {
       const created = await call("POST", "/api/1/exports", {
         token: t.token,
-        body: { name: `to-${kind}`, model: "participations", fields: COLUMNS.map((from) => ({ from })), format: { type: "csv" }, target },
+        body: { name: `to-${kind}`, model: "participations", schedule: { type: "manual" }, fields: COLUMNS.map((from) => ({ from })), format: { type: "csv" }, target },
       });
       expect(created.status, created.text).toBe(201);
       for (const secret of secrets) expect(created.text).not.toContain(secret);

@@ -1,84 +1,9 @@
-import type { Env } from "../../env";
-import { TtlCache } from "../../lib/ttl-cache";
-import { type ControlDb, controlDb } from "../client";
-import { countTenantsPerShard, getTenant } from "../tenants";
-
 /**
- * The data shards: THE module for tenant-data reads and writes. A tenant lives on one shard
- * (tenants.shard in the control DB), bound as DATA_<n>; every query on a shard goes through a
- * TenantData handle, which carries the tenant id the query must filter on. One D1 database
- * holds at most 10 GB, so big tenants can be given a database of their own.
- * https://developers.cloudflare.com/d1/platform/limits/
- *
- * The router is here; the SQL is in the files beside it, re-exported at the end.
+ * The one module for data-shard reads and writes: the router (which database holds a tenant)
+ * and the SQL run on the shards, one file per concern.
  */
-
-export interface Shards {
-  /** the shard database of a tenant placed on `shard` */
-  db(shard: number): D1Database;
-  count(): number;
-}
-
-export function shardCount(env: Pick<Env, "DATA_SHARDS">): number {
-  const n = Number.parseInt(env.DATA_SHARDS, 10);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`DATA_SHARDS must be a positive integer, got ${env.DATA_SHARDS}`);
-  return n;
-}
-
-export function shardDb(env: Env, shard: number): D1Database {
-  const db = (env as unknown as Record<string, D1Database | undefined>)[`DATA_${shard}`];
-  if (!db) throw new Error(`no D1 binding DATA_${shard} for shard ${shard}`);
-  return db;
-}
-
-/** The router createServices gives every entry point (`s.shards`). */
-export function shardRouter(env: Env): Shards {
-  return { count: () => shardCount(env), db: (shard) => shardDb(env, shard) };
-}
-
-/** Handle on one tenant's data: the shard database plus the tenant id every query must filter on. */
-export interface TenantData {
-  tenantId: string;
-  db: D1Database;
-}
-
-const isShards = (x: Env | Shards): x is Shards => typeof (x as Shards).db === "function";
-
-/** The data of a tenant whose shard is known (an authenticated principal carries it). */
-export function tenantData(from: Env | Shards, tenant: { tenantId: string; shard: number }): TenantData {
-  return { tenantId: tenant.tenantId, db: isShards(from) ? from.db(tenant.shard) : shardDb(from, tenant.shard) };
-}
-
-/** A tenant by id (its shard is looked up in the control DB) or already placed. */
-export type TenantRef = string | { tenantId: string; shard: number };
-
-/** Tenants never move between shards, so a placement read once is kept a minute per isolate. */
-const placements = new TtlCache<number>(60_000);
-
-/** The data of a tenant, looking its shard up when only the id is known (queue jobs, cron). */
-export async function shardForTenant(s: { db: ControlDb; shards: Shards }, tenant: TenantRef): Promise<TenantData> {
-  if (typeof tenant !== "string") return tenantData(s.shards, tenant);
-  let shard = placements.get(tenant);
-  if (shard === undefined) {
-    const found = await getTenant(s.db, tenant);
-    if (!found) throw new Error(`unknown tenant ${tenant}`);
-    shard = found.shard;
-    placements.set(tenant, shard);
-  }
-  return tenantData(s.shards, { tenantId: tenant, shard });
-}
-
-/** Picks the shard with the fewest tenants for a new tenant. */
-export async function pickShard(env: Env): Promise<number> {
-  const n = shardCount(env);
-  const counts = new Array<number>(n).fill(0);
-  for (const r of await countTenantsPerShard(controlDb(env))) if (r.shard < n) counts[r.shard] = r.c;
-  let best = 0;
-  for (let i = 1; i < n; i++) if ((counts[i] ?? 0) < (counts[best] ?? 0)) best = i;
-  return best;
-}
-
-// ---- the SQL run on the shards, one file per concern
+export * from "./router";
 export * from "./records";
 export * from "./exports";
 export * from "./segments";
+export * from "./stats";

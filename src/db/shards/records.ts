@@ -1,6 +1,6 @@
 import { utf8Length } from "../../lib/utf8";
 import type { ModelDef } from "../../models";
-import type { TenantData } from "./index";
+import type { TenantData } from "./router";
 
 /**
  * Ingested records on the data shards: batch inserts, Idempotency-Key records, user-data

@@ -11,7 +11,7 @@
  * https://developers.cloudflare.com/d1/platform/limits/
  */
 
-import type { TenantData } from "./index";
+import type { TenantData } from "./router";
 import { chunkRows } from "./records";
 
 type Param = string | number | null;

@@ -1,6 +1,7 @@
 import type { ExportBody } from "../definition";
 import type { Formatter } from "../types";
-import { columnTypesFor } from "./column-types";
+import { columnTypesFor, txtWidthsFor } from "./column-types";
+import { fixedWidthFormatter } from "./fixed";
 import { delimitedFormatter } from "./delimited";
 import { jsonFormatter, ndjsonFormatter } from "./json";
 import { type ColumnType, parquetFormatter } from "./parquet";
@@ -8,7 +9,7 @@ import { xmlFormatter } from "./xml";
 
 export { FormatError } from "./delimited";
 export type { ColumnType } from "./parquet";
-export { columnTypesFor } from "./column-types";
+export { columnTypesFor, TXT_WIDTHS, txtWidthsFor } from "./column-types";
 
 /** The delimiter each delimited type uses; only csv lets the definition choose another. */
 export const FIXED_DELIMITERS = { csv: ",", psv: "|", tsv: "\t" } as const;
@@ -46,6 +47,8 @@ export function formatterFor(
       return xmlFormatter(def.name, columns);
     case "parquet":
       return parquetFormatter(columns, types ?? columnTypesFor(def));
+    case "txt":
+      return fixedWidthFormatter(columns, { widths: txtWidthsFor(def), newline: f.newline ?? "\n", header: f.header ?? true });
   }
 }
 

@@ -35,8 +35,28 @@ export interface ValidateOptions {
   now?: Date;
 }
 
-/** Longest accepted string value, in UTF-16 units. */
+/**
+ * Longest accepted string value, in characters (Unicode code points, as the docs say: an emoji
+ * is one character, not the two UTF-16 units JavaScript's `length` counts). Bytes are bounded
+ * separately by MAX_ITEM_BYTES.
+ */
 export const MAX_STRING = 4096;
+
+/** `s` has more than `max` code points. UTF-16 length is an upper bound, so most strings stop at the first test. */
+export function longerThan(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // a high surrogate followed by a low one is one code point
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    if (++n > max) return true;
+  }
+  return false;
+}
 /** Most entries in one params list, longest params key. */
 export const MAX_PARAMS = 100;
 export const MAX_PARAM_KEY = 256;
@@ -57,13 +77,17 @@ const typeName = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "arra
 function stringCheck(f: FieldDef): Check {
   const values = f.values ? new Set(f.values) : null;
   const list = f.values?.map((v) => `"${v}"`).join(", ");
-  return (v) => {
-    if (typeof v !== "string") {
+  return (input) => {
+    if (typeof input !== "string") {
       return new Bad(
-        typeof v === "number" ? `must be a string, got the number ${v}; send it quoted: "${v}"` : `must be a string, got ${typeName(v)}`,
+        typeof input === "number"
+          ? `must be a string, got the number ${input}; send it quoted: "${input}"`
+          : `must be a string, got ${typeName(input)}`,
       );
     }
-    if (v.length > MAX_STRING) return new Bad(`is longer than ${MAX_STRING} characters`);
+    let v: string = input;
+    if (longerThan(v, MAX_STRING)) return new Bad(`is longer than ${MAX_STRING} characters`);
+    if (f.aliases && Object.hasOwn(f.aliases, v)) v = f.aliases[v] as string;
     if (values && !values.has(v)) return new Bad(`must be one of ${list}, got "${v}"`);
     switch (f.format) {
       case "country": {
@@ -139,11 +163,11 @@ const paramsCheck: Check = (input, text) => {
       if (p === null || typeof p !== "object" || Array.isArray(p)) return new Bad('must be an object {"key": ..., "value": ...}', `[${i}]`);
       for (const k in p) if (k !== "key" && k !== "value") return new Bad(`unknown field; a param has only "key" and "value"`, `[${i}].${k}`);
       if (typeof p.key !== "string" || p.key === "") return new Bad("is required: a non-empty string", `[${i}].key`);
-      if (p.key.length > MAX_PARAM_KEY) return new Bad(`is longer than ${MAX_PARAM_KEY} characters`, `[${i}].key`);
+      if (longerThan(p.key, MAX_PARAM_KEY)) return new Bad(`is longer than ${MAX_PARAM_KEY} characters`, `[${i}].key`);
       if (Object.hasOwn(out, p.key)) return new Bad(`repeats the key "${p.key}"; each key may appear once`, `[${i}].key`);
       const val = paramValue(p.value);
       if (val === null) return new Bad(`is required: a string, got ${typeName(p.value)}`, `[${i}].value`);
-      if (val.length > MAX_STRING) return new Bad(`is longer than ${MAX_STRING} characters`, `[${i}].value`);
+      if (longerThan(val, MAX_STRING)) return new Bad(`is longer than ${MAX_STRING} characters`, `[${i}].value`);
       out[p.key] = val;
     }
     return out;
@@ -152,10 +176,10 @@ const paramsCheck: Check = (input, text) => {
     let n = 0;
     for (const [k, raw] of Object.entries(v)) {
       if (++n > MAX_PARAMS) return new Bad(`has more than ${MAX_PARAMS} entries`);
-      if (k === "" || k.length > MAX_PARAM_KEY) return new Bad(`keys must be 1 to ${MAX_PARAM_KEY} characters`);
+      if (k === "" || longerThan(k, MAX_PARAM_KEY)) return new Bad(`keys must be 1 to ${MAX_PARAM_KEY} characters`);
       const val = paramValue(raw);
       if (val === null) return new Bad(`must be a string, got ${typeName(raw)}`, `.${k}`);
-      if (val.length > MAX_STRING) return new Bad(`is longer than ${MAX_STRING} characters`, `.${k}`);
+      if (longerThan(val, MAX_STRING)) return new Bad(`is longer than ${MAX_STRING} characters`, `.${k}`);
       out[k] = val;
     }
     return out;

@@ -16,8 +16,11 @@ import {
   listTenants,
   revokeApiKey,
   revokeClient,
+  setTenantRateLimits,
 } from "../../tenants/tenants";
-import { USER_ROLES } from "../../db/schema";
+import { shardOverview } from "../../tenants/shards";
+import { RATE_LIMIT_TIERS, USER_ROLES, type Tenant as TenantRow } from "../../db/schema";
+import { TIER_LIMITS, TOKEN_LIMITS, effectiveRateLimits } from "../../tenants/rate-limits";
 import { inviteUser } from "../../users/users";
 
 const security = [{ adminToken: [] }];
@@ -30,6 +33,19 @@ const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "applicat
 const Name = z.string().trim().min(1, "name must not be empty").max(200);
 const Tenant = z.object({ id: z.string(), name: z.string(), shard: z.number().int(), created_at: z.number().int() });
 const TenantParam = z.object({ id: z.string().openapi({ example: "ten_..." }) });
+
+const Tier = z.enum(RATE_LIMIT_TIERS);
+const RateLimits = z.object({ ingest: Tier, api: Tier }).openapi({
+  description: "Rate-limit tier per scope: ingest = per API key on /v1, api = per client on /api/1 (docs/rate-limits.md)",
+});
+const TenantView = Tenant.extend({ rate_limits: RateLimits });
+const tenantView = (t: TenantRow) => ({
+  id: t.id,
+  name: t.name,
+  shard: t.shard,
+  created_at: t.created_at,
+  rate_limits: effectiveRateLimits(t.rate_limits),
+});
 
 export const adminRouter = createRouter();
 adminRouter.use("*", requireAdmin());
@@ -63,6 +79,101 @@ adminRouter.openapi(
     const rows = await listTenants(c.var.services);
     return c.json({ tenants: rows.map((t) => ({ id: t.id, name: t.name, shard: t.shard, created_at: t.created_at })) }, 200);
   },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/tenants/{id}",
+    tags: ["admin"],
+    summary: "A tenant: its data shard and rate-limit tiers",
+    security,
+    request: { params: TenantParam },
+    responses: { 200: json(TenantView, "The tenant"), 404: { description: "Unknown tenant" } },
+  }),
+  async (c) => c.json(tenantView(await tenantOr404(c.var.services, c.req.valid("param").id)), 200),
+);
+
+const ShardView = z.object({
+  shard: z.number().int(),
+  binding: z.string(),
+  tenants: z.number().int(),
+  size_bytes: z.number().nullable().openapi({ description: "database size as D1 reports it (meta.size_after)" }),
+  share: z.number().nullable().openapi({ description: "size_bytes / limit_bytes" }),
+  alert: z.boolean().openapi({ description: "past alert_share: the cron alerts the operator (once a day)" }),
+  rows: z.number().int(),
+  tables: z.record(z.string(), z.number().int()).openapi({ description: "rows per table" }),
+});
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/shards",
+    tags: ["admin"],
+    summary: "The data shards: size, tenants and rows per table",
+    description:
+      "Counting rows reads every row of every shard (D1 bills rows read): an operator's look, not something to poll. New tenants go to the shard with the most room (docs/architecture.md, Shards).",
+    security,
+    responses: {
+      200: json(z.object({ limit_bytes: z.number(), alert_share: z.number(), shards: z.array(ShardView) }), "Shards"),
+    },
+  }),
+  async (c) => c.json(await shardOverview(c.var.services), 200),
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "patch",
+    path: "/tenants/{id}",
+    tags: ["admin"],
+    summary: "Change a tenant's settings: its rate-limit tiers",
+    description:
+      "`rate_limits` replaces the tenant's tiers; a scope left out goes back to `standard`. Tiers are bindings in wrangler.toml (`GET /api/1/admin/rate-limits` lists their limits). Takes effect within 30 seconds in every isolate.",
+    security,
+    request: {
+      params: TenantParam,
+      ...body(z.strictObject({ rate_limits: z.strictObject({ ingest: Tier.optional(), api: Tier.optional() }) })),
+    },
+    responses: { 200: json(TenantView, "The tenant"), 404: { description: "Unknown tenant" } },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const row = await setTenantRateLimits(c.var.services, id, c.req.valid("json").rate_limits);
+    if (!row) throw notFound("Tenant");
+    return c.json(tenantView(row), 200);
+  },
+);
+
+const LimitView = z.object({ binding: z.string(), limit: z.number().int(), period: z.number().int() });
+
+adminRouter.openapi(
+  createRoute({
+    method: "get",
+    path: "/rate-limits",
+    tags: ["admin"],
+    summary: "The rate-limit tiers and the token endpoint's limits (requests per period in seconds)",
+    security,
+    responses: {
+      200: json(
+        z.object({
+          tiers: z.record(z.string(), z.record(z.string(), LimitView.nullable())),
+          token: z.object({ client: LimitView, ip: LimitView }),
+        }),
+        "Limits",
+      ),
+    },
+  }),
+  (c) =>
+    c.json(
+      {
+        tiers: {
+          ingest: { ...TIER_LIMITS.ingest, unlimited: null },
+          api: { ...TIER_LIMITS.api, unlimited: null },
+        },
+        token: TOKEN_LIMITS,
+      },
+      200,
+    ),
 );
 
 async function tenantOr404(s: Services, id: string) {

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import type { SignedIn } from "../../users/users";
 
 /** The back office's request context: the API's, plus the signed-in person (null when signed out). */

@@ -69,7 +69,7 @@ exportPages.post("/exports", async (c) => {
   const who = requireUser(c, "exports-manage");
   const def = parseDefinition(await jsonBody(c.req));
   const exp = await svc.createExport(c.var.services, who.tenant.id, who.user.email, def);
-  return c.json({ id: exp.id, status: exp.status }, 201);
+  return c.json({ id: exp.id, status: exp.status, ...(exp.run ? { run: exp.run } : {}) }, 201);
 });
 
 exportPages.put("/exports/:id", async (c) => {
@@ -78,7 +78,7 @@ exportPages.put("/exports/:id", async (c) => {
   const def = parseDefinition(body);
   const publish = (body as { status?: unknown }).status === "active";
   const exp = await svc.updateExport(c.var.services, who.tenant.id, c.req.param("id"), def, publish);
-  return c.json({ id: exp.id, status: exp.status }, 200);
+  return c.json({ id: exp.id, status: exp.status, ...(exp.run ? { run: exp.run } : {}) }, 200);
 });
 
 exportPages.post("/exports/preview", async (c) => {

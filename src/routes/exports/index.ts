@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { ExportBody } from "../../exports/definition";
 import {
   CATEGORIES,
@@ -42,6 +42,10 @@ const ExportDetail = ExportBody.extend({
     .nullable()
     .openapi({ description: "why the scheduler stopped running this export (next_run_at is null then); saving or enabling it clears it" }),
   last_run: LastRun.nullable(),
+  run: z
+    .object({ id: z.string(), status: z.enum(["pending", "processing", "finished", "failed"]) })
+    .optional()
+    .openapi({ description: "the run this call started: publishing (creating active, publishing a draft, enabling) a definition whose schedule is `now` runs it at once" }),
 }).openapi("Export");
 
 const ExportItem = z
@@ -52,7 +56,7 @@ const ExportItem = z
     created_by: z.string(),
     model: z.string(),
     target: z.string().openapi({ description: "target type: download, s3, ftp, ..." }),
-    schedule: z.string().openapi({ description: "schedule type: now, once, daily, weekly, monthly" }),
+    schedule: z.string().openapi({ description: "schedule type: now, manual, once, daily, weekly, monthly" }),
     status: z.enum(["draft", "active", "disabled"]),
     favourite: z.boolean(),
     last_run: LastRun.nullable(),
@@ -91,6 +95,7 @@ const detail = (r: ExportRecord) => ({
   next_run_at: r.nextRunAt,
   schedule_error: r.scheduleError,
   last_run: r.lastRun,
+  ...(r.run ? { run: r.run } : {}),
 });
 
 const item = (r: ExportRecord) => ({

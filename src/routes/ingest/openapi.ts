@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import type { FieldDef, ModelDef } from "../../models";
 
 /**
@@ -18,7 +18,7 @@ function fieldSchema(f: FieldDef) {
           : f.type === "params"
             ? z.array(z.object({ key: z.string(), value: z.string() }))
             : f.values
-              ? z.enum(f.values as [string, ...string[]])
+              ? z.enum([...f.values, ...Object.keys(f.aliases ?? {})] as [string, ...string[]])
               : z.string();
   const described = base.openapi({ description: f.description });
   return f.required ? described : described.optional();

@@ -1,10 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { createRouter } from "../../lib/router";
 import { publicJwks } from "../../tenants/signing-keys";
 import { authenticateClient } from "../../tenants/tenants";
 import { issueAccessToken } from "../../tenants/tokens";
+import { clearFailedClientAuth, clientLockState, recordFailedClientAuth } from "../../tenants/lockout";
+import { type Limit, TOKEN_LIMITS, consume, rateLimitHeaders } from "../../tenants/rate-limits";
 
 /**
  * RFC 6749 section 5.2 error response. `invalid_client` is a 401 with a
@@ -15,6 +17,27 @@ function oauthError(c: Context<AppEnv>, error: string, description: string, stat
   c.header("Pragma", "no-cache");
   if (status === 401) c.header("WWW-Authenticate", 'Basic realm="ferry", charset="UTF-8"');
   return c.json({ error, error_description: description }, status);
+}
+
+/**
+ * 429 in the endpoint's own RFC 6749 envelope, with Retry-After (and the RateLimit fields
+ * when a rate limit refused, not a lock-out). `temporarily_unavailable` is the OAuth error
+ * code for "try again later" (RFC 6749 section 4.1.2.1).
+ */
+function tooMany(c: Context<AppEnv>, description: string, headers: Record<string, string>) {
+  c.header("Cache-Control", "no-store");
+  for (const [k, v] of Object.entries(headers)) c.header(k, v);
+  return c.json({ error: "temporarily_unavailable", error_description: description }, 429);
+}
+
+async function limited(c: Context<AppEnv>, limit: Limit, key: string, what: string) {
+  const outcome = await consume(c.env, limit, key);
+  if (outcome.ok) return null;
+  return tooMany(
+    c,
+    `Too many token requests ${what}: ${limit.limit} per ${limit.period} seconds`,
+    rateLimitHeaders(outcome),
+  );
 }
 
 const TokenRequest = z.object({
@@ -83,10 +106,23 @@ oauthRouter.openAPIRegistry.registerPath({
     200: { description: "Token", content: { "application/json": { schema: TokenResponse } } },
     400: { description: "invalid_request / unsupported_grant_type", content: { "application/json": { schema: OAuthErrorBody } } },
     401: { description: "invalid_client", content: { "application/json": { schema: OAuthErrorBody } } },
+    429: {
+      description:
+        "temporarily_unavailable: too many requests from this address or for this client_id, or the client_id is locked after repeated failed authentications (Retry-After says for how long; docs/rate-limits.md)",
+      content: { "application/json": { schema: OAuthErrorBody } },
+    },
   },
 });
 
 oauthRouter.post("/oauth2/access_token", async (c) => {
+  const s = c.var.services;
+  // Cloudflare sets CF-Connecting-IP on every request it serves; without it (tests, a bare
+  // local runtime) there is no address to count.
+  const ip = c.req.header("cf-connecting-ip") ?? null;
+  if (ip) {
+    const refused = await limited(c, TOKEN_LIMITS.ip, ip, "from this address");
+    if (refused) return refused;
+  }
   const raw = await readTokenBody(c);
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
     return oauthError(c, "invalid_request", "Send a JSON or application/x-www-form-urlencoded body");
@@ -106,8 +142,20 @@ oauthRouter.post("/oauth2/access_token", async (c) => {
   const id = basic?.id ?? body.client_id;
   const secret = basic?.secret ?? body.client_secret;
   if (!id || !secret) return oauthError(c, "invalid_request", "client_id and client_secret are required");
-  const client = await authenticateClient(c.var.services, id, secret);
-  if (!client) return oauthError(c, "invalid_client", "Client authentication failed", 401);
+  const refused = await limited(c, TOKEN_LIMITS.client, id, "for this client_id");
+  if (refused) return refused;
+  const lock = await clientLockState(s, id);
+  if (lock.lockedFor > 0) {
+    return tooMany(c, "Too many failed authentications for this client_id; it is locked for a while", {
+      "Retry-After": String(lock.lockedFor),
+    });
+  }
+  const client = await authenticateClient(s, id, secret);
+  if (!client) {
+    await recordFailedClientAuth(s, id, ip);
+    return oauthError(c, "invalid_client", "Client authentication failed", 401);
+  }
+  if (lock.hasFailures) await clearFailedClientAuth(s, id);
   const { token, expiresIn } = await issueAccessToken(c.var.services, client);
   c.header("Cache-Control", "no-store");
   c.header("Pragma", "no-cache");

@@ -366,6 +366,9 @@ export const WIZARD_JS = String.raw`
         return { value: scalar($('[data-role="value"]', p).value, f.type), "with": $('[data-role="with"]', p).value };
       });
       if (pairs.length) spec.replace = pairs;
+      // txt column widths are set through the API; keep them when the draft is edited here
+      var before = initial && initial.fields ? initial.fields.filter(function (x) { return x.from === from && x.width; })[0] : null;
+      if (before && $("#f-format").value === "txt") spec.width = before.width;
       return spec;
     });
     def.filters = $all("#filters > fieldset").map(function (set) {

@@ -152,7 +152,7 @@ export const ExportListPage: FC<{ who: SignedIn; s: ListState; items: ExportReco
               <td>{e.definition ? targetLabel(e.definition.target.type) : "—"}</td>
               <td>
                 <Badge status={e.status} />
-                {e.status === "active" && e.definition && e.definition.schedule.type !== "now" ? <div class="small muted">{e.definition.schedule.type}</div> : null}
+                {e.status === "active" && e.definition && !["now", "manual"].includes(e.definition.schedule.type) ? <div class="small muted">{e.definition.schedule.type}</div> : null}
               </td>
               <td>
                 {e.lastRun ? (

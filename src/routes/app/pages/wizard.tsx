@@ -22,6 +22,7 @@ const FORMAT_LABELS: Record<string, string> = {
   ndjson: "NDJSON (one JSON object per line)",
   xml: "XML",
   parquet: "Parquet",
+  txt: "TXT (fixed width)",
 };
 
 export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Record<string, unknown> | null; editId: string | null; title: string }> = (p) => {
@@ -224,7 +225,8 @@ export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Re
               <div class="field">
                 <label for="f-schedule">Runs</label>
                 <select id="f-schedule" data-path="schedule.type">
-                  <option value="now">When started (Run now)</option>
+                  <option value="now">When published, then when started (Run now)</option>
+                  <option value="manual">Only when started (Run now)</option>
                   <option value="once">Once, at a date and time</option>
                   <option value="daily">Every day</option>
                   <option value="weekly">Every week</option>

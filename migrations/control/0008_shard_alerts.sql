@@ -1,0 +1,4 @@
+CREATE TABLE `shard_alerts` (
+	`shard` integer PRIMARY KEY NOT NULL,
+	`alerted_at` integer NOT NULL
+);

@@ -1,0 +1,13 @@
+import type { Env, Principal } from "./env";
+import type { Services } from "./services";
+
+/** What a hono handler sees: the bindings, and the variables the middleware sets per request. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    /** built once per request by createServices (src/services/index.ts) */
+    services: Services;
+  };
+};
