@@ -1,4 +1,4 @@
-import { countPreviewRows, readPreviewRows } from "../db/shards/preview";
+import { countExportRows, readExportChunk } from "../db/shards";
 import { compileExport, ExportValidationError } from "../exports/compiler";
 import type { ExportBody } from "../exports/definition";
 import { formatterFor } from "../exports/format";
@@ -45,8 +45,8 @@ export async function previewExport(s: Services, tenant: { id: string; shard: nu
   }
   const db = s.shards.db(tenant.shard);
   const [raw, rowCount] = await Promise.all([
-    readPreviewRows(db, compiler.chunk(null, PREVIEW_ROWS)),
-    countPreviewRows(db, compiler.chunk(null, ALL_ROWS)),
+    readExportChunk(db, compiler.chunk(null, PREVIEW_ROWS)),
+    countExportRows(db, compiler.chunk(null, ALL_ROWS)),
   ]);
   const formatter = formatterFor(def, compiler.columns);
   let text: string | null = null;

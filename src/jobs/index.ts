@@ -1,4 +1,4 @@
-import { type ChainJobs, handleChainMessage, handleDeadChainMessage } from "../chain";
+import { type ChainJobs, backoffSeconds, handleChainMessage, handleDeadChainMessage } from "../chain";
 import { deliveryJob } from "../deliveries";
 import type { Env } from "../env";
 import { exportRunJob, webhookJob } from "../runs";
@@ -24,9 +24,6 @@ const handlers: { [K in JobMessage["type"]]: (msg: Extract<JobMessage, { type: K
   noop: async () => {},
   chain: (msg, _env, s) => handleChainMessage(s, chainJobs, msg),
 };
-
-/** Retry delay for attempt n (1-based): 2, 4, 8 ... seconds, capped at 5 minutes. */
-export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt);
 
 export async function handleBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext, s = createServices(env)): Promise<void> {
   if (batch.queue === DEAD_LETTER_QUEUE) {
