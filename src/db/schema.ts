@@ -431,7 +431,7 @@ export const source_file_errors = sqliteTable(
 
 // ---------------------------------------------------------------- resumable chains
 
-export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "segment"] as const;
+export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "segment", "user_deletion"] as const;
 export const CHAIN_STATUSES = ["running", "done", "failed"] as const;
 
 /**
@@ -466,6 +466,49 @@ export const chains = sqliteTable(
     index("chains_due").on(t.lease_until).where(sql`${t.status} = 'running'`),
   ],
 );
+
+// ---------------------------------------------------------------- user-data deletion (docs/ingestion.md)
+
+export const USER_DELETION_STATUSES = ["pending", "running", "done", "failed"] as const;
+
+/**
+ * One row per `POST /v1/user-data`: the request is recorded, and a `user_deletion` chain deletes
+ * the user's rows on the shard in bounded chunks. The chain of the first request to run claims
+ * every pending request of the tenant (`batch_id` = its own id, at most a batch's worth), so
+ * requests that wait together are deleted by one pass over the tenant's rows. `state` (JSON) is
+ * the batch owner's checkpoint: the table and row id reached, rows deleted per user and model.
+ */
+export const user_deletions = sqliteTable(
+  "user_deletions",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    user_id: text("user_id").notNull(),
+    status: text("status", { enum: USER_DELETION_STATUSES }).notNull(),
+    /** the request whose chain deletes this one's rows (itself, or the request that claimed it) */
+    batch_id: text("batch_id"),
+    /** the batch owner's checkpoint: the chain position it was written at */
+    step: integer("step").notNull().default(0),
+    state: text("state"),
+    rows: integer("rows").notNull().default(0),
+    /** JSON object: rows deleted per model */
+    by_model: text("by_model").notNull().default("{}"),
+    error: text("error"),
+    requested_by: text("requested_by").notNull(),
+    created_at: integer("created_at").notNull(),
+    started_at: integer("started_at"),
+    finished_at: integer("finished_at"),
+  },
+  (t) => [
+    check("user_deletions_status", sql`${t.status} IN ('pending', 'running', 'done', 'failed')`),
+    index("user_deletions_tenant_status").on(t.tenant_id, t.status, t.created_at),
+    index("user_deletions_batch").on(t.batch_id),
+  ],
+);
+
+export type UserDeletionRow = typeof user_deletions.$inferSelect;
 
 export type Tenant = typeof tenants.$inferSelect;
 export type Client = typeof clients.$inferSelect;

@@ -13,8 +13,9 @@ const SQL_TYPE: Record<FieldType, string> = {
 
 /**
  * The storage DDL of one model on a data shard: the model's fields plus row_id
- * (keyset pagination), tenant_id and ingested_at; indexes on tenant + time and
- * tenant + user for exports and deletion; a unique key for entity upserts.
+ * (keyset pagination), tenant_id and ingested_at; an index on tenant + time (exports,
+ * incremental exports, chunked user-data deletion); an index on tenant + user only where the
+ * model says why it is read per user (`userIndex`); a unique key for entity upserts.
  */
 export function modelDdl(model: ModelDef): string[] {
   const cols = [
@@ -26,10 +27,7 @@ export function modelDdl(model: ModelDef): string[] {
   const out = [`CREATE TABLE ${model.name} (\n${cols.join(",\n")}\n);`];
   const time = model.timeField ?? "ingested_at";
   out.push(`CREATE INDEX ${model.name}_tenant_time ON ${model.name} (tenant_id, ${time}, row_id);`);
-  if (model.userField) out.push(`CREATE INDEX ${model.name}_tenant_user ON ${model.name} (tenant_id, ${model.userField});`);
-  for (const f of model.fields) {
-    if (f.identifiesUser) out.push(`CREATE INDEX ${model.name}_tenant_${f.name} ON ${model.name} (tenant_id, ${f.name});`);
-  }
+  if (model.userField && model.userIndex) out.push(`CREATE INDEX ${model.name}_tenant_user ON ${model.name} (tenant_id, ${model.userField});`);
   if (model.kind === "entity" && model.key?.length) {
     out.push(`CREATE UNIQUE INDEX ${model.name}_tenant_key ON ${model.name} (tenant_id, ${model.key.join(", ")});`);
   }

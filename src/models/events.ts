@@ -39,6 +39,7 @@ export const eventModels: ModelDef[] = [
     kind: "event",
     timeField: "timestamp",
     userField: "user_id",
+    userIndex: "segment filters: country, language, platform, level, logins, last_login (src/db/shards/segments.ts)",
     description: "Users logging into the app, with information about them",
     fields: [
       timestamp,
@@ -72,6 +73,7 @@ export const eventModels: ModelDef[] = [
     kind: "event",
     timeField: "timestamp",
     userField: "user_id",
+    userIndex: "segment filters: purchases, purchase_total, last_purchase (src/db/shards/segments.ts)",
     description: "Real-money purchases made by each user",
     fields: [
       timestamp,
@@ -89,6 +91,7 @@ export const eventModels: ModelDef[] = [
     kind: "event",
     timeField: "timestamp",
     userField: "user_id",
+    userIndex: "segment filters: virtual_purchases (src/db/shards/segments.ts)",
     description: "In-app virtual currency purchases made by each user",
     fields: [
       timestamp,
@@ -116,6 +119,7 @@ export const eventModels: ModelDef[] = [
     kind: "event",
     timeField: "timestamp",
     userField: "user_id",
+    userIndex: "segment filters: level (src/db/shards/segments.ts)",
     description: "Level-ups for each user (levels always increase)",
     fields: [timestamp, userId, { name: "level", type: "integer", required: true, description: "New level after level-up" }],
   },
@@ -201,6 +205,7 @@ export const eventModels: ModelDef[] = [
     kind: "event",
     timeField: "timestamp",
     userField: "user_id",
+    userIndex: "survey status (GET /v1/assessment/user/status) and the segment recompute, which pages users by id",
     description: "Answers from custom surveys, one row per user and question",
     fields: [
       timestamp,

@@ -13,6 +13,7 @@ export const personaModels: ModelDef[] = [
     kind: "event",
     timeField: "timestamp",
     userField: "user_id",
+    userIndex: "the segment recompute pages users by id and reads their scores (src/db/shards/segments.ts)",
     description:
       "Trait scores (0-100) computed outside ferry, one row per user, category and trait; the latest score of a trait overrides the one scored from survey answers",
     fields: [
@@ -39,6 +40,7 @@ export const personaModels: ModelDef[] = [
     key: ["segment", "computed_at", "persona", "user_id"],
     timeField: "computed_at",
     userField: "user_id",
+    userIndex: "written in bulk by the recompute, never by ingestion; user-data deletion reads it per user",
     description:
       "Which persona of a segment each user belongs to, as of the segment's last recompute (written by ferry; each recompute replaces the previous result)",
     fields: [

@@ -59,8 +59,16 @@ export interface ModelDef {
   key?: readonly string[];
   /** The field that orders the model in time (filters, incremental exports, index). */
   timeField?: string;
-  /** The field holding the end user's id (user-data deletion, index). */
+  /** The field holding the end user's id (user-data deletion, per-user filters). */
   userField?: string;
+  /**
+   * Why the model keeps an index on (tenant_id, userField): only a model ferry reads per user
+   * on a request or a per-user pass (segment filters, survey status) has one. Every other
+   * event table is append-only on its time index: a per-user index turns each 1000-row batch
+   * into ~1000 scattered index-page writes (bench/ingest), and user-data deletion does not
+   * need it (a background chain scans the tenant's rows in chunks, docs/ingestion.md).
+   */
+  userIndex?: string;
   description: string;
   fields: readonly FieldDef[];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, setupTenant } from "../helpers";
+import { call, setupTenant, waitFor } from "../helpers";
 import { action, actions, countRows } from "./util";
 
 describe("batch limits", () => {
@@ -92,8 +92,12 @@ describe("tenant isolation", () => {
     expect(await countRows(a.tenant.id, "actions")).toBe(3);
     expect(await countRows(b.tenant.id, "actions")).toBe(5);
     const del = await call("POST", "/v1/user-data", { token: a.apiKey, body: { id: "same-user" } });
-    expect(del.status).toBe(200);
-    expect(del.json.data.deleted_rows).toBe(3);
+    expect(del.status).toBe(202);
+    const done = await waitFor(async () => {
+      const s = await call("GET", `/v1/user-data/${del.json.data.request_id}`, { token: a.apiKey });
+      return s.json.data?.status === "done" ? s : undefined;
+    }, "the deletion");
+    expect(done.json.data.deleted_rows).toBe(3);
     expect(await countRows(a.tenant.id, "actions")).toBe(0);
     expect(await countRows(b.tenant.id, "actions")).toBe(5);
   });

@@ -106,8 +106,11 @@ describe("Idempotency-Key", () => {
     expect(m2.headers.get("idempotent-replayed")).toBe("true");
     const d1 = await post(t.apiKey, "d", { id: "c1" }, "/v1/user-data");
     const d2 = await post(t.apiKey, "d", { id: "c1" }, "/v1/user-data");
-    expect(d1.json.data.deleted_rows).toBe(1);
+    expect(d1.status).toBe(202);
     expect(d2.text).toBe(d1.text);
+    // One request recorded: the replay started no second deletion.
+    const n = await e.DB.prepare("SELECT count(*) AS n FROM user_deletions WHERE tenant_id = ?1").bind(t.tenant.id).first<{ n: number }>();
+    expect(n?.n).toBe(1);
     expect(d2.headers.get("idempotent-replayed")).toBe("true");
   });
 });

@@ -2,57 +2,6 @@ import { describe, expect, it } from "vitest";
 import { call, setupTenant } from "../helpers";
 import { actions, countRows, e } from "./util";
 
-describe("POST /v1/user-data", () => {
-  it("deletes every row of the user across models, is idempotent and is audited", async () => {
-    const t = await setupTenant("gdpr");
-    const k = t.apiKey;
-    await call("POST", "/v1/actions", { token: k, body: { actions: [...actions(3, "alice"), ...actions(2, "bob")] } });
-    await call("POST", "/v1/logins", { token: k, body: { users: [{ user_id: "alice" }, { user_id: "bob" }] } });
-    await call("POST", "/v1/social-dynamics", {
-      token: k,
-      body: { social_dynamics: [{ user_id: "bob", target_user_id: "alice", connection: "linked", interaction: "friend" }] },
-    });
-    await call("POST", "/v1/records/participations", {
-      token: k,
-      body: { participations: [{ user_id: "alice", stackinstanceid: "g1", participation_date: "2026-01-01 00:00:00" }] },
-    });
-    const r = await call("POST", "/v1/user-data", { token: k, body: { id: "alice" } });
-    expect(r.status, r.text).toBe(200);
-    expect(r.json).toEqual({
-      code: 200,
-      message: "user data of alice has been deleted",
-      data: { id: "alice", deleted_rows: 6, by_model: { actions: 3, logins: 1, social_dynamics: 1, participations: 1 } },
-    });
-    expect(await countRows(t.tenant.id, "actions", "user_id = 'alice'")).toBe(0);
-    expect(await countRows(t.tenant.id, "actions", "user_id = 'bob'")).toBe(2);
-    expect(await countRows(t.tenant.id, "logins")).toBe(1);
-
-    const again = await call("POST", "/v1/user-data", { token: k, body: { id: "alice" } });
-    expect(again.status).toBe(200);
-    expect(again.json.data.deleted_rows).toBe(0);
-
-    const audit = await e.DB.prepare(
-      "SELECT actor, action, details, created_at FROM audit_log WHERE tenant_id = ?1 AND action = 'user_data.delete' ORDER BY created_at",
-    )
-      .bind(t.tenant.id)
-      .all<{ actor: string; details: string; created_at: number }>();
-    expect(audit.results).toHaveLength(2);
-    expect(audit.results[0]?.actor).toBe(`api_key:${t.apiKeyId}`);
-    expect(JSON.parse(audit.results[0]?.details ?? "{}")).toMatchObject({ user_id: "alice", rows: 6 });
-    expect(JSON.parse(audit.results[1]?.details ?? "{}")).toMatchObject({ user_id: "alice", rows: 0 });
-    expect(Math.abs((audit.results[0]?.created_at ?? 0) - Date.now() / 1000)).toBeLessThan(600);
-  });
-
-  it("refuses a missing or empty id", async () => {
-    const t = await setupTenant("gdpr-bad");
-    for (const body of [{}, { id: "" }, { id: 5 }, { user: "x" }]) {
-      const r = await call("POST", "/v1/user-data", { token: t.apiKey, body });
-      expect(r.status, JSON.stringify(body)).toBe(400);
-      expect(r.json.message).toMatch(/"id"/);
-    }
-  });
-});
-
 describe("GET /v1/assessment/user/status", () => {
   it("answers completed and completed_at from survey responses", async () => {
     const t = await setupTenant("survey");

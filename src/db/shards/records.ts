@@ -172,21 +172,55 @@ export function purgeExpiredKeys(db: D1Database, now: number, limit = 100): D1Pr
 
 // ---------------------------------------------------------------- end users
 
+/** The largest row id of a table on the shard (every tenant's rows); 0 when empty. */
+export async function maxRowId(td: TenantData, table: string): Promise<number> {
+  const r = await td.db.prepare(`SELECT max(row_id) AS m FROM ${table}`).first<{ m: number | null }>();
+  return r?.m ?? 0;
+}
+
 /**
- * Deletes every row of one end user from each (model, column) pair in one transaction, with
- * `extra` statements after them; answers the rows deleted per pair, in order.
+ * Deletes the rows of `users` (by `column`) with row ids in (after, upTo], the tenant's only:
+ * a range of the table's own b-tree, so the statement reads at most `upTo - after` rows whatever
+ * the table size, and needs no index on the user column. Answers the user id of each row deleted.
  */
-export async function deleteUserRows(
+export async function deleteUserRowsInRange(
   td: TenantData,
-  columns: readonly { model: string; column: string }[],
-  userId: string,
-  extra: D1PreparedStatement[] = [],
-): Promise<number[]> {
-  const statements = columns.map(({ model, column }) =>
-    td.db.prepare(`DELETE FROM ${model} WHERE tenant_id = ?1 AND ${column} = ?2`).bind(td.tenantId, userId),
-  );
-  const results = await td.db.batch([...statements, ...extra]);
-  return columns.map((_, i) => results[i]?.meta.changes ?? 0);
+  table: string,
+  column: string,
+  users: readonly string[],
+  after: number,
+  upTo: number,
+): Promise<string[]> {
+  const { results } = await td.db
+    .prepare(
+      `DELETE FROM ${table} WHERE row_id > ?1 AND row_id <= ?2 AND tenant_id = ?3 AND ${column} IN (SELECT value FROM json_each(?4))
+       RETURNING ${column} AS u`,
+    )
+    .bind(after, upTo, td.tenantId, JSON.stringify(users))
+    .all<{ u: string }>();
+  return results.map((r) => r.u);
+}
+
+/**
+ * Deletes up to `limit` rows of `users` through an index that starts with (tenant_id, column);
+ * answers the user id of each row deleted (fewer than `limit`: none are left).
+ */
+export async function deleteUserRowsIndexed(
+  td: TenantData,
+  table: string,
+  column: string,
+  users: readonly string[],
+  limit: number,
+): Promise<string[]> {
+  const { results } = await td.db
+    .prepare(
+      `DELETE FROM ${table} WHERE row_id IN
+         (SELECT row_id FROM ${table} WHERE tenant_id = ?1 AND ${column} IN (SELECT value FROM json_each(?2)) LIMIT ?3)
+       RETURNING ${column} AS u`,
+    )
+    .bind(td.tenantId, JSON.stringify(users), limit)
+    .all<{ u: string }>();
+  return results.map((r) => r.u);
 }
 
 /** The time (as stored, `YYYY-MM-DD HH:MM:SS`) of the user's latest survey response marked completed; null when none. */

@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireApiKey } from "../../middleware/auth";
-import { assessmentStatus, deleteUserData } from "../../ingest/batch/users";
+import { assessmentStatus } from "../../ingest/batch/users";
+import { getUserDeletionView, requestUserDeletion } from "../../ingest/deletion";
 import { commitOnShard, tenantData } from "../../db/shards";
 import { envelope, idempotent, readJson, send } from "./envelope";
 import { documentRoute } from "./openapi";
@@ -12,7 +13,10 @@ const DeleteBody = z.object({ id: UserId }).strict();
 
 export const usersRouter = createRouter();
 
-/** Permanently deletes every row of one end user of the tenant (all models). */
+/**
+ * Records a request to delete every row of one end user of the tenant (all models); a background
+ * chain deletes them (src/ingest/deletion.ts). Answers 202 with the request to follow.
+ */
 usersRouter.post("/user-data", requireApiKey(), async (c) => {
   const { raw, body } = await readJson(c);
   const parsed = DeleteBody.safeParse(body);
@@ -21,14 +25,23 @@ usersRouter.post("/user-data", requireApiKey(), async (c) => {
   }
   const id = parsed.data.id;
   return idempotent(c, raw, async (store) => {
-    // The response names the row count, known only after the deletion: it is stored right
-    // after it. Deleting again is harmless (nothing left to delete).
     const s = c.var.services;
-    const result = await deleteUserData(s, c.get("principal"), id);
-    const res = envelope(200, `user data of ${id} has been deleted`, { id, deleted_rows: result.rows, by_model: result.by_model });
+    const request = await requestUserDeletion(s, c.get("principal"), id);
+    const res = envelope(
+      202,
+      `deletion of the data of ${id} has been requested; follow it at GET /v1/user-data/${request.request_id}`,
+      request,
+    );
     await commitOnShard(tenantData(s.shards, c.get("principal")), store(res));
     return res;
   });
+});
+
+/** A deletion request of the tenant: status, rows deleted per model, progress. */
+usersRouter.get("/user-data/:request_id", requireApiKey(), async (c) => {
+  const found = await getUserDeletionView(c.var.services, c.get("principal").tenantId, c.req.param("request_id"));
+  if (!found) throw new ApiError("not_found", `No user-data deletion request '${c.req.param("request_id")}' for this API key's tenant`);
+  return send(c, envelope(200, "", found));
 });
 
 /** `{ completed, completed_at }` from the tenant's survey responses. */
@@ -38,7 +51,8 @@ usersRouter.get("/assessment/user/status", requireApiKey(), async (c) => {
   return send(c, envelope(200, "", await assessmentStatus(c.var.services, c.get("principal"), id.data)));
 });
 
-documentRoute(usersRouter, { method: "post", path: "/user-data", summary: "Delete every row of one user (all models)", body: DeleteBody, ok: 200 });
+documentRoute(usersRouter, { method: "post", path: "/user-data", summary: "Request the deletion of every row of one user (all models); runs in the background", body: DeleteBody, ok: 202 });
+documentRoute(usersRouter, { method: "get", path: "/user-data/{request_id}", summary: "Status of a user-data deletion request", ok: 200 });
 documentRoute(usersRouter, {
   method: "get",
   path: "/assessment/user/status",
