@@ -1,6 +1,9 @@
 // `npm run bench [-- --quick] [-- name ...]`: runs every benchmark in bench/<name>/run.mjs (or the
-// named ones), then writes bench/results.json and the results table in bench/README.md.
-// Each benchmark also runs alone: `npx node bench/<name>/run.mjs [--quick]`.
+// named ones), then merges their results into bench/results.json and rewrites the results table in
+// bench/README.md. Full and quick runs are kept apart (`{ "<name>": { full, quick } }`): a quick run
+// replaces only the quick rows of what it ran, never the standing figures of a full run, and a
+// benchmark that did not run keeps its rows. Each benchmark also runs alone:
+// `npx node bench/<name>/run.mjs [--quick]` (then `npm run bench` merges nothing of it).
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,8 +21,10 @@ const all = readdirSync(benchDir, { withFileTypes: true })
 const names = only.length ? all.filter((n) => only.includes(n)) : all;
 
 const failed = [];
+const ran = [];
 for (const name of names) {
   console.log(`\n== ${name}${quick ? " (quick)" : ""}`);
+  const started = Date.now();
   const r = spawnSync(process.execPath, [join(benchDir, name, "run.mjs"), ...(quick ? ["--quick"] : [])], {
     cwd: ROOT,
     stdio: "inherit",
@@ -27,24 +32,43 @@ for (const name of names) {
     timeout: 30 * 60_000,
   });
   if (r.status !== 0) failed.push(name);
+  else ran.push({ name, started });
 }
 
-const results = {};
-for (const name of all) {
-  const f = join(benchDir, "results", `${name}.json`);
-  if (existsSync(f)) results[name] = JSON.parse(readFileSync(f, "utf8"));
+/** results.json as `{ name: { full?, quick? } }`; an older file (`{ name: result }`) is read into that shape. */
+function readResults() {
+  const f = join(benchDir, "results.json");
+  if (!existsSync(f)) return {};
+  const old = JSON.parse(readFileSync(f, "utf8"));
+  return Object.fromEntries(
+    Object.entries(old).map(([name, v]) => [name, v && ("full" in v || "quick" in v) ? v : { [v?.quick ? "quick" : "full"]: v }]),
+  );
+}
+
+const results = readResults();
+for (const { name, started } of ran) {
+  const f = join(benchDir, "results", `${name}${quick ? ".quick" : ""}.json`);
+  if (!existsSync(f)) continue;
+  const res = JSON.parse(readFileSync(f, "utf8"));
+  // Only what this invocation measured: a file left by an earlier run is not merged again.
+  if (Date.parse(res.date) < started) continue;
+  results[name] = { ...results[name], [quick ? "quick" : "full"]: res };
 }
 writeFileSync(join(benchDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
 
 const lines = [
-  "| benchmark | metric | value | baseline (same run) | ratio | target | met | measured |",
-  "|---|---|---|---|---|---|---|---|",
+  "| benchmark | run | metric | value | baseline (same run) | ratio | target | met | load (1 min) | measured |",
+  "|---|---|---|---|---|---|---|---|---|---|",
 ];
-for (const [name, res] of Object.entries(results)) {
-  for (const row of res.rows ?? []) {
-    lines.push(
-      `| ${name} | ${row.metric.trim()} | ${row.value} ${row.unit ?? ""} | ${row.baseline ?? ""} | ${row.ratio ?? ""} | ${row.target ?? ""} | ${row.target ? (row.met ? "yes" : "**no**") : ""} | ${res.date.slice(0, 16).replace("T", " ")}${res.quick ? " (quick)" : ""} |`,
-    );
+for (const [name, kinds] of Object.entries(results)) {
+  for (const kind of ["full", "quick"]) {
+    const res = kinds[kind];
+    for (const row of res?.rows ?? []) {
+      const load = row.load ?? res.load1;
+      lines.push(
+        `| ${name} | ${kind} | ${row.metric.trim()} | ${row.value} ${row.unit ?? ""} | ${row.baseline ?? ""} | ${row.ratio ?? ""} | ${row.target ?? ""} | ${row.target ? (row.met ? "yes" : "**no**") : ""} | ${load ?? "not recorded"} | ${res.date.slice(0, 16).replace("T", " ")} |`,
+      );
+    }
   }
 }
 const readme = join(benchDir, "README.md");

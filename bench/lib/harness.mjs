@@ -140,20 +140,27 @@ export function percentile(sorted, p) {
   return sorted[Math.max(0, i)];
 }
 
+/** The machine's 1-minute load average now (other sessions share the cores: every figure carries it). */
+export const loadAverage = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+
 /**
- * Records a benchmark's result as bench/results/<name>.json. `rows` feed the table in
- * bench/README.md: { metric, value, unit, baseline?, ratio?, target?, met? }.
+ * Records a benchmark's result as bench/results/<name>.json (a full run) or
+ * bench/results/<name>.quick.json (a quick run): bench/run.mjs keeps the two apart, so a quick
+ * run never replaces a full run's figures. `rows` feed the table in bench/README.md:
+ * { metric, value, unit, baseline?, ratio?, target?, met?, load? } (`load`: the 1-minute load
+ * average while that figure was measured; the one at record time otherwise).
  */
 export function record(name, result) {
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const full = { name, date: new Date().toISOString(), quick: QUICK, ...result };
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(full, null, 2)}\n`);
+  const full = { name, date: new Date().toISOString(), quick: QUICK, load1: loadAverage(), ...result };
+  writeFileSync(join(dir, `${name}${QUICK ? ".quick" : ""}.json`), `${JSON.stringify(full, null, 2)}\n`);
   for (const r of result.rows ?? []) {
     const extra = [
       r.baseline !== undefined ? `baseline ${r.baseline}` : "",
       r.ratio !== undefined ? `ratio ${r.ratio}` : "",
       r.target ? `target ${r.target}: ${r.met ? "met" : "NOT met"}` : "",
+      `load ${r.load ?? full.load1}`,
     ]
       .filter(Boolean)
       .join(", ");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, setupTenant } from "../helpers";
-import { actions, countRows, e } from "./util";
+import { countRows, e } from "./util";
 
 describe("GET /v1/assessment/user/status", () => {
   it("answers completed and completed_at from survey responses", async () => {
