@@ -12,6 +12,8 @@ import { ROOT } from "./lib/harness.mjs";
 const ORDER = ["footprint", "latency", "ingest", "export", "bucket-ingest"];
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
+// `--table`: run nothing, rewrite the README table from bench/results.json.
+const tableOnly = args.includes("--table");
 const only = args.filter((a) => !a.startsWith("--"));
 const benchDir = join(ROOT, "bench");
 const all = readdirSync(benchDir, { withFileTypes: true })
@@ -22,7 +24,7 @@ const names = only.length ? all.filter((n) => only.includes(n)) : all;
 
 const failed = [];
 const ran = [];
-for (const name of names) {
+for (const name of tableOnly ? [] : names) {
   console.log(`\n== ${name}${quick ? " (quick)" : ""}`);
   const started = Date.now();
   const r = spawnSync(process.execPath, [join(benchDir, name, "run.mjs"), ...(quick ? ["--quick"] : [])], {
@@ -41,7 +43,7 @@ function readResults() {
   if (!existsSync(f)) return {};
   const old = JSON.parse(readFileSync(f, "utf8"));
   return Object.fromEntries(
-    Object.entries(old).map(([name, v]) => [name, v && ("full" in v || "quick" in v) ? v : { [v?.quick ? "quick" : "full"]: v }]),
+    Object.entries(old).map(([name, v]) => [name, typeof v?.full === "object" || typeof v?.quick === "object" ? v : { [v?.quick ? "quick" : "full"]: v }]),
   );
 }
 

@@ -10,22 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { QUICK, ROOT, loadAverage, percentile, record, round, seedTenant, startDev } from "../lib/harness.mjs";
+import { QUICK, ROOT, actionBodies, loadAverage, percentile, postLoad, record, round, seedTenant, startDev } from "../lib/harness.mjs";
 
 const BATCH = 1000;
 const DURATION_MS = QUICK ? 3_000 : 20_000;
 const CONCURRENCY = Number(process.env.INGEST_CONCURRENCY ?? 4);
 
-function batch(seq) {
-  return Array.from({ length: BATCH }, (_, i) => ({
-    timestamp: "2019-01-01 15:04:05",
-    user_id: String(1000 + ((seq * BATCH + i) % 5000)),
-    action_id: "2002",
-    action_name: "buy_item",
-    action_params: [{ key: "item_id", value: String(3000 + (i % 100)) }],
-  }));
-}
-const BODIES = Array.from({ length: 8 }, (_, s) => JSON.stringify({ actions: batch(s) }));
+const BODIES = actionBodies(BATCH);
 
 /**
  * CPU time (ms) used so far by a process and its descendants (wrangler, workerd), from /proc:
@@ -57,36 +48,16 @@ function treeCpuMs(rootPid) {
 /** Runs `CONCURRENCY` clients for DURATION_MS; every response must be 201. */
 async function load(url, apiKey, { idempotency = false, pid } = {}) {
   const cpu0 = treeCpuMs(pid);
-  const latencies = [];
-  let n = 0;
-  const until = performance.now() + DURATION_MS;
-  const t0 = performance.now();
-  async function client(id) {
-    while (performance.now() < until) {
-      const seq = n++;
-      const headers = { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" };
-      if (idempotency) headers["Idempotency-Key"] = `bench-${id}-${seq}-${t0}`;
-      const start = performance.now();
-      const r = await fetch(`${url}/v1/actions`, { method: "POST", headers, body: BODIES[seq % BODIES.length] });
-      const text = await r.text();
-      latencies.push(performance.now() - start);
-      if (r.status !== 201) throw new Error(`POST /v1/actions: ${r.status} ${text.slice(0, 300)}`);
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => client(i)));
-  const result = summary(latencies, t0);
+  const result = await postLoad({
+    url: `${url}/v1/actions`,
+    bodies: BODIES,
+    durationMs: DURATION_MS,
+    concurrency: CONCURRENCY,
+    status: 201,
+    perBody: BATCH,
+    headers: (id, seq, t0) => ({ Authorization: `Bearer ${apiKey}`, ...(idempotency ? { "Idempotency-Key": `bench-${id}-${seq}-${t0}` } : {}) }),
+  });
   return { ...result, server_cpu_ms_per_batch: round((treeCpuMs(pid) - cpu0) / result.batches, 1) };
-}
-
-function summary(latencies, t0) {
-  const seconds = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    batches: latencies.length,
-    events_per_s: round((latencies.length * BATCH) / seconds, 0),
-    p50: round(percentile(latencies, 50), 2),
-    p99: round(percentile(latencies, 99), 2),
-  };
 }
 
 const FLOOR_BATCHES = QUICK ? 40 : 400;

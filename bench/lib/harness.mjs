@@ -170,3 +170,54 @@ export function record(name, result) {
 }
 
 export const round = (n, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+/**
+ * Eight 1000-item `/v1/actions` bodies in the reference's item shape, over 5000 distinct users
+ * (bench/ingest and bench/ingest-queue send the same ones).
+ */
+export function actionBodies(batch = 1000) {
+  const items = (seq) =>
+    Array.from({ length: batch }, (_, i) => ({
+      timestamp: "2019-01-01 15:04:05",
+      user_id: String(1000 + ((seq * batch + i) % 5000)),
+      action_id: "2002",
+      action_name: "buy_item",
+      action_params: [{ key: "item_id", value: String(3000 + (i % 100)) }],
+    }));
+  return Array.from({ length: 8 }, (_, s) => JSON.stringify({ actions: items(s) }));
+}
+
+/**
+ * `concurrency` clients POST `bodies` in turn to `url` for `durationMs`; every answer must be
+ * `status`. `headers(client, seq, t0)` adds headers per request. Answers the batch count, events/s
+ * (`perBody` events a body) and latency p50 / p99 in ms.
+ */
+export async function postLoad({ url, bodies, durationMs, concurrency, status, perBody = 1000, headers = () => ({}) }) {
+  const latencies = [];
+  let n = 0;
+  const t0 = performance.now();
+  const until = t0 + durationMs;
+  async function client(id) {
+    while (performance.now() < until) {
+      const seq = n++;
+      const start = performance.now();
+      const r = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers(id, seq, t0) },
+        body: bodies[seq % bodies.length],
+      });
+      const text = await r.text();
+      latencies.push(performance.now() - start);
+      if (r.status !== status) throw new Error(`POST ${url}: ${r.status} ${text.slice(0, 300)}`);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => client(i)));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    batches: latencies.length,
+    events_per_s: round((latencies.length * perBody) / seconds, 0),
+    p50: round(percentile(latencies, 50), 2),
+    p99: round(percentile(latencies, 99), 2),
+  };
+}
