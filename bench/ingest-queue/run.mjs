@@ -51,6 +51,8 @@ try {
   }
   const direct = await run("/direct", 201);
   const directLoad = loadAverage();
+  // The warm-up's queued batches land first (their consumer batch times out after 1 s).
+  for (let t = Date.now(); (await count()) < (4 + 4 + direct.batches) * 1000 && Date.now() - t < 30_000; ) await new Promise((r) => setTimeout(r, 200));
   const before = await count();
   const queued = await run("/queued", 202);
   const queuedLoad = loadAverage();
@@ -59,11 +61,11 @@ try {
   // Everything accepted lands (at most 2 minutes to wait).
   const t0 = performance.now();
   let landed = landedAtEnd;
-  while (landed < accepted + 4000 && performance.now() - t0 < 120_000) {
+  while (landed < accepted && performance.now() - t0 < 120_000) {
     await new Promise((r) => setTimeout(r, 200));
     landed = (await count()) - before;
   }
-  const drain_s = round((performance.now() - t0) / 1000, 1);
+  const drain_s = landed >= accepted ? round((performance.now() - t0) / 1000, 1) : `not all within 120 s (${landed})`;
   record("ingest-queue", {
     duration_s: DURATION_MS / 1000,
     concurrency: CONCURRENCY,

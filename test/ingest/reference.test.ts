@@ -132,7 +132,7 @@ describe("OpenAPI", () => {
   it("documents every ingestion route with item fields from the catalog", async () => {
     const r = await call("GET", "/openapi.json");
     const paths = Object.keys(r.json.paths);
-    for (const p of ["/v1/actions", "/v1/logins", "/v1/social-dynamics", "/v1/records/members", "/v1/user-data", "/v1/assessment/user/status", "/v1/playfab"]) {
+    for (const p of ["/v1/actions", "/v1/logins", "/v1/social-dynamics", "/v1/records/members", "/v1/user-data", "/v1/user-data/{request_id}", "/v1/assessment/user/status", "/v1/playfab"]) {
       expect(paths, p).toContain(p);
     }
     const body = r.json.paths["/v1/logins"].post.requestBody.content["application/json"].schema;

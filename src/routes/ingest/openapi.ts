@@ -62,7 +62,7 @@ export function documentBatch(router: OpenAPIHono<AppEnv>, path: string, key: st
 
 export function documentRoute(
   router: OpenAPIHono<AppEnv>,
-  def: { method: "get" | "post"; path: string; summary: string; body?: z.ZodType; query?: z.ZodObject; ok: number },
+  def: { method: "get" | "post"; path: string; summary: string; body?: z.ZodType; query?: z.ZodObject; params?: z.ZodObject; ok: number },
 ) {
   router.openAPIRegistry.registerPath({
     method: def.method,
@@ -73,6 +73,7 @@ export function documentRoute(
     request: {
       ...(def.method === "post" ? { headers: idempotencyHeader } : {}),
       ...(def.query ? { query: def.query } : {}),
+      ...(def.params ? { params: def.params } : {}),
       ...(def.body ? { body: { content: { "application/json": { schema: def.body } } } } : {}),
     },
     responses: responses(def.ok, "Done"),

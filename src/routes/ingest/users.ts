@@ -52,7 +52,13 @@ usersRouter.get("/assessment/user/status", requireApiKey(), async (c) => {
 });
 
 documentRoute(usersRouter, { method: "post", path: "/user-data", summary: "Request the deletion of every row of one user (all models); runs in the background", body: DeleteBody, ok: 202 });
-documentRoute(usersRouter, { method: "get", path: "/user-data/{request_id}", summary: "Status of a user-data deletion request", ok: 200 });
+documentRoute(usersRouter, {
+  method: "get",
+  path: "/user-data/{request_id}",
+  summary: "Status of a user-data deletion request: pending, running (with progress), done (rows deleted per model) or failed",
+  params: z.object({ request_id: z.string().openapi({ description: "The request_id answered by POST /v1/user-data (udr_...)" }) }),
+  ok: 200,
+});
 documentRoute(usersRouter, {
   method: "get",
   path: "/assessment/user/status",
