@@ -152,12 +152,33 @@ export async function releaseKey(td: TenantData, key: string): Promise<void> {
  * marker a file chunk commits with its rows so a repeat of the chunk writes nothing.
  */
 export function insertDoneKey(td: TenantData, key: string, fingerprint: string, now: number, expiresAt: number): D1PreparedStatement {
+  return insertAnsweredKey(td, key, fingerprint, 201, "", now, expiresAt);
+}
+
+/**
+ * The statement recording `key` with its answer until `expiresAt`. A plain insert: when the key
+ * is held (answered, or in flight) it fails, and with it the whole batch it is part of.
+ */
+export function insertAnsweredKey(
+  td: TenantData,
+  key: string,
+  fingerprint: string,
+  status: number,
+  response: string,
+  now: number,
+  expiresAt: number,
+): D1PreparedStatement {
   return td.db
     .prepare(
       `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, response, created_at, expires_at)
-       VALUES (?1, ?2, ?3, 201, '', ?4, ?5)`,
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
     )
-    .bind(td.tenantId, key, fingerprint, now, expiresAt);
+    .bind(td.tenantId, key, fingerprint, status, response, now, expiresAt);
+}
+
+/** The statement that drops `key` if it expired (so a batch can record it again). */
+export function deleteExpiredKey(td: TenantData, key: string, now: number): D1PreparedStatement {
+  return td.db.prepare("DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2 AND expires_at < ?3").bind(td.tenantId, key, now);
 }
 
 /** Deletes expired records of the shard (every tenant's), a bounded number at a time: run along with writes. */

@@ -11,7 +11,7 @@ export type { Cell, ItemError, Row, ValidateOptions, ValidateResult } from "./va
 export { insertRows } from "./insert";
 export type { ExtraStatements, InsertResult, TenantRef } from "./insert";
 export { MAX_STATEMENT_JSON_BYTES, chunkRows, insertSql, insertStatements } from "../../db/shards";
-export { claimIdempotencyKey, purgeExpired, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL_SECONDS } from "./idempotency";
+export { claimIdempotencyKey, keyInBatch, purgeExpired, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL_SECONDS } from "./idempotency";
 export type { Claim, StoredResponse } from "./idempotency";
 export { insertRowsOnce, validatePartial } from "./chunk";
 export type { RecordIssue } from "./chunk";

@@ -3,8 +3,8 @@ import { z } from "zod";
 import type { AppEnv } from "../../app-env";
 import { sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
-import { IDEMPOTENCY_KEY, claimIdempotencyKey, purgeExpired } from "../../ingest/batch";
-import type { ItemError, StoredResponse } from "../../ingest/batch";
+import { IDEMPOTENCY_KEY, claimIdempotencyKey, keyInBatch, purgeExpired } from "../../ingest/batch";
+import type { Claim, ItemError, StoredResponse } from "../../ingest/batch";
 import { tenantData } from "../../db/shards";
 
 /** Most items in one request (reference: "push up to 1000 multiple items at the same time"). */
@@ -90,12 +90,18 @@ export type Store = (res: StoredResponse) => D1PreparedStatement[];
  * when `run` passes `store(response)` into it; the same request again gets the stored
  * response and writes nothing; the key with a different request is 422; while the first
  * request is still running, 409. A request that ends without storing (refused input, an
- * error) releases the key, so the corrected request can use it.
+ * error) leaves the key free, so the corrected request can use it.
+ *
+ * `batchOnly`: `run` writes nothing but the batch it passes `store(response)` into. The key is
+ * then recorded by that batch alone, with no claim before it (one round trip to the shard, not
+ * two): a held key fails the batch, which writes nothing, and the key's record answers instead.
+ * Without it (a request that writes elsewhere first), the key is claimed before `run`.
  */
 export async function idempotent(
   c: Context<AppEnv>,
   raw: string,
   run: (store: Store) => Promise<StoredResponse>,
+  opts: { batchOnly?: boolean } = {},
 ): Promise<Response> {
   const key = c.req.header("idempotency-key");
   if (key === undefined) return send(c, await run(() => []));
@@ -105,18 +111,18 @@ export async function idempotent(
   const s = c.var.services;
   const td = tenantData(s.shards, c.get("principal"));
   const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${raw}`);
-  const claim = await claimIdempotencyKey(s.clock, td, key, fingerprint);
-  switch (claim.kind) {
-    case "replay":
-      return send(c, claim.response, { "Idempotent-Replayed": "true" });
-    case "in_flight":
-      throw new ApiError("conflict", "A request with this Idempotency-Key is still being processed; retry later");
-    case "mismatch":
-      throw new ApiError(
-        "unprocessable",
-        "This Idempotency-Key was already used for a different request; use a new key for a new request",
-      );
+  if (opts.batchOnly) {
+    const k = keyInBatch(s.clock, td, key, fingerprint);
+    try {
+      return send(c, await run(k.statements));
+    } catch (err) {
+      const held = await k.held().catch(() => null);
+      if (!held) throw err;
+      return answerHeld(c, held);
+    }
   }
+  const claim = await claimIdempotencyKey(s.clock, td, key, fingerprint);
+  if (claim.kind !== "claimed") return answerHeld(c, claim);
   let stored = false;
   try {
     const res = await run((r) => {
@@ -128,5 +134,20 @@ export async function idempotent(
   } catch (err) {
     await claim.release().catch(() => {});
     throw err;
+  }
+}
+
+/** The answer to a request whose key is held: the stored response again, 409 or 422. */
+function answerHeld(c: Context<AppEnv>, held: Exclude<Claim, { kind: "claimed" }>): Response {
+  switch (held.kind) {
+    case "replay":
+      return send(c, held.response, { "Idempotent-Replayed": "true" });
+    case "in_flight":
+      throw new ApiError("conflict", "A request with this Idempotency-Key is still being processed; retry later");
+    case "mismatch":
+      throw new ApiError(
+        "unprocessable",
+        "This Idempotency-Key was already used for a different request; use a new key for a new request",
+      );
   }
 }

@@ -35,11 +35,16 @@ async function ingest(c: Context<AppEnv>, model: ModelDef, keys: readonly string
   const items = batchItems(body, keys);
   const v = validateItems(model, items, { now: new Date(c.var.services.clock.now()) });
   if (!v.ok) return send(c, itemErrors(v.errors, v.total, items.length));
-  return idempotent(c, raw, async (store) => {
-    const res = envelope(201, `${v.rows.length} ${noun} have been successfully ingested`);
-    await insertRows(c.var.services, c.get("principal"), model, v.rows, () => store(res));
-    return res;
-  });
+  return idempotent(
+    c,
+    raw,
+    async (store) => {
+      const res = envelope(201, `${v.rows.length} ${noun} have been successfully ingested`);
+      await insertRows(c.var.services, c.get("principal"), model, v.rows, () => store(res));
+      return res;
+    },
+    { batchOnly: true },
+  );
 }
 
 export const eventsRouter = createRouter();

@@ -61,7 +61,7 @@ playfabRouter.post("/playfab", requireApiKey({ allowQuery: true }), async (c) =>
     const now = s.clock.seconds();
     await commitOnShard(td, [...batches.flatMap((b) => insertStatements(td, b.model, b.rows, now)), ...store(res)]);
     return res;
-  });
+  }, { batchOnly: true });
 });
 
 documentRoute(playfabRouter, {
