@@ -431,7 +431,7 @@ export const source_file_errors = sqliteTable(
 
 // ---------------------------------------------------------------- resumable chains
 
-export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "segment"] as const;
+export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "email", "segment"] as const;
 export const CHAIN_STATUSES = ["running", "done", "failed"] as const;
 
 /**

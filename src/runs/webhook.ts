@@ -17,12 +17,13 @@ import { checkTargetHost } from "../targets/hosts";
  */
 
 export type RunEvent = "export.run.finished" | "export.run.failed";
-const EVENT_STATUS: Record<RunEvent, "finished" | "failed"> = { "export.run.finished": "finished", "export.run.failed": "failed" };
+export const EVENT_STATUS: Record<RunEvent, "finished" | "failed"> = { "export.run.finished": "finished", "export.run.failed": "failed" };
 
 /** The webhook chain's subject id, and the event's delivery id. */
 export const runEvent = (runId: string, event: RunEvent) => `${runId}.${event}`;
 
-function parseSubject(subject: string): { runId: string; event: RunEvent } | null {
+/** The run and event of a notification chain's subject `<run_id>.<event>`. */
+export function parseRunEvent(subject: string): { runId: string; event: RunEvent } | null {
   const dot = subject.indexOf(".");
   const event = subject.slice(dot + 1);
   return dot > 0 && event in EVENT_STATUS ? { runId: subject.slice(0, dot), event: event as RunEvent } : null;
@@ -35,7 +36,7 @@ function parseSubject(subject: string): { runId: string; event: RunEvent } | nul
  */
 export const webhookJob: ChainJob = {
   async step({ services: s, chain }): Promise<StepOutcome> {
-    const subject = parseSubject(chain.subject_id);
+    const subject = parseRunEvent(chain.subject_id);
     if (!subject) return { failed: `not a run event: ${chain.subject_id}` };
     const run = await getRun(s.db, chain.tenant_id, subject.runId);
     // Gone, or the status moved on (a failed event queued while the run finished): nothing to tell.
@@ -46,8 +47,9 @@ export const webhookJob: ChainJob = {
     } catch (err) {
       return { failed: (err as Error).message };
     }
-    if (!def.notification) return { done: true };
+    if (!def.notification?.webhook_url) return { done: true };
     const notification = await unsealSecrets(s.secrets, Notification, def.notification);
+    if (!notification.webhook_url || !notification.secret) return { done: true };
     const url = new URL(notification.webhook_url);
     try {
       await checkTargetHost(s.env, url.hostname);
