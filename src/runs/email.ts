@@ -1,7 +1,6 @@
 import { LogLevel, WorkerMailer } from "worker-mailer";
 import type { ChainJob, StepOutcome } from "../chain";
 import { getChainForTenant } from "../db/chains";
-import { getRun } from "../db/runs";
 import type { RunRow } from "../db/schema";
 import { type EmailNotification, type ExportBody, Notification } from "../exports/definition";
 import { unsealSecrets } from "../lib/secrets";
@@ -9,8 +8,7 @@ import { isoSeconds } from "../lib/time";
 import type { Services } from "../services";
 import { checkTargetHost } from "../targets/hosts";
 import { downloadUrl } from "./downloads";
-import { readSnapshot } from "./snapshot";
-import { EVENT_STATUS, parseRunEvent, type RunEvent, runEvent } from "./webhook";
+import { loadRunEvent, type RunEvent, runEvent } from "./webhook";
 
 /**
  * Email notifications: a finished run mails its signed download link (src/runs/downloads.ts),
@@ -111,16 +109,9 @@ export async function sendMail(relay: EmailNotification["relay"], mail: { to: st
  */
 export const emailJob: ChainJob = {
   async step({ services: s, chain }): Promise<StepOutcome> {
-    const subject = parseRunEvent(chain.subject_id);
-    if (!subject) return { failed: `not a run event: ${chain.subject_id}` };
-    const run = await getRun(s.db, chain.tenant_id, subject.runId);
-    if (!run || run.status !== EVENT_STATUS[subject.event]) return { done: true };
-    let def: ExportBody;
-    try {
-      def = readSnapshot(run);
-    } catch (err) {
-      return { failed: (err as Error).message };
-    }
+    const loaded = await loadRunEvent(s, chain);
+    if ("outcome" in loaded) return loaded.outcome;
+    const { run, def, event } = loaded;
     if (!def.notification?.email) return { done: true };
     const { email } = await unsealSecrets(s.secrets, Notification, def.notification);
     if (!email) return { done: true };
@@ -129,7 +120,7 @@ export const emailJob: ChainJob = {
     } catch (err) {
       return { failed: `refused SMTP relay host: ${(err as Error).message}` };
     }
-    const mail = await runEmail(s, def, run, subject.event);
+    const mail = await runEmail(s, def, run, event);
     try {
       await sendMail(email.relay, {
         to: email.to,
@@ -138,7 +129,7 @@ export const emailJob: ChainJob = {
           Date: new Date(s.clock.now()).toUTCString(),
           // The same id on every attempt: a receiver can drop a duplicate of an at-least-once send.
           "Message-ID": `<${chain.subject_id}@ferry>`,
-          "Ferry-Event": subject.event,
+          "Ferry-Event": event,
         },
       });
     } catch (err) {

@@ -4,7 +4,7 @@ import { startCampaignEndRuns } from "../../src/cron/operation-end";
 import type { Env } from "../../src/env";
 import { runCron } from "../../src/cron";
 import { createServices, fixedClock } from "../../src/services";
-import { call, setupTenant, waitFor } from "../helpers";
+import { call, ingestRecords as ingest, setupTenant, waitFor } from "../helpers";
 
 const e = env as unknown as Env;
 
@@ -27,10 +27,6 @@ const triggersOf = async (exportId: string) =>
       .all<{ campaign_code: string; run_id: string }>()
   ).results;
 
-async function ingest(apiKey: string, model: string, rows: Record<string, unknown>[]) {
-  const r = await call("POST", `/v1/records/${model}`, { token: apiKey, body: { [model]: rows } });
-  expect(r.status, r.text).toBe(201);
-}
 
 describe("schedule operation_end (at the end of the operation)", () => {
   it("starts one run per campaign when its end passes, scoped to that campaign, exactly once even when the cron fires twice", async () => {

@@ -4,6 +4,7 @@ import { newId } from "../../src/lib/ids";
 import { failRun } from "../../src/runs";
 import { createServices } from "../../src/services";
 import { call, setupTenant, waitFor } from "../helpers";
+import type { ReceivedMail as Mail } from "../servers/smtp";
 import { e, servers, unique } from "../targets/helpers";
 import { expectedCsv, seedExport, seedParticipations } from "./helpers";
 
@@ -12,17 +13,6 @@ import { expectedCsv, seedExport, seedParticipations } from "./helpers";
  * AUTH required, a wrong password refused with 535). The worker talks SMTP over
  * cloudflare:sockets with worker-mailer, inside workerd.
  */
-
-interface Mail {
-  mail_from: string;
-  rcpt_to: string[];
-  from: string;
-  to: string;
-  subject: string;
-  text: string;
-  message_id: string | null;
-  user: string;
-}
 
 const mailTo = async (to: string): Promise<Mail[]> => (await fetch(`${servers().control}/mail?to=${encodeURIComponent(to)}`)).json();
 

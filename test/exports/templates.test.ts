@@ -1,11 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, setupTenant, waitFor } from "../helpers";
+import { call, ingestRecords as ingest, setupTenant, waitFor } from "../helpers";
 
-async function ingest(apiKey: string, model: string, rows: Record<string, unknown>[]) {
-  const r = await call("POST", `/v1/records/${model}`, { token: apiKey, body: { [model]: rows } });
-  expect(r.status, r.text).toBe(201);
-}
 
 describe("export templates (rapid exports)", () => {
   it("lists the templates with their parameters; needs exports-manage", async () => {
