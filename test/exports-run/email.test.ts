@@ -50,6 +50,7 @@ describe("email notifications", () => {
     expect(mail!.rcpt_to.sort()).toEqual([a, b].sort());
     expect(mail!.mail_from).toBe("exports@ferry.test");
     expect(mail!.user).toBe(servers().smtp.user);
+    expect(mail!.tls).toBe(true);
     expect(mail!.subject).toBe("Export mailed is ready");
     expect(mail!.message_id).toBe(`<${run.json.id}.export.run.finished@ferry>`);
     expect(mail!.text).toContain("25 rows");

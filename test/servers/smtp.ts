@@ -20,6 +20,8 @@ export interface ReceivedMail {
   message_id: string | null;
   /** the authenticated user */
   user: string;
+  /** whether the session was upgraded with STARTTLS before AUTH */
+  tls: boolean;
 }
 
 export async function startSmtp(opts: { user: string; password: string; key: string; cert: string }) {
@@ -48,6 +50,7 @@ export async function startSmtp(opts: { user: string; password: string; key: str
             text: m.text ?? "",
             message_id: m.messageId ?? null,
             user: String(session.user ?? ""),
+            tls: session.secure,
           });
           cb();
         },

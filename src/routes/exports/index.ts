@@ -56,7 +56,7 @@ const ExportItem = z
     created_by: z.string(),
     model: z.string(),
     target: z.string().openapi({ description: "target type: download, s3, ftp, ..." }),
-    schedule: z.string().openapi({ description: "schedule type: now, manual, once, daily, weekly, monthly" }),
+    schedule: z.string().openapi({ description: "schedule type: now, manual, once, daily, weekly, monthly, operation_end" }),
     status: z.enum(["draft", "active", "disabled"]),
     favourite: z.boolean(),
     last_run: LastRun.nullable(),
