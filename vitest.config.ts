@@ -20,6 +20,8 @@ export default defineConfig(async () => {
                   SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=",
                   // Delivery-target tests talk to servers on loopback (test/servers/).
                   ALLOW_PRIVATE_TARGETS: "true",
+                  // Links in notification emails (test/exports-run/email.test.ts opens them with SELF.fetch).
+                  PUBLIC_URL: "http://ferry.test",
                   CONTROL_MIGRATIONS: controlMigrations,
                   DATA_MIGRATIONS: dataMigrations,
                 },

@@ -9,6 +9,7 @@ import { adminRouter } from "./routes/admin";
 import { analyticsRouter } from "./routes/analytics";
 import { automatedRouter } from "./routes/automated";
 import { exportsRouter } from "./routes/exports";
+import { templatesRouter } from "./routes/exports/templates";
 import { previewRouter } from "./routes/exports/preview";
 import { ingestRouter } from "./routes/ingest";
 import { downloadsRouter } from "./routes/downloads";
@@ -92,6 +93,7 @@ export function createApp() {
   app.route("/.well-known", jwksRouter);
   app.route("/api/1/models", modelsRouter);
   app.route("/api/1/exports", previewRouter);
+  app.route("/api/1/exports", templatesRouter);
   app.route("/api/1/exports", exportsRouter);
   app.route("/", meRouter);
   app.route("/v1", ingestRouter);

@@ -26,6 +26,11 @@ export interface EnvExtras {
   /** Operator webhook (shard.capacity alerts, src/tenants/shards.ts): where, and the HMAC secret. */
   OPERATOR_WEBHOOK_URL?: string;
   OPERATOR_WEBHOOK_SECRET?: string;
+  /**
+   * The API's public base URL, e.g. https://ferry.example.com: links in emails start with it (a
+   * job has no request to take the host from). Defaults to http://localhost:8787 (npm run dev).
+   */
+  PUBLIC_URL?: string;
   /** Lifetime of a signed download URL in seconds (capped by the file's retention). */
   DOWNLOAD_URL_TTL_SECONDS?: string;
   /** Only in tests: migrations read by vitest.config.ts. */

@@ -76,3 +76,9 @@ export async function waitFor<T>(f: () => Promise<T | undefined>, what: string, 
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** Ingests records of one model through POST /v1/records/:model; throws unless 201. */
+export async function ingestRecords(apiKey: string, model: string, rows: Record<string, unknown>[]): Promise<void> {
+  const r = await call("POST", `/v1/records/${model}`, { token: apiKey, body: { [model]: rows } });
+  if (r.status !== 201) throw new Error(`ingestRecords ${model}: ${r.status} ${r.text}`);
+}

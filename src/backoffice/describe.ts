@@ -48,6 +48,8 @@ export function describeSchedule(s: ExportBody["schedule"]): string {
       return "once when published, then when started with Run now or the API";
     case "manual":
       return "only when started, with Run now or the API";
+    case "operation_end":
+      return "once per campaign, when the campaign ends";
     case "once":
       return `once, at ${s.at}`;
     case "daily":

@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { startCampaignEndRuns } from "./operation-end";
 import { enqueueDueRuns } from "./schedules";
 import { discoverSources } from "../ingest/sources/discover";
 import { sweepStalledChains } from "../chain";
@@ -13,6 +14,7 @@ export async function runCron(_controller: ScheduledController, env: Env, _ctx: 
   // Each task is independent: one failing must not stop the others.
   const tasks: [string, () => Promise<unknown>][] = [
     ["schedules", () => enqueueDueRuns(s)],
+    ["operation end", () => startCampaignEndRuns(s)],
     ["stalled chains", () => sweepStalledChains(s)],
     ["retention", () => expireRunFiles(s)],
     ["sources", () => discoverSources(s)],

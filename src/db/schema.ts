@@ -237,6 +237,30 @@ export const export_run_parts = sqliteTable(
   (t) => [primaryKey({ columns: [t.run_id, t.part_number] })],
 );
 
+/**
+ * "At the end of the operation" (schedule `operation_end`): one row per (definition, campaign)
+ * whose end started a run, written in the batch that creates that run. The primary key makes
+ * the trigger exact: a second cron tick (or two overlapping ones) cannot make a second run.
+ */
+export const campaign_triggers = sqliteTable(
+  "campaign_triggers",
+  {
+    export_id: text("export_id")
+      .notNull()
+      .references(() => exports.id),
+    campaign_code: text("campaign_code").notNull(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    run_id: text("run_id").notNull(),
+    /** the campaign's end as stored on the shard (`YYYY-MM-DD HH:MM:SS`, UTC) when it triggered */
+    campaign_end: text("campaign_end").notNull(),
+    created_at: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.export_id, t.campaign_code] }), index("campaign_triggers_tenant").on(t.tenant_id, t.export_id)],
+);
+export type CampaignTriggerRow = typeof campaign_triggers.$inferSelect;
+
 export const DELIVERY_STATUSES = ["pending", "delivering", "retrying", "delivered", "failed"] as const;
 
 /**
@@ -431,7 +455,7 @@ export const source_file_errors = sqliteTable(
 
 // ---------------------------------------------------------------- resumable chains
 
-export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "segment", "user_deletion"] as const;
+export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "email", "segment", "user_deletion"] as const;
 export const CHAIN_STATUSES = ["running", "done", "failed"] as const;
 
 /**

@@ -110,11 +110,14 @@ export type FormatSpec = z.infer<typeof FormatSpec>;
 const Time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "time must be HH:MM (UTC)");
 /**
  * `now` (the default): runs once when the definition is published, then when asked. `manual`:
- * runs only when asked (Run now, POST /api/1/exports/:id/runs). The others run on their own.
+ * runs only when asked (Run now, POST /api/1/exports/:id/runs). `operation_end` (the reference's
+ * "at the end of the operation"): one run per campaign of the `campaigns` model when its
+ * `campaign_end` passes (src/cron/operation-end.ts). The others run on their own at their times.
  */
 export const Schedule = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("now") }),
   z.strictObject({ type: z.literal("manual") }),
+  z.strictObject({ type: z.literal("operation_end") }),
   z.strictObject({ type: z.literal("once"), at: z.iso.datetime({ offset: true }) }),
   z.strictObject({ type: z.literal("daily"), time: Time }),
   z.strictObject({ type: z.literal("weekly"), days: z.array(z.number().int().min(0).max(6)).min(1), time: Time }),
@@ -141,14 +144,48 @@ export const Target = z.discriminatedUnion("type", [
 export type Target = z.infer<typeof Target>;
 
 /**
- * A signed webhook on every finished or failed run (src/runs/webhook.ts). The secret is the
- * HMAC key of `Ferry-Signature`; it is marked secret (src/lib/secrets.ts): stored encrypted and
- * shown as "****" (send "****" back on update to keep it).
+ * The SMTP relay an email notification is sent through (src/runs/email.ts). Like a push
+ * target's credentials it belongs to the definition, and the password is marked secret
+ * (src/lib/secrets.ts): stored sealed, shown as "****".
+ * `security`: `tls` connects with TLS (port 465), `starttls` upgrades a plain connection with
+ * STARTTLS when the server offers it (port 587), `none` sends in clear (a relay on a private
+ * network only).
  */
-export const Notification = z.strictObject({
-  webhook_url: z.url({ protocol: /^https?$/, error: "notification.webhook_url must be an http(s) URL" }).max(2000),
-  secret: secret(z.string().min(16, "notification.secret: at least 16 characters").max(200)),
+export const SmtpRelay = z.strictObject({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535),
+  security: z.enum(["tls", "starttls", "none"]).default("starttls"),
+  username: z.string().min(1).max(320),
+  password: secret(z.string().min(1, "notification.email.relay.password: required").max(1000)),
+  /** the sender address, e.g. exports@example.com */
+  from: z.email({ error: "notification.email.relay.from must be an email address" }).max(320),
 });
+export type SmtpRelay = z.infer<typeof SmtpRelay>;
+
+/** An email to `to` when a run finishes (with its signed download link) or fails (with the reason). */
+export const EmailNotification = z.strictObject({
+  to: z.array(z.email({ error: "notification.email.to: every entry must be an email address" }).max(320)).min(1).max(50),
+  relay: SmtpRelay,
+});
+export type EmailNotification = z.infer<typeof EmailNotification>;
+
+/**
+ * What happens when a run finishes or fails: a signed webhook (src/runs/webhook.ts) and/or an
+ * email (src/runs/email.ts). The webhook's secret is the HMAC key of `Ferry-Signature`; it is
+ * marked secret (src/lib/secrets.ts): stored encrypted and shown as "****" (send "****" back
+ * on update to keep it).
+ */
+export const Notification = z
+  .strictObject({
+    webhook_url: z.url({ protocol: /^https?$/, error: "notification.webhook_url must be an http(s) URL" }).max(2000).optional(),
+    secret: secret(z.string().min(16, "notification.secret: at least 16 characters").max(200)).optional(),
+    email: EmailNotification.optional(),
+  })
+  .superRefine((n, ctx) => {
+    if (n.webhook_url !== undefined && n.secret === undefined) ctx.addIssue({ code: "custom", path: ["secret"], message: "a webhook_url needs a secret (at least 16 characters) to sign with" });
+    if (n.secret !== undefined && n.webhook_url === undefined) ctx.addIssue({ code: "custom", path: ["webhook_url"], message: "a secret without a webhook_url signs nothing; add webhook_url or remove secret" });
+    if (n.webhook_url === undefined && n.email === undefined) ctx.addIssue({ code: "custom", path: [], message: "a notification needs a webhook_url (with its secret), an email, or both" });
+  });
 export type Notification = z.infer<typeof Notification>;
 
 /** OpenPGP encryption of the file to the customer's public key (src/exports/post/encrypt.ts). */

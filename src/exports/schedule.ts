@@ -20,6 +20,8 @@ export function nextRunAt(schedule: Schedule, after: number): number | null {
   switch (schedule.type) {
     case "now":
     case "manual":
+    // campaign ends are found by the cron in the tenant's data (src/cron/operation-end.ts)
+    case "operation_end":
       return null;
     case "once": {
       const t = Math.floor(Date.parse(schedule.at) / 1000);

@@ -1,7 +1,7 @@
 import { type ChainJobs, backoffSeconds, handleChainMessage, handleDeadChainMessage } from "../chain";
 import { deliveryJob } from "../deliveries";
 import type { Env } from "../env";
-import { exportRunJob, webhookJob } from "../runs";
+import { emailJob, exportRunJob, webhookJob } from "../runs";
 import { csvIngestJob } from "../ingest/csv/chunks";
 import { sourceFileJob } from "../ingest/sources/chunks";
 import { segmentJob } from "../segments/job";
@@ -14,6 +14,7 @@ import { JobMessage } from "./messages";
 export const chainJobs: ChainJobs = {
   export_run: exportRunJob(),
   webhook: webhookJob,
+  email: emailJob,
   csv_ingest: csvIngestJob,
   source_file: sourceFileJob,
   delivery: deliveryJob(),

@@ -1,5 +1,6 @@
 import { startChain } from "../chain";
 import { getExportRow } from "../db/exports";
+import { getCampaignTrigger, insertCampaignTrigger } from "../db/campaign-triggers";
 import { getRun, insertRun } from "../db/runs";
 import type { ExportRow, RunRow } from "../db/schema";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -7,6 +8,7 @@ import type { Env } from "../env";
 import { MIN_PART_SIZE, type RunOptions } from "../exports/step";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { getField, getModel } from "../models";
 import type { Services } from "../services";
 
 function intVar(value: string | undefined, fallback: number, min: number, name: string): number {
@@ -29,12 +31,38 @@ export function runOptionsFromEnv(env: Env): RunOptions {
 export interface CreateRunInput {
   tenantId: string;
   exportId: string;
-  /** `publish`: the run a definition with schedule `now` starts when it is published. */
-  trigger: "manual" | "schedule" | "api" | "publish";
+  /**
+   * `publish`: the run a definition with schedule `now` starts when it is published;
+   * `operation_end`: the run a campaign's end starts (schedule `operation_end`).
+   */
+  trigger: "manual" | "schedule" | "api" | "publish" | "operation_end";
   /** The schedule slot (epoch seconds); one run per (export, slot) whoever asks twice. */
   scheduledFor?: number;
   /** Incremental exports: only rows with time after / until these epoch seconds. */
   watermark?: { after?: number; until?: number };
+  /**
+   * The campaign whose end starts this run (schedule `operation_end`): one run per (export,
+   * campaign) whoever asks twice, recorded in campaign_triggers in the run's batch. When the
+   * model has a `campaign_code` field the run exports that campaign's rows only.
+   */
+  campaign?: { code: string; end: string };
+}
+
+/** The field a campaign scopes a run by, on the models that have it (campaigns, campaign_executions). */
+export const CAMPAIGN_FIELD = "campaign_code";
+
+/** Whether runs of `model` started by a campaign's end export only that campaign's rows. */
+export const scopesByCampaign = (model: string): boolean => {
+  const m = getModel(model);
+  return m !== undefined && getField(m, CAMPAIGN_FIELD) !== undefined;
+};
+
+/** The definition with `campaign_code = code` ANDed into every filter set (sets are ORed). */
+function scopeToCampaign(def: { model?: unknown; filters?: unknown }, code: string): object {
+  if (typeof def.model !== "string" || !scopesByCampaign(def.model)) return def;
+  const cond = { field: CAMPAIGN_FIELD, op: "eq", value: code };
+  const sets = Array.isArray(def.filters) ? (def.filters as unknown[][]) : [];
+  return { ...def, filters: sets.length ? sets.map((set) => [...set, cond]) : [[cond]] };
 }
 
 /**
@@ -55,6 +83,7 @@ export async function createRun(s: Services, input: CreateRunInput): Promise<Run
     const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor });
     if (existing) return existing;
   }
+  if (input.campaign) return createCampaignRun(s, exp, input, input.campaign);
   const prepared = prepareRun(s, exp, input);
   const [inserted] = await s.db.batch(prepared.statements);
   if ((inserted as D1Result).meta.changes === 0) {
@@ -63,6 +92,39 @@ export async function createRun(s: Services, input: CreateRunInput): Promise<Run
     const existing = await getRun(s.db, input.tenantId, { exportId: exp.id, scheduledFor: input.scheduledFor as number });
     if (!existing) throw new Error("run insert conflicted but no run exists for that slot");
     return existing;
+  }
+  await prepared.kick();
+  const run = await getRun(s.db, input.tenantId, prepared.id);
+  if (!run) throw new Error("run vanished after insert");
+  return run;
+}
+
+/** createRun for a campaign's end: the trigger record, the run and its chain in one batch. */
+async function createCampaignRun(s: Services, exp: ExportRow, input: CreateRunInput, campaign: { code: string; end: string }): Promise<RunRow> {
+  const already = async () => {
+    const t = await getCampaignTrigger(s.db, input.tenantId, exp.id, campaign.code);
+    return t ? getRun(s.db, input.tenantId, t.run_id) : undefined;
+  };
+  const existing = await already();
+  if (existing) return existing;
+  const prepared = prepareRun(s, exp, input);
+  try {
+    await s.db.batch([
+      insertCampaignTrigger(s.db, {
+        export_id: exp.id,
+        campaign_code: campaign.code,
+        tenant_id: input.tenantId,
+        run_id: prepared.id,
+        campaign_end: campaign.end,
+        created_at: s.clock.seconds(),
+      }),
+      ...prepared.statements,
+    ]);
+  } catch (err) {
+    // Another tick recorded this campaign between our read and our batch: nothing of ours was written.
+    const theirs = /UNIQUE constraint failed/.test(`${String(err)} ${String((err as { cause?: unknown })?.cause)}`) ? await already() : undefined;
+    if (theirs) return theirs;
+    throw err;
   }
   await prepared.kick();
   const run = await getRun(s.db, input.tenantId, prepared.id);
@@ -90,7 +152,8 @@ export function prepareRun(
   } catch {
     throw new ApiError("conflict", `Export ${exp.id} has an unreadable stored definition; replace it (disable, PUT, enable) before running it`);
   }
-  const definition = JSON.stringify({ ...stored, name: exp.name });
+  const named: { name: string; model?: unknown; filters?: unknown } = { ...stored, name: exp.name };
+  const definition = JSON.stringify(input.campaign ? scopeToCampaign(named, input.campaign.code) : named);
   return {
     id,
     statements: [

@@ -351,7 +351,7 @@ async function ensureUpload(rc: RunCtx): Promise<R2MultipartUpload> {
 
 /**
  * Completes the upload, encrypts, writes the manifest, then in ONE batch marks the run
- * finished and starts its delivery (push targets) and its webhook: a worker that dies after
+ * finished and starts its delivery (push targets), its webhook and its email: a worker that dies after
  * that batch cannot lose either, the chains' sweep resends them. Safe to repeat.
  */
 async function finalize(rc: RunCtx, cp: CheckpointRow): Promise<void> {
@@ -414,9 +414,14 @@ async function finalize(rc: RunCtx, cp: CheckpointRow): Promise<void> {
   await deleteTemp(s, run.id);
 }
 
-/** The webhook chain of a run event, when the definition asks for one (a list of 0 or 1). */
+/** The notification chains of a run event the definition asks for: its webhook, its email (0 to 2). */
 function notification(s: Services, def: ExportBody | null, run: Pick<RunRow, "id" | "tenant_id">, event: RunEvent) {
-  return def?.notification ? [startChain(s, { kind: "webhook", tenantId: run.tenant_id, subjectId: runEvent(run.id, event) })] : [];
+  const n = def?.notification;
+  const subjectId = runEvent(run.id, event);
+  return [
+    ...(n?.webhook_url ? [startChain(s, { kind: "webhook", tenantId: run.tenant_id, subjectId })] : []),
+    ...(n?.email ? [startChain(s, { kind: "email", tenantId: run.tenant_id, subjectId })] : []),
+  ];
 }
 
 async function deleteTemp(s: Services, runId: string): Promise<void> {

@@ -6,6 +6,7 @@ import { isoSeconds } from "../lib/time";
 import type { Services } from "../services";
 import { deliveryView } from "../deliveries";
 import { downloadUrl } from "./downloads";
+import { emailView } from "./email";
 
 /**
  * What the API shows of a run (GET /api/1/exports/:id/runs[/:run_id]). Built in this one
@@ -31,6 +32,8 @@ export async function runView(s: Services, run: RunRow, origin: string) {
     download_url: await downloadUrl(s, origin, run),
     /** the push target's delivery (src/deliveries/), null for the download target */
     delivery: await deliveryView(s, run.tenant_id, run.id),
+    /** the email notification (notification.email): sending, sent, or failed with the relay's reply; null when none */
+    email: await emailView(s, run),
   };
 }
 export type RunView = Awaited<ReturnType<typeof runView>>;

@@ -1,5 +1,7 @@
 import type { ChainJob, StepOutcome } from "../chain";
 import { getRun } from "../db/runs";
+import type { ChainRow, RunRow } from "../db/schema";
+import type { Services } from "../services";
 import { type ExportBody, Notification } from "../exports/definition";
 import { unsealSecrets } from "../lib/secrets";
 import { readSnapshot } from "./snapshot";
@@ -17,15 +19,33 @@ import { checkTargetHost } from "../targets/hosts";
  */
 
 export type RunEvent = "export.run.finished" | "export.run.failed";
-const EVENT_STATUS: Record<RunEvent, "finished" | "failed"> = { "export.run.finished": "finished", "export.run.failed": "failed" };
+export const EVENT_STATUS: Record<RunEvent, "finished" | "failed"> = { "export.run.finished": "finished", "export.run.failed": "failed" };
 
 /** The webhook chain's subject id, and the event's delivery id. */
 export const runEvent = (runId: string, event: RunEvent) => `${runId}.${event}`;
 
-function parseSubject(subject: string): { runId: string; event: RunEvent } | null {
+/** The run and event of a notification chain's subject `<run_id>.<event>`. */
+export function parseRunEvent(subject: string): { runId: string; event: RunEvent } | null {
   const dot = subject.indexOf(".");
   const event = subject.slice(dot + 1);
   return dot > 0 && event in EVENT_STATUS ? { runId: subject.slice(0, dot), event: event as RunEvent } : null;
+}
+
+/**
+ * What a notification chain (webhook, email) is about: the run and its definition snapshot, or
+ * the outcome that ends the chain when there is nothing (left) to tell.
+ */
+export async function loadRunEvent(s: Services, chain: ChainRow): Promise<{ run: RunRow; def: ExportBody; event: RunEvent } | { outcome: StepOutcome }> {
+  const subject = parseRunEvent(chain.subject_id);
+  if (!subject) return { outcome: { failed: `not a run event: ${chain.subject_id}` } };
+  const run = await getRun(s.db, chain.tenant_id, subject.runId);
+  // Gone, or the status moved on (a failed event queued while the run finished): nothing to tell.
+  if (!run || run.status !== EVENT_STATUS[subject.event]) return { outcome: { done: true } };
+  try {
+    return { run, def: readSnapshot(run), event: subject.event };
+  } catch (err) {
+    return { outcome: { failed: (err as Error).message } };
+  }
 }
 
 /**
@@ -35,19 +55,12 @@ function parseSubject(subject: string): { runId: string; event: RunEvent } | nul
  */
 export const webhookJob: ChainJob = {
   async step({ services: s, chain }): Promise<StepOutcome> {
-    const subject = parseSubject(chain.subject_id);
-    if (!subject) return { failed: `not a run event: ${chain.subject_id}` };
-    const run = await getRun(s.db, chain.tenant_id, subject.runId);
-    // Gone, or the status moved on (a failed event queued while the run finished): nothing to tell.
-    if (!run || run.status !== EVENT_STATUS[subject.event]) return { done: true };
-    let def: ExportBody;
-    try {
-      def = readSnapshot(run);
-    } catch (err) {
-      return { failed: (err as Error).message };
-    }
-    if (!def.notification) return { done: true };
+    const loaded = await loadRunEvent(s, chain);
+    if ("outcome" in loaded) return loaded.outcome;
+    const { run, def, event } = loaded;
+    if (!def.notification?.webhook_url) return { done: true };
     const notification = await unsealSecrets(s.secrets, Notification, def.notification);
+    if (!notification.webhook_url || !notification.secret) return { done: true };
     const url = new URL(notification.webhook_url);
     try {
       await checkTargetHost(s.env, url.hostname);
@@ -56,7 +69,7 @@ export const webhookJob: ChainJob = {
     }
     try {
       await sendWebhook(notification.webhook_url, notification.secret, {
-        type: subject.event,
+        type: event,
         id: chain.subject_id,
         created_at: new Date(s.clock.now()).toISOString(),
         tenant_id: run.tenant_id,

@@ -17,6 +17,7 @@ import { startFtp } from "./ftp";
 import { type S3Fault, startS3 } from "./s3";
 import { startSftp } from "./sftp";
 import { startSilent } from "./silent";
+import { startSmtp } from "./smtp";
 import { prepareTestTls, testTls } from "./tls";
 import { readBody } from "./body";
 
@@ -29,6 +30,8 @@ export interface TargetServers {
   azure: { endpoint: string; sas: string };
   /** Accepts TCP connections and never answers (handshake timeouts). */
   silent: { host: string; port: number };
+  /** SMTP relay: STARTTLS, AUTH required (test/servers/smtp.ts); GET <control>/mail?to= reads what it received. */
+  smtp: { host: string; port: number; user: string; password: string };
 }
 
 declare module "vitest" {
@@ -65,13 +68,14 @@ export default async function setup(project: TestProject) {
   const azureSig = "c2lnbmF0dXJlLWZvci10ZXN0cw==";
   const azureSas = `sv=2022-11-02&ss=b&srt=co&sp=rwc&se=2099-01-01T00:00:00Z&spr=https,http&sig=${encodeURIComponent(azureSig)}`;
 
-  const [s3, ftp, ftps, sftp, azure, silent] = await Promise.all([
+  const [s3, ftp, ftps, sftp, azure, silent, smtp] = await Promise.all([
     startS3(s3Creds),
     startFtp({ user, password }),
     startFtp({ user, password, tls: { key: pems.key, cert: pems.cert } }),
     startSftp({ user, password, publicKeys: [ed.public, rsa.public] }),
     startAzure({ account: "ferrytest", sig: azureSig }),
     startSilent(),
+    startSmtp({ user, password, key: pems.key, cert: pems.cert }),
   ]);
 
   const roots: Record<string, string> = { ftp: ftp.root, ftps: ftps.root, sftp: sftp.root };
@@ -92,6 +96,8 @@ export default async function setup(project: TestProject) {
         return json(200, { ok: true });
       }
       switch (`${req.method} ${url.pathname}`) {
+        case "GET /mail":
+          return json(200, smtp.mailTo(q.get("to") ?? ""));
         case "GET /webhooks":
           return json(200, hooks.get(q.get("name") ?? "") ?? []);
         case "POST /s3/buckets":
@@ -158,10 +164,11 @@ export default async function setup(project: TestProject) {
     sftp: { host: "127.0.0.1", port: sftp.port, user, password, privateKey: ed.private, rsaPrivateKey: rsa.private },
     azure: { endpoint: azure.endpoint, sas: azureSas },
     silent: { host: "127.0.0.1", port: silent.port },
+    smtp: { host: "127.0.0.1", port: smtp.port, user, password },
   });
 
   return async () => {
     await new Promise((r) => control.close(r));
-    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), sftp.close(), azure.close(), silent.close()]);
+    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), sftp.close(), azure.close(), silent.close(), smtp.close()]);
   };
 }

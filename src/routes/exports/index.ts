@@ -29,7 +29,7 @@ const LastRun = z
   })
   .openapi("ExportLastRun");
 
-const ExportDetail = ExportBody.extend({
+export const ExportDetail = ExportBody.extend({
   id: z.string().openapi({ example: "exp_0123456789abcdefghij" }),
   status: z.enum(["draft", "active", "disabled"]),
   favourite: z.boolean(),
@@ -56,7 +56,7 @@ const ExportItem = z
     created_by: z.string(),
     model: z.string(),
     target: z.string().openapi({ description: "target type: download, s3, ftp, ..." }),
-    schedule: z.string().openapi({ description: "schedule type: now, manual, once, daily, weekly, monthly" }),
+    schedule: z.string().openapi({ description: "schedule type: now, manual, once, daily, weekly, monthly, operation_end" }),
     status: z.enum(["draft", "active", "disabled"]),
     favourite: z.boolean(),
     last_run: LastRun.nullable(),
@@ -83,7 +83,7 @@ const CloneBody = z.object({ name: ExportBody.shape.name.optional() });
  */
 const definitionOf = (r: ExportRecord) => (r.definition ? maskSecrets(ExportBody, r.definition) : ({ name: r.name, model: r.model } as ExportBody));
 
-const detail = (r: ExportRecord) => ({
+export const detail = (r: ExportRecord) => ({
   ...definitionOf(r),
   id: r.id,
   name: r.name,

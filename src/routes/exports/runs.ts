@@ -32,6 +32,14 @@ export const Run = z
     expired: z.boolean().openapi({ description: "the file was deleted after its retention" }),
     download_url: z.string().nullable().openapi({ description: "signed, expiring link; once finished" }),
     delivery: RunDelivery.nullable(),
+    email: z
+      .object({
+        status: z.enum(["sending", "sent", "failed"]),
+        error: z.string().nullable().openapi({ description: "the SMTP relay's reply when sending failed (or is being retried)" }),
+        sent_at: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "the email notification of this run (notification.email); null when the definition sends none" }),
   })
   .openapi("ExportRun");
 

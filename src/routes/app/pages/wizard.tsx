@@ -231,6 +231,7 @@ export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Re
                   <option value="daily">Every day</option>
                   <option value="weekly">Every week</option>
                   <option value="monthly">Every month</option>
+                  <option value="operation_end">At the end of each campaign (operation)</option>
                 </select>
                 <Err path="schedule.type" />
                 <Err path="schedule" />
