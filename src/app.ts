@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
+import { d1Sessions } from "./middleware/d1-session";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
 import { analyticsRouter } from "./routes/analytics";
@@ -23,7 +24,6 @@ import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
-import { createServices } from "./services";
 import { appRouter } from "./routes/app";
 
 /**
@@ -59,10 +59,7 @@ export const OPENAPI_INFO = {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestId());
-  app.use("*", async (c, next) => {
-    c.set("services", createServices(c.env));
-    await next();
-  });
+  app.use("*", d1Sessions());
   app.use("*", async (c, next) => {
     // CSV uploads have their own, larger limit, applied on their routes.
     if (c.req.path.endsWith("/csv")) return next();
