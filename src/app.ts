@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
+import { type OpenApiPaths, documentedContentTypes } from "./middleware/content-type";
 import { d1Sessions } from "./middleware/d1-session";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
@@ -65,6 +66,7 @@ export function createApp() {
     if (c.req.path.endsWith("/csv")) return next();
     return bodyLimit("MAX_BODY_BYTES")(c, next);
   });
+  app.use("*", documentedContentTypes(() => app.getOpenAPI31Document(OPENAPI_INFO) as OpenApiPaths));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
