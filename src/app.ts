@@ -52,6 +52,9 @@ function errorResponse(c: Context<AppEnv>, err: ApiError) {
   );
 }
 
+/** RFC 6749 token endpoint (src/routes/oauth). */
+const TOKEN_PATH = "/api/1/oauth2/access_token";
+
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
   info: { title: "ferry", version: "0.1.0", description: "Edge data ingestion and export API" },
@@ -66,7 +69,8 @@ export function createApp() {
     if (c.req.path.endsWith("/csv")) return next();
     return bodyLimit("MAX_BODY_BYTES")(c, next);
   });
-  app.use("*", documentedContentTypes(() => app.getOpenAPI31Document(OPENAPI_INFO) as OpenApiPaths));
+  // The token endpoint answers every bad body as RFC 6749's `invalid_request` (section 5.2) itself.
+  app.use("*", documentedContentTypes(() => app.getOpenAPI31Document(OPENAPI_INFO) as OpenApiPaths, [TOKEN_PATH]));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -36,14 +36,14 @@ const isJson = (type: string) => type === "application/json" || type.endsWith("+
  * A request body must have one of the media types its route documents in /openapi.json, or it
  * is a 415 (README, "Errors"); a JSON body must be well-formed UTF-8 (RFC 8259 section 8.1), or
  * it is a 400 naming the first bad byte, instead of being read with U+FFFD in place of the bytes.
- * Routes outside the document (the back office's forms) are left alone.
+ * Routes outside the document (the back office's forms) and the `except` paths are left alone.
  * https://www.rfc-editor.org/rfc/rfc8259#section-8.1
  */
-export const documentedContentTypes = (document: () => OpenApiPaths) => {
+export const documentedContentTypes = (document: () => OpenApiPaths, except: readonly string[] = []) => {
   let routes: BodyRoute[] | undefined;
   return createMiddleware<AppEnv>(async (c, next) => {
     const method = c.req.method;
-    if (!BODY_METHODS.has(method) || !hasBody(c.req.raw)) return next();
+    if (!BODY_METHODS.has(method) || !hasBody(c.req.raw) || except.includes(c.req.path)) return next();
     routes ??= bodyRoutes(document());
     const path = c.req.path;
     const accepted = new Set(routes.filter((r) => r.method === method && r.path.test(path)).flatMap((r) => r.types));
