@@ -1,3 +1,4 @@
+import type { D1Sessions } from "./db/sessions";
 import type { Env, Principal } from "./env";
 import type { Services } from "./services";
 
@@ -9,5 +10,8 @@ export type AppEnv = {
     principal: Principal;
     /** built once per request by createServices (src/services/index.ts) */
     services: Services;
+    /** the D1 sessions the services run on, and the bookmarks the client sent (src/middleware/d1-session.ts) */
+    sessions: D1Sessions<Env>;
+    bookmarks: Map<string, string>;
   };
 };

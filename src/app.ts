@@ -4,6 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { ApiError } from "./lib/errors";
 import { bodyLimit } from "./middleware/body-limit";
+import { type OpenApiPaths, documentedContentTypes } from "./middleware/content-type";
+import { d1Sessions } from "./middleware/d1-session";
 import { requestId } from "./middleware/request-id";
 import { adminRouter } from "./routes/admin";
 import { analyticsRouter } from "./routes/analytics";
@@ -24,7 +26,6 @@ import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
-import { createServices } from "./services";
 import { appRouter } from "./routes/app";
 
 /**
@@ -52,6 +53,9 @@ function errorResponse(c: Context<AppEnv>, err: ApiError) {
   );
 }
 
+/** RFC 6749 token endpoint (src/routes/oauth). */
+const TOKEN_PATH = "/api/1/oauth2/access_token";
+
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
   info: { title: "ferry", version: "0.1.0", description: "Edge data ingestion and export API" },
@@ -60,15 +64,14 @@ export const OPENAPI_INFO = {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestId());
-  app.use("*", async (c, next) => {
-    c.set("services", createServices(c.env));
-    await next();
-  });
+  app.use("*", d1Sessions());
   app.use("*", async (c, next) => {
     // CSV uploads have their own, larger limit, applied on their routes.
     if (c.req.path.endsWith("/csv")) return next();
     return bodyLimit("MAX_BODY_BYTES")(c, next);
   });
+  // The token endpoint answers every bad body as RFC 6749's `invalid_request` (section 5.2) itself.
+  app.use("*", documentedContentTypes(() => app.getOpenAPI31Document(OPENAPI_INFO) as OpenApiPaths, [TOKEN_PATH]));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

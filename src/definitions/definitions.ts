@@ -21,6 +21,8 @@ import { nextRunAt } from "../exports/schedule";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { sealSecrets } from "../lib/secrets";
+import { checkTargetHost } from "../targets/hosts";
+import { TargetError } from "../targets/types";
 import { createRun, prepareRun } from "../runs";
 import type { Services } from "../services";
 
@@ -106,6 +108,23 @@ export function assertValidDefinition(def: ExportBody): void {
 }
 
 /**
+ * The notification webhook must point at a public host, checked when the definition is saved
+ * (as a source's webhook_url is) and again before each send (src/runs/webhook.ts), since a
+ * name can change what it resolves to.
+ */
+async function assertNotificationHost(s: Services, def: ExportBody): Promise<void> {
+  if (!def.notification) return;
+  try {
+    await checkTargetHost(s.env, new URL(def.notification.webhook_url).hostname);
+  } catch (err) {
+    if (!(err instanceof TargetError)) throw err;
+    throw new ApiError("validation_failed", `Invalid export definition: notification.webhook_url: ${err.message}`, {
+      details: [{ path: "notification.webhook_url", message: err.message }],
+    });
+  }
+}
+
+/**
  * A `once` schedule must be ahead of the service clock when it is saved or published: a time
  * already past would never run. Only checked on the way in; a stored definition whose time has
  * passed still reads (and shows next_run_at null).
@@ -169,6 +188,7 @@ export async function createExport(
 ): Promise<ExportRecord> {
   assertValidDefinition(def);
   if (checkSchedule) assertScheduleAhead(s, def);
+  await assertNotificationHost(s, def);
   await assertNameFree(s, tenantId, def.name);
   // Secret fields (target credentials, the notification secret) are stored sealed (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);
@@ -225,6 +245,7 @@ export async function updateExport(s: Services, tenantId: string, id: string, de
   }
   assertValidDefinition(def);
   assertScheduleAhead(s, def);
+  await assertNotificationHost(s, def);
   await assertNameFree(s, tenantId, def.name, id);
   // Secret fields are stored sealed; "****" keeps the stored value (docs/targets.md).
   if (def.encryption) await readRecipientKey(def.encryption.public_key);

@@ -61,17 +61,36 @@ export const requireToken = (permission: Permission | null) =>
     await limitPrincipal(c, "api", next);
   });
 
+/** An access token is a JWT (three base64url parts); an API key is `fk_` and random bytes. */
+const looksLikeJwt = (credential: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential);
+
 /**
- * Ingestion routes: `Authorization: Bearer <API_KEY>`, or `?api_key=` where a caller
- * cannot set headers (PlayFab webhooks). Each call counts against the key's limit (the
- * tenant's `ingest` tier, docs/rate-limits.md).
+ * Ingestion routes: `Authorization: Bearer <API_KEY>`, or `?api_key=` where a caller cannot set
+ * headers (PlayFab webhooks), or an access token of a client with the `ingest` permission (so an
+ * integration that holds a token need not also hold a key). Each call counts against the
+ * credential's limit (the tenant's `ingest` tier, docs/rate-limits.md).
  */
 export const requireApiKey = (opts: { allowQuery?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const key = bearer(c.req.header("authorization")) ?? (opts.allowQuery ? c.req.query("api_key") : undefined);
+    const fromHeader = bearer(c.req.header("authorization"));
+    const key = fromHeader ?? (opts.allowQuery ? c.req.query("api_key") : undefined);
     if (!key) throw new ApiError("unauthorized", "An API key is required (Authorization: Bearer <API_KEY>)");
-    const principal = await authenticateApiKey(c.var.services, key);
-    if (!principal) throw new ApiError("unauthorized", "API key is invalid or revoked");
-    c.set("principal", principal);
+    if (fromHeader && looksLikeJwt(fromHeader)) {
+      try {
+        c.set("principal", await verifyAccessToken(c.var.services, fromHeader));
+      } catch (err) {
+        if (!(err instanceof TokenError)) throw err;
+        throw new ApiError("unauthorized", `Access token rejected: ${err.message}`, { headers: challenge("invalid_token", err.message) });
+      }
+      if (!c.get("principal").permissions.includes("ingest")) {
+        throw new ApiError("forbidden", "This client lacks the 'ingest' permission, which /v1 needs from an access token (or use an API key)", {
+          headers: challenge("insufficient_scope", "requires ingest"),
+        });
+      }
+    } else {
+      const principal = await authenticateApiKey(c.var.services, key);
+      if (!principal) throw new ApiError("unauthorized", "API key is invalid or revoked");
+      c.set("principal", principal);
+    }
     await limitPrincipal(c, "ingest", next);
   });

@@ -120,9 +120,12 @@ describe("access token verification refuses forged and stale tokens", () => {
   });
 
   it("an API key is not an access token and an access token is not an API key", async () => {
-    const { token, apiKey } = await setupTenant();
+    const { tenant, token, apiKey } = await setupTenant();
     expect((await call("GET", "/api/1/me", { token: apiKey })).status).toBe(401);
-    expect((await call("GET", "/v1/me", { token })).status).toBe(401);
+    // A client's access token works on /v1 only with the 'ingest' permission (test/edge/ingest-permission.test.ts).
+    const { client_id, client_secret } = await createClient(tenant.id, ["exports-manage"]);
+    expect((await call("GET", "/v1/me", { token: await getToken({ client_id, client_secret }) })).status).toBe(403);
+    expect((await call("GET", "/v1/me", { token })).status).toBe(200);
   });
 
   it("missing permission is a 403 naming the permission", async () => {

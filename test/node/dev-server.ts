@@ -79,6 +79,8 @@ export interface DevServer {
   port: number;
   /** wrangler's output so far, for failure messages */
   output(): string;
+  /** resident memory of wrangler and workerd together (the process group), in bytes */
+  rss(): Promise<number>;
   /** one cron tick (`/__scheduled`, enabled by --test-scheduled) */
   scheduled(): Promise<void>;
   /** SIGKILL to the whole process group: the worker dies mid-whatever, as in a crash */
@@ -116,6 +118,10 @@ async function launch(command: string, args: string[], port: number, timeoutMs: 
     url,
     port,
     output: () => out,
+    async rss() {
+      const { stdout } = await execFileP("ps", ["-o", "rss=", "-g", String(child.pid)]);
+      return stdout.split("\n").reduce((sum, l) => sum + (Number(l.trim()) || 0), 0) * 1024;
+    },
     async scheduled() {
       const r = await fetch(`${url}/__scheduled?cron=*+*+*+*+*`);
       await r.arrayBuffer();

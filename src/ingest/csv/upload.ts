@@ -122,6 +122,8 @@ export async function stageMultipartFile(req: Request, bucket: R2Bucket, key: st
       let truncated = false;
       stream.on("limit", () => {
         truncated = true;
+        // Stop reading the request at once: the rest of an oversized body is never read.
+        failure ??= new UploadError("too_large", `The file is larger than the upload limit of ${maxBytes} bytes (MAX_UPLOAD_BYTES)`);
       });
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (truncated || failure) continue;
@@ -148,18 +150,25 @@ export async function stageMultipartFile(req: Request, bucket: R2Bucket, key: st
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (failure) continue; // drain the rest of the body without parsing it
+      if (failure) break;
       if (!bb.write(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) {
         await new Promise<void>((resolve) => bb.once("drain", resolve));
       }
     }
-    bb.end();
-    if (!failure) await closed;
-    await fileDone;
+    if (!failure) {
+      bb.end();
+      await closed;
+      await fileDone;
+    }
   } catch (err) {
     failure ??= err as Error;
   }
   if (failure) {
+    // The rest of the body is not read (a 200 MB upload over a 100 MB limit stops at the
+    // limit), and the parts staged so far are dropped.
+    await reader.cancel().catch(() => {});
+    bb.destroy();
+    await fileDone;
     await writer.abort();
     throw failure;
   }

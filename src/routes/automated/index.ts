@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
+import { readReplica } from "../../middleware/d1-session";
 import { automatedExports, automatedResults, fetchResult } from "../../runs";
 
 /**
@@ -17,6 +18,8 @@ import { automatedExports, automatedResults, fetchResult } from "../../runs";
 export const automatedRouter = createRouter();
 
 const view = requireToken("automated-exports-view");
+/** Read-only: served by a read replica as fresh as the client's bookmark (docs/architecture.md). */
+const replica = readReplica();
 
 const Result = z.object({ id: z.string(), expires_at: z.string().nullable(), created_at: z.string() });
 
@@ -27,7 +30,7 @@ automatedRouter.openapi(
     tags: ["automated exports"],
     summary: "Active exports with their most recent result",
     security: [{ bearerAuth: [] }],
-    middleware: [view] as const,
+    middleware: [replica, view] as const,
     responses: {
       200: {
         description: "Exports",
@@ -49,7 +52,7 @@ automatedRouter.openapi(
     tags: ["automated exports"],
     summary: "A signed download URL for one result (works without a token until it expires)",
     security: [{ bearerAuth: [] }],
-    middleware: [view] as const,
+    middleware: [replica, view] as const,
     request: { params: z.object({ result_id: z.string().min(1).max(100) }) },
     responses: {
       200: {
@@ -71,7 +74,7 @@ automatedRouter.openapi(
     tags: ["automated exports"],
     summary: "Results of one export, newest first",
     security: [{ bearerAuth: [] }],
-    middleware: [view] as const,
+    middleware: [replica, view] as const,
     request: {
       params: z.object({ name: z.string().min(1).max(100) }),
       query: z.object({

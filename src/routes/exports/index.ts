@@ -17,6 +17,7 @@ import {
 import { createRouter, validationError } from "../../lib/router";
 import { maskSecrets } from "../../lib/secrets";
 import { requireToken } from "../../middleware/auth";
+import { readReplica } from "../../middleware/d1-session";
 
 const LastRun = z
   .object({
@@ -148,6 +149,7 @@ exportsRouter.openapi(
     tags,
     security,
     summary: "List export definitions",
+    middleware: [readReplica()] as const,
     description: "Search by name, sort by name or created_at, filter by category, paginate.",
     request: { query: ListQuery },
     responses: {
@@ -179,6 +181,7 @@ exportsRouter.openapi(
     tags,
     security,
     summary: "Read an export definition",
+    middleware: [readReplica()] as const,
     request: { params: IdParam },
     responses: { 200: json(ExportDetail, "The export") },
   }),

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
+import { readReplica } from "../../middleware/d1-session";
 import { MODELS, getModel } from "../../models";
 import type { ModelDef } from "../../models";
 import { AGGREGATIONS_BY_TYPE, OPERATORS_BY_TYPE } from "../../models/operators";
@@ -37,7 +38,8 @@ const summary = (m: ModelDef) => ({
 });
 
 export const modelsRouter = createRouter();
-modelsRouter.use("*", requireToken(null));
+// Read-only: a read replica serves it (docs/architecture.md, "Read replicas").
+modelsRouter.use("*", readReplica(), requireToken(null));
 
 modelsRouter.openapi(
   createRoute({

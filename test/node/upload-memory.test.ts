@@ -1,0 +1,115 @@
+import { request } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type DevServer, devVars, startDevServer } from "./dev-server";
+
+/**
+ * A 200 MB chunked CSV upload (no Content-Length, so the declared-size check cannot refuse it)
+ * against `npm run dev`: the worker must answer 413 at MAX_UPLOAD_BYTES (100 MiB) without
+ * reading the rest, and a second such upload must not leave more memory behind than the first.
+ */
+const dir = mkdtempSync(join(tmpdir(), "ferry-upload-memory-"));
+let dev: DevServer | undefined;
+afterAll(async () => {
+  await dev?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const MiB = 1024 * 1024;
+const TOTAL = 200 * MiB;
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+async function json(url: string, body: unknown, auth: string) {
+  const r = await fetch(url, { method: "POST", headers: { Authorization: auth, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return (await r.json()) as Record<string, string>;
+}
+
+/** Streams a multipart body of `total` bytes, chunked; resolves with the status and the bytes written before it came. */
+function chunkedUpload(url: string, apiKey: string, total: number): Promise<{ status: number; sent: number; body: string }> {
+  const boundary = "ferry-memory-test";
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\ntimestamp,user_id,register_date,churn_date,kpi_id,value\r\n`);
+  const line = "2026-11-01 10:00:00,u-123456,2026-01-01,,dau,42\r\n";
+  const chunk = Buffer.from(line.repeat(Math.floor(MiB / line.length)));
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = request(url, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": `multipart/form-data; boundary=${boundary}`, "Transfer-Encoding": "chunked" },
+    });
+    req.on("response", (res) => {
+      answered = true;
+      const at = sent;
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, sent: at, body }));
+    });
+    req.on("error", (err) => {
+      if (!answered) reject(err);
+    });
+    const pump = () => {
+      if (sent === 0) {
+        req.write(head);
+        sent += head.length;
+      }
+      while (!answered && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once("drain", pump);
+      }
+      if (!answered) req.end(`\r\n--${boundary}--\r\n`);
+    };
+    pump();
+  });
+}
+
+describe("a 200 MB chunked CSV upload under npm run dev", () => {
+  it("is refused with 413 at the limit, without reading the rest, and a second one leaves no more memory behind", async () => {
+    dev = await startDevServer({ persistTo: dir, mode: "script", startTimeoutMs: 400_000 });
+    const admin = `Bearer ${devVars().ADMIN_TOKEN ?? "dev-admin-token"}`;
+    const tenant = await json(`${dev.url}/api/1/admin/tenants`, { name: "memory" }, admin);
+    const { api_key } = await json(`${dev.url}/api/1/admin/tenants/${tenant.id}/api-keys`, { name: "k" }, admin);
+
+    // Warm the upload path with a small file, then settle.
+    const small = await chunkedUpload(`${dev.url}/v1/kpis/csv`, api_key as string, 64 * 1024);
+    expect(small.status, small.body).toBe(201);
+    await sleep(3000);
+    const idle = await dev.rss();
+
+    let peak = idle;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, await dev!.rss());
+        await sleep(200);
+      }
+    })();
+    const started = Date.now();
+    const big = await chunkedUpload(`${dev.url}/v1/kpis/csv`, api_key as string, TOTAL);
+    const seconds = (Date.now() - started) / 1000;
+    await sleep(20_000);
+    const after = await dev.rss();
+    // The same again: memory that a request keeps would grow by another step.
+    const again = await chunkedUpload(`${dev.url}/v1/kpis/csv`, api_key as string, TOTAL);
+    await sleep(20_000);
+    sampling = false;
+    await sampler;
+    const afterSecond = await dev.rss();
+
+    const mb = (n: number) => Math.round(n / MiB);
+    console.log(
+      `[upload-memory] 413 after ${mb(big.sent)} MiB of ${mb(TOTAL)} MiB sent in ${seconds.toFixed(1)} s (second: ${mb(again.sent)} MiB); ` +
+        `RSS idle ${mb(idle)} MiB, peak ${mb(peak)} MiB, 20 s after ${mb(after)} MiB, 20 s after a second upload ${mb(afterSecond)} MiB`,
+    );
+    for (const r of [big, again]) {
+      expect(r.status, r.body).toBe(413);
+      expect(JSON.parse(r.body).message).toMatch(/larger than the upload limit of 104857600 bytes/);
+      // Refused at the limit: well before the whole body was sent.
+      expect(r.sent).toBeLessThan(TOTAL - 50 * MiB);
+    }
+    // Whatever the first refused upload left resident (the runtime keeps its high-water mark),
+    // a second one does not add to it: no request keeps its buffers.
+    expect(afterSecond).toBeLessThan(after + 32 * MiB);
+  }, 900_000);
+});
