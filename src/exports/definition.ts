@@ -39,8 +39,8 @@ export const FORMAT_OPTIONS = {
   csv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
   psv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
   tsv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
-  json: [],
-  ndjson: [],
+  json: ["json_values"],
+  ndjson: ["json_values"],
   xml: [],
   parquet: [],
   txt: ["newline", "header"],
@@ -80,6 +80,11 @@ export const FormatSpec = z.strictObject({
   formula_protection: z.boolean().optional(),
   /** csv, psv, tsv: start the file with a UTF-8 byte order mark (lets Excel detect UTF-8) */
   bom: z.boolean().optional(),
+  /**
+   * json, ndjson: `native` (default) writes numbers as JSON numbers; `string` writes every
+   * non-null value as a JSON string ("haswon": "0"), as the automated exports reference's payloads do.
+   */
+  json_values: z.enum(["native", "string"]).optional(),
 }).superRefine((f, ctx) => {
   const allowed: readonly string[] = FORMAT_OPTIONS[f.type];
   for (const [k, v] of Object.entries(f)) {
