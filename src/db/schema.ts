@@ -58,6 +58,8 @@ export const clients = sqliteTable(
     permissions: text("permissions", { mode: "json" }).$type<string[]>().notNull(),
     created_at: integer("created_at").notNull(),
     revoked_at: integer("revoked_at"),
+    /** lifetime of the access tokens issued to this client; NULL = TOKEN_TTL_SECONDS (src/tenants/tokens.ts) */
+    token_ttl_seconds: integer("token_ttl_seconds"),
   },
   (t) => [index("clients_tenant").on(t.tenant_id)],
 );

@@ -182,6 +182,13 @@ export const ExportBody = z.strictObject({
   target: Target.default({ type: "download" }),
   notification: Notification.optional(),
   encryption: Encryption.optional(),
+  /**
+   * Listed by the automated exports API (GET /api/1/data-exporter/automated, its results and
+   * fetch). Default true: the reference lists "all active automated-exports", and every active
+   * definition was listed before the flag existed; false keeps a definition out of that API
+   * (its runs stay in /api/1/exports/:id/runs).
+   */
+  automated: z.boolean().default(true),
   /** days a finished file is kept */
   retention_days: z.number().int().min(1).max(3650).default(7),
   status: z.enum(["draft", "active"]).default("active"),

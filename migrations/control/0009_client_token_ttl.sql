@@ -1,0 +1,1 @@
+ALTER TABLE `clients` ADD `token_ttl_seconds` integer;
