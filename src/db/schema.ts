@@ -395,6 +395,10 @@ export const source_files = sqliteTable(
     model: text("model").notNull(),
     format: text("format", { enum: ["ndjson", "csv", "parquet"] }).notNull(),
     gzip: integer("gzip").notNull().default(0),
+    /** 1: an OpenPGP file (`.gpg`, `.pgp`), decrypted into R2 before it is read (src/ingest/sources/decrypt.ts) */
+    encrypted: integer("encrypted").notNull().default(0),
+    /** encrypted files: the size of the decrypted copy in R2, once it is there (NULL before) */
+    decrypted_size: integer("decrypted_size"),
     status: text("status", { enum: INGESTION_STATUSES }).notNull(),
     /** CSV: JSON array of the header's columns once read */
     columns: text("columns"),

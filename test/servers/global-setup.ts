@@ -14,6 +14,7 @@ import ssh2 from "ssh2";
 import type { TestProject } from "vitest/node";
 import { startAzure } from "./azure";
 import { startFtp } from "./ftp";
+import { startGpg } from "./gpg";
 import { type S3Fault, startS3 } from "./s3";
 import { startSftp } from "./sftp";
 import { startSilent } from "./silent";
@@ -77,6 +78,7 @@ export default async function setup(project: TestProject) {
     startSilent(),
   ]);
 
+  const gpg = startGpg();
   const roots: Record<string, string> = { ftp: ftp.root, ftps: ftps.root, ftpsImplicit: ftpsImplicit.root, sftp: sftp.root };
   // Webhook receiver: POST /webhooks/<name> records the call; GET /webhooks?name= returns them.
   const hooks = new Map<string, { headers: http.IncomingHttpHeaders; body: string }[]>();
@@ -114,6 +116,13 @@ export default async function setup(project: TestProject) {
           const r = await s3.getObject(q.get("bucket") ?? "", q.get("key") ?? "");
           res.writeHead(r.status);
           return res.end(r.body);
+        }
+        case "GET /gpg/key":
+          return json(200, gpg.key());
+        case "POST /gpg/encrypt": {
+          // body: the plain bytes; ?armor=1 for an ASCII-armored message
+          res.writeHead(200, { "content-type": "application/octet-stream" });
+          return res.end(gpg.encrypt(body, q.get("armor") === "1"));
         }
         case "POST /azure/faults":
           azure.addFault(JSON.parse(body.toString()));
@@ -166,6 +175,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await new Promise((r) => control.close(r));
+    gpg.close();
     await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), ftpsImplicit.close(), sftp.close(), azure.close(), silent.close()]);
   };
 }
