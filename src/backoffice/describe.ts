@@ -1,5 +1,6 @@
 import type { Condition, ExportBody } from "../exports/definition";
 import { getModel } from "../models";
+import { ftpPort } from "../targets/config";
 
 /** An export definition in words, for the export page ("the definition in words"). Pure. */
 
@@ -71,7 +72,7 @@ export function describeTarget(t: ExportBody["target"]): string {
       return `uploaded to S3 bucket ${t.bucket} at ${t.endpoint} as ${t.key}`;
     case "ftp":
     case "ftps":
-      return `uploaded by ${t.type.toUpperCase()} to ${t.username}@${t.host}:${t.port} as ${t.path}`;
+      return `uploaded by ${t.type === "ftps" && t.tls === "implicit" ? "FTPS (implicit TLS)" : t.type.toUpperCase()} to ${t.username}@${t.host}:${ftpPort(t)} as ${t.path}`;
     case "sftp":
       return `uploaded by SFTP to ${t.username}@${t.host}:${t.port} as ${t.path}`;
     case "azure":

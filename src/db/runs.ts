@@ -232,6 +232,12 @@ const isResult = (tenantId: string, now: number) =>
 export type ResultRow = Pick<RunRow, "id" | "expires_at" | "created_at">;
 
 /** Every active export of a tenant by name, with its newest result (or null), in one statement. */
+/**
+ * The definition's `automated` flag (ExportBody; absent in definitions saved before it, which
+ * counts as true). Read from the stored JSON: the list scans one tenant's definitions only.
+ */
+const automatedDefinition = sql`coalesce(json_extract(${exports.definition}, '$.automated'), 1) = 1`;
+
 export async function activeExportsWithLastResult(
   db: ControlDb,
   tenantId: string,
@@ -244,7 +250,7 @@ export async function activeExportsWithLastResult(
     .select({ id: exports.id, name: exports.name, run_id: export_runs.id, expires_at: export_runs.expires_at, created_at: export_runs.created_at })
     .from(exports)
     .leftJoin(export_runs, eq(export_runs.id, newest))
-    .where(and(eq(exports.tenant_id, tenantId), eq(exports.status, "active"), isNull(exports.deleted_at)))
+    .where(and(eq(exports.tenant_id, tenantId), eq(exports.status, "active"), isNull(exports.deleted_at), automatedDefinition))
     .orderBy(exports.name)
     .all();
   return rows.map((r) => ({

@@ -58,6 +58,8 @@ export const clients = sqliteTable(
     permissions: text("permissions", { mode: "json" }).$type<string[]>().notNull(),
     created_at: integer("created_at").notNull(),
     revoked_at: integer("revoked_at"),
+    /** lifetime of the access tokens issued to this client; NULL = TOKEN_TTL_SECONDS (src/tenants/tokens.ts) */
+    token_ttl_seconds: integer("token_ttl_seconds"),
   },
   (t) => [index("clients_tenant").on(t.tenant_id)],
 );
@@ -417,6 +419,10 @@ export const source_files = sqliteTable(
     model: text("model").notNull(),
     format: text("format", { enum: ["ndjson", "csv", "parquet"] }).notNull(),
     gzip: integer("gzip").notNull().default(0),
+    /** 1: an OpenPGP file (`.gpg`, `.pgp`), decrypted into R2 before it is read (src/ingest/sources/decrypt.ts) */
+    encrypted: integer("encrypted").notNull().default(0),
+    /** encrypted files: the size of the decrypted copy in R2, once it is there (NULL before) */
+    decrypted_size: integer("decrypted_size"),
     status: text("status", { enum: INGESTION_STATUSES }).notNull(),
     /** CSV: JSON array of the header's columns once read */
     columns: text("columns"),

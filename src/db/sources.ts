@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { utf8Length } from "../lib/utf8";
 import { chainId } from "./chains";
@@ -180,6 +180,7 @@ export interface ListedFile {
   model: string;
   format: SourceFile["format"];
   gzip: boolean;
+  encrypted: boolean;
 }
 
 /**
@@ -208,14 +209,14 @@ export async function insertDiscoveredFiles(
 ): Promise<string[]> {
   if (!files.length) return [];
   if (files.length > DISCOVERED_PER_BATCH) throw new Error(`at most ${DISCOVERED_PER_BATCH} files per batch`);
-  const json = JSON.stringify(files.map((f) => [f.id, f.key, f.etag, f.size, f.model, f.format, f.gzip ? 1 : 0]));
+  const json = JSON.stringify(files.map((f) => [f.id, f.key, f.etag, f.size, f.model, f.format, f.gzip ? 1 : 0, f.encrypted ? 1 : 0]));
   if (utf8Length(json) > 100_000) throw new Error("listed keys too long for one statement");
   // Raw statements on the binding: drizzle's D1 batch cannot run a raw query with parameters.
   const [created] = await d1.batch<{ id: string }>([
     d1
       .prepare(
-        `INSERT INTO source_files (id, source_id, tenant_id, key, etag, size, model, format, gzip, status, position, next_line, created_at, updated_at)
-         SELECT value->>0, ?1, ?2, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, 'pending', 0, 1, ?3, ?3 FROM json_each(?4)
+        `INSERT INTO source_files (id, source_id, tenant_id, key, etag, size, model, format, gzip, encrypted, status, position, next_line, created_at, updated_at)
+         SELECT value->>0, ?1, ?2, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, 'pending', 0, 1, ?3, ?3 FROM json_each(?4)
          WHERE true ON CONFLICT (source_id, key, etag) DO NOTHING RETURNING id`,
       )
       .bind(source.id, source.tenant_id, now, json),
@@ -276,6 +277,27 @@ export async function recordFileChunk(db: ControlDb, tenantId: string, fileId: s
   const statements: BatchItem<"sqlite">[] = [...errors, advance];
   const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   return changes(results[results.length - 1]) > 0;
+}
+
+/**
+ * Records that an encrypted file's decrypted copy is in R2 (its size), once: only while the file
+ * is open, at position 0 and without a copy yet. Returns whether this call recorded it.
+ */
+export async function recordDecryptedCopy(db: ControlDb, tenantId: string, fileId: string, size: number, now: number): Promise<boolean> {
+  const r = await db
+    .update(source_files)
+    .set({ decrypted_size: size, updated_at: now })
+    .where(
+      and(
+        eq(source_files.id, fileId),
+        eq(source_files.tenant_id, tenantId),
+        eq(source_files.position, 0),
+        isNull(source_files.decrypted_size),
+        inArray(source_files.status, OPEN),
+      ),
+    )
+    .run();
+  return r.meta.changes > 0;
 }
 
 /** Stops an open file at checkpoint `position` with a reason a person can act on. Returns whether it stopped it. */

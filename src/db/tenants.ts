@@ -85,6 +85,27 @@ export async function revokeClient(db: ControlDb, tenantId: string, clientId: st
   return r.meta.changes > 0;
 }
 
+/**
+ * Changes a client's name and/or token lifetime (null = the default); the updated row, or
+ * undefined when the client is not the tenant's.
+ */
+export async function updateClient(
+  db: ControlDb,
+  tenantId: string,
+  clientId: string,
+  change: Partial<Pick<Client, "name" | "token_ttl_seconds">>,
+): Promise<Client | undefined> {
+  if (Object.keys(change).length === 0) {
+    return db.select().from(clients).where(and(eq(clients.id, clientId), eq(clients.tenant_id, tenantId))).get();
+  }
+  return db
+    .update(clients)
+    .set(change)
+    .where(and(eq(clients.id, clientId), eq(clients.tenant_id, tenantId)))
+    .returning()
+    .get();
+}
+
 // ---------------------------------------------------------------- API keys
 
 export type ApiKeyWithShard = ApiKey & { shard: number; rate_limits: TenantRateLimits | null };

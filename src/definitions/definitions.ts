@@ -108,19 +108,21 @@ export function assertValidDefinition(def: ExportBody): void {
 }
 
 /**
- * The notification webhook must point at a public host, checked when the definition is saved
- * (as a source's webhook_url is) and again before each send (src/runs/webhook.ts), since a
- * name can change what it resolves to.
+ * The notification's webhook and its email relay must be public hosts, checked when the
+ * definition is saved (as a source's webhook_url is) and again before each send
+ * (src/runs/webhook.ts, src/runs/email.ts), since a name can change what it resolves to.
  */
 async function assertNotificationHost(s: Services, def: ExportBody): Promise<void> {
-  if (!def.notification) return;
-  try {
-    await checkTargetHost(s.env, new URL(def.notification.webhook_url).hostname);
-  } catch (err) {
-    if (!(err instanceof TargetError)) throw err;
-    throw new ApiError("validation_failed", `Invalid export definition: notification.webhook_url: ${err.message}`, {
-      details: [{ path: "notification.webhook_url", message: err.message }],
-    });
+  const hosts: [string, string][] = [];
+  if (def.notification?.webhook_url) hosts.push(["notification.webhook_url", new URL(def.notification.webhook_url).hostname]);
+  if (def.notification?.email) hosts.push(["notification.email.relay.host", def.notification.email.relay.host]);
+  for (const [path, host] of hosts) {
+    try {
+      await checkTargetHost(s.env, host);
+    } catch (err) {
+      if (!(err instanceof TargetError)) throw err;
+      throw new ApiError("validation_failed", `Invalid export definition: ${path}: ${err.message}`, { details: [{ path, message: err.message }] });
+    }
   }
 }
 

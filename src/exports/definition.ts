@@ -39,8 +39,8 @@ export const FORMAT_OPTIONS = {
   csv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
   psv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
   tsv: ["delimiter", "enclosure", "newline", "header", "formula_protection", "bom"],
-  json: [],
-  ndjson: [],
+  json: ["json_values"],
+  ndjson: ["json_values"],
   xml: [],
   parquet: [],
   txt: ["newline", "header"],
@@ -80,6 +80,11 @@ export const FormatSpec = z.strictObject({
   formula_protection: z.boolean().optional(),
   /** csv, psv, tsv: start the file with a UTF-8 byte order mark (lets Excel detect UTF-8) */
   bom: z.boolean().optional(),
+  /**
+   * json, ndjson: `native` (default) writes numbers as JSON numbers; `string` writes every
+   * non-null value as a JSON string ("haswon": "0"), as the automated exports reference's payloads do.
+   */
+  json_values: z.enum(["native", "string"]).optional(),
 }).superRefine((f, ctx) => {
   const allowed: readonly string[] = FORMAT_OPTIONS[f.type];
   for (const [k, v] of Object.entries(f)) {
@@ -214,6 +219,13 @@ export const ExportBody = z.strictObject({
   target: Target.default({ type: "download" }),
   notification: Notification.optional(),
   encryption: Encryption.optional(),
+  /**
+   * Listed by the automated exports API (GET /api/1/data-exporter/automated, its results and
+   * fetch). Default true: the reference lists "all active automated-exports", and every active
+   * definition was listed before the flag existed; false keeps a definition out of that API
+   * (its runs stay in /api/1/exports/:id/runs).
+   */
+  automated: z.boolean().default(true),
   /** days a finished file is kept */
   retention_days: z.number().int().min(1).max(3650).default(7),
   status: z.enum(["draft", "active"]).default("active"),

@@ -56,16 +56,30 @@ export type S3Target = z.infer<typeof S3Target>;
 
 const FtpBase = {
   host: Host,
-  port: z.number().int().min(1).max(65535).default(21),
+  /** default 21, or 990 for implicit TLS (see ftpPort) */
+  port: z.number().int().min(1).max(65535).optional(),
   username: z.string().min(1).max(256).regex(NO_CONTROL, "username: must not contain control characters"),
   password: secret(Required("password").regex(NO_CONTROL, "password: must not contain control characters")),
   path: Template(`/${UNIQUE_FILE_NAME}`),
 };
 export const PlainFtpTarget = z.strictObject({ type: z.literal("ftp"), ...FtpBase });
-/** explicit TLS (AUTH TLS on the plain port, RFC 4217); data channel encrypted too (PROT P) */
-export const FtpsTarget = z.strictObject({ type: z.literal("ftps"), ...FtpBase });
+/**
+ * FTP over TLS; the data channel is encrypted too (PROT P). `tls: "explicit"` (the default, so
+ * definitions stored before the option keep their meaning): AUTH TLS on the plain port, RFC 4217.
+ * `tls: "implicit"`: TLS from the first byte, conventionally on port 990.
+ */
+export const FtpsTarget = z.strictObject({
+  type: z.literal("ftps"),
+  ...FtpBase,
+  tls: z.enum(["explicit", "implicit"]).default("explicit").describe("explicit: AUTH TLS on port 21; implicit: TLS from the first byte, port 990"),
+});
 export const FtpTarget = z.discriminatedUnion("type", [PlainFtpTarget, FtpsTarget]);
 export type FtpTarget = z.infer<typeof FtpTarget>;
+
+/** How the control connection is secured: none (ftp), explicit (AUTH TLS) or implicit. */
+export const ftpTls = (cfg: FtpTarget): "none" | "explicit" | "implicit" => (cfg.type === "ftps" ? cfg.tls : "none");
+/** The port given, else the protocol's default: 990 for implicit FTPS (RFC 4217 section 15's ftps), 21 otherwise. */
+export const ftpPort = (cfg: FtpTarget): number => cfg.port ?? (ftpTls(cfg) === "implicit" ? 990 : 21);
 
 export const SftpTarget = z
   .object({

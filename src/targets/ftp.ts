@@ -1,5 +1,6 @@
 /**
- * FTP and FTPS (explicit TLS, RFC 4217) over `cloudflare:sockets`.
+ * FTP and FTPS (explicit TLS, RFC 4217, or implicit TLS from the first byte, usually port 990)
+ * over `cloudflare:sockets`.
  *
  * Why not basic-ftp: it runs in workerd for plain FTP, but its AUTH TLS upgrade goes
  * through node:tls over a node:net socket, which in workerd always has a read pending;
@@ -15,7 +16,7 @@
 import { connect } from "cloudflare:sockets";
 import type { Env } from "../env";
 import { checkTargetHost } from "./hosts";
-import type { FtpTarget } from "./config";
+import { type FtpTarget, ftpPort, ftpTls } from "./config";
 import { choosePartSize } from "./http";
 import {
   type DeliveryOptions,
@@ -46,10 +47,11 @@ class FtpSession {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly secure: boolean,
+    private readonly tls: "none" | "explicit" | "implicit",
     private readonly timeoutMs: number,
   ) {
-    this.socket = connect({ hostname: host, port }, { secureTransport: secure ? "starttls" : "off", allowHalfOpen: false });
+    const secureTransport = tls === "implicit" ? "on" : tls === "explicit" ? "starttls" : "off";
+    this.socket = connect({ hostname: host, port }, { secureTransport, allowHalfOpen: false });
     this.reader = this.socket.readable.getReader();
     this.writer = this.socket.writable.getWriter();
   }
@@ -127,7 +129,7 @@ class FtpSession {
       if (!m) throw new TargetError("refused", `FTP: unreadable PASV reply from ${this.host}: ${firstLine(p)}`);
       port = Number(m[5]) * 256 + Number(m[6]);
     }
-    return connect({ hostname: this.host, port }, { secureTransport: this.secure ? "on" : "off", allowHalfOpen: false });
+    return connect({ hostname: this.host, port }, { secureTransport: this.tls === "none" ? "off" : "on", allowHalfOpen: false });
   }
 
   async close(): Promise<void> {
@@ -161,14 +163,15 @@ function connectError(err: unknown, host: string, port: number): TargetError {
 
 async function openSession(env: Env, cfg: FtpTarget, opts: DeliveryOptions): Promise<FtpSession> {
   await checkTargetHost(env, cfg.host);
-  const secure = cfg.type === "ftps";
-  const s = new FtpSession(cfg.host, cfg.port, secure, opts.timeoutMs ?? 30_000);
+  const tls = ftpTls(cfg);
+  const port = ftpPort(cfg);
+  const s = new FtpSession(cfg.host, port, tls, opts.timeoutMs ?? 30_000);
   try {
     const greeting = await s.reply();
     if (greeting.code !== 220) throw replyError(greeting, "greeting", cfg.host);
-    if (secure) await s.upgrade();
+    if (tls === "explicit") await s.upgrade();
     await s.login(cfg.username, cfg.password);
-    if (secure) {
+    if (tls !== "none") {
       await s.expect("PBSZ 0", [200], "PBSZ");
       await s.expect("PROT P", [200], "PROT P (encrypted data channel)");
     }
@@ -176,7 +179,7 @@ async function openSession(env: Env, cfg: FtpTarget, opts: DeliveryOptions): Pro
     return s;
   } catch (err) {
     await s.close();
-    throw connectError(err, cfg.host, cfg.port);
+    throw connectError(err, cfg.host, port);
   }
 }
 
@@ -198,7 +201,7 @@ export interface FtpUploadState extends UploadState {
   temp: string;
 }
 
-const locationOf = (cfg: FtpTarget, path: string) => `${cfg.type === "ftps" ? "ftps" : "ftp"}://${cfg.host}:${cfg.port}${path.startsWith("/") ? "" : "/"}${path}`;
+const locationOf = (cfg: FtpTarget, path: string) => `${cfg.type === "ftps" ? "ftps" : "ftp"}://${cfg.host}:${ftpPort(cfg)}${path.startsWith("/") ? "" : "/"}${path}`;
 
 /** Runs `fn` on a logged-in session and closes it; any failure is classified. */
 async function withSession<T>(env: Env, cfg: FtpTarget, opts: DeliveryOptions, fn: (s: FtpSession) => Promise<T>): Promise<T> {
@@ -207,7 +210,7 @@ async function withSession<T>(env: Env, cfg: FtpTarget, opts: DeliveryOptions, f
     return await fn(s);
   } catch (err) {
     if (err instanceof UploadRestart) throw err;
-    throw connectError(err, cfg.host, cfg.port);
+    throw connectError(err, cfg.host, ftpPort(cfg));
   } finally {
     await s.close();
   }

@@ -9,6 +9,7 @@ import {
   listTenantsUnscoped,
   revokeApiKey as revokeApiKeyRow,
   revokeClient as revokeClientRow,
+  updateClient as updateClientRow,
   getTenant as getTenantRow,
   setTenantRateLimits as setTenantRateLimitsRow,
 } from "../db/tenants";
@@ -59,7 +60,7 @@ export function listTenants(s: Services) {
   return listTenantsUnscoped(s.db);
 }
 
-export async function createClient(s: Services, tenantId: string, name: string, permissions: Permission[]) {
+export async function createClient(s: Services, tenantId: string, name: string, permissions: Permission[], tokenTtlSeconds: number | null = null) {
   const id = newId("cli");
   const secret = randomSecret("fcs");
   await insertClient(s.db, {
@@ -70,8 +71,21 @@ export async function createClient(s: Services, tenantId: string, name: string, 
     permissions,
     created_at: s.clock.seconds(),
     revoked_at: null,
+    token_ttl_seconds: tokenTtlSeconds,
   });
-  return { id, secret, permissions };
+  return { id, secret, permissions, token_ttl_seconds: tokenTtlSeconds };
+}
+
+/**
+ * Renames a client or changes the lifetime of the tokens it gets (null = the default). A
+ * shorter lifetime also refuses the client's tokens issued for longer (verifyAccessToken).
+ */
+export async function updateClient(s: Services, tenantId: string, clientId: string, change: { name?: string; token_ttl_seconds?: number | null }) {
+  const row = await updateClientRow(s.db, tenantId, clientId, change);
+  clientCache.delete(clientId);
+  if (!row) return undefined;
+  const { secret_hash: _, ...client } = row;
+  return client;
 }
 
 /** A tenant's clients, without their secret hashes. */
@@ -124,11 +138,11 @@ export async function authenticateClient(
   s: Services,
   clientId: string,
   secret: string,
-): Promise<{ id: string; tenantId: string; permissions: string[] } | null> {
+): Promise<{ id: string; tenantId: string; permissions: string[]; tokenTtlSeconds: number | null } | null> {
   const row = await getClientUnscoped(s.db, clientId);
   const ok = await timingSafeEqualStr(await sha256Hex(secret), row?.secret_hash ?? DUMMY_HASH);
   if (!row || !ok || row.revoked_at !== null) return null;
-  return { id: row.id, tenantId: row.tenant_id, permissions: row.permissions };
+  return { id: row.id, tenantId: row.tenant_id, permissions: row.permissions, tokenTtlSeconds: row.token_ttl_seconds };
 }
 
 interface ClientState {
@@ -137,6 +151,8 @@ interface ClientState {
   rateLimits: TenantRateLimits | null;
   permissions: string[];
   active: boolean;
+  /** the client's own token lifetime; null = the default */
+  tokenTtlSeconds: number | null;
 }
 const clientCache = new TtlCache<ClientState>(CREDENTIAL_CACHE_MS);
 
@@ -146,7 +162,7 @@ export async function clientState(s: Services, clientId: string): Promise<Client
   if (hit) return hit;
   const row = await getClientUnscoped(s.db, clientId);
   if (!row) return null;
-  const state = { tenantId: row.tenant_id, shard: row.shard, rateLimits: row.rate_limits, permissions: row.permissions, active: row.revoked_at === null };
+  const state = { tenantId: row.tenant_id, shard: row.shard, rateLimits: row.rate_limits, permissions: row.permissions, active: row.revoked_at === null, tokenTtlSeconds: row.token_ttl_seconds };
   clientCache.set(clientId, state);
   return state;
 }

@@ -35,6 +35,31 @@ describe("json", () => {
   });
 });
 
+describe("json_values: string", () => {
+  const data: Row[] = [
+    { userid: "u1", haswon: 0, value: 10000, avg: 100.5, neg: -7, claimed_date: null, big: 1e21, nan: Number.NaN },
+    { userid: "u2", haswon: 1, value: 0, avg: 0.1, neg: 0, claimed_date: "2026-01-02 00:00:00", big: 2, nan: 1 },
+  ];
+  const cols = Object.keys(data[0]!);
+  const asStrings = [
+    { userid: "u1", haswon: "0", value: "10000", avg: "100.5", neg: "-7", claimed_date: null, big: "1e+21", nan: null },
+    { userid: "u2", haswon: "1", value: "0", avg: "0.1", neg: "0", claimed_date: "2026-01-02 00:00:00", big: "2", nan: "1" },
+  ];
+
+  it("json: every value but null is a string, as in the automated exports payloads; native stays numbers", () => {
+    const doc = JSON.parse(text(produce(body({ name: "win-info", format: { type: "json", json_values: "string" } }), cols, data, 1)));
+    expect(doc).toEqual({ win_info: asStrings });
+    const native = JSON.parse(text(produce(body({ name: "win-info", format: { type: "json", json_values: "native" } }), cols, data)));
+    expect(native.win_info[0]).toMatchObject({ haswon: 0, value: 10000, avg: 100.5, claimed_date: null, nan: null });
+    expect(text(produce(body({ format: { type: "json" } }), cols, data))).toBe(text(produce(body({ format: { type: "json", json_values: "native" } }), cols, data)));
+  });
+
+  it("ndjson: the same per line", () => {
+    const s = text(produce(body({ format: { type: "ndjson", json_values: "string" } }), cols, data));
+    expect(s.slice(0, -1).split("\n").map((l) => JSON.parse(l))).toEqual(asStrings);
+  });
+});
+
 describe("ndjson", () => {
   it("is one object per LF-terminated line, split or not", () => {
     const def = body({ format: { type: "ndjson" } });

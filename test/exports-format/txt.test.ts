@@ -95,8 +95,11 @@ describe("txt (fixed width)", () => {
       expect(r.success, JSON.stringify(format)).toBe(false);
       return r.success ? [] : r.error.issues.map((i) => [i.path.join("."), i.message]);
     };
-    expect(bad({ type: "json", delimiter: ";" })).toEqual([["format.delimiter", "delimiter does not apply to the json format (it has no options); remove it"]]);
+    expect(bad({ type: "json", delimiter: ";" })).toEqual([["format.delimiter", "delimiter does not apply to the json format (its options: json_values); remove it"]]);
     expect(bad({ type: "parquet", header: true })[0]?.[0]).toBe("format.header");
+    expect(bad({ type: "parquet", json_values: "string" })).toEqual([["format.json_values", "json_values does not apply to the parquet format (it has no options); remove it"]]);
+    expect(bad({ type: "csv", json_values: "string" })[0]?.[0]).toBe("format.json_values");
+    expect(bad({ type: "json", json_values: "text" })[0]?.[0]).toBe("format.json_values");
     expect(bad({ type: "txt", bom: true })).toEqual([["format.bom", "bom does not apply to the txt format (its options: newline, header); remove it"]]);
     expect(bad({ type: "txt", delimiter: "|" })[0]?.[0]).toBe("format.delimiter");
     // width is a txt option

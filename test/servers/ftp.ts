@@ -1,6 +1,7 @@
 /**
  * Loopback FTP servers (ftp-srv): one plain, one with explicit TLS (AUTH TLS) that
- * refuses to log in before the channel is encrypted. Both refuse wrong passwords.
+ * refuses to log in before the channel is encrypted, one with implicit TLS (TLS from the
+ * first byte, as on port 990). All refuse wrong passwords.
  */
 import { mkdtempSync } from "node:fs";
 import type { AddressInfo } from "node:net";
@@ -32,12 +33,13 @@ registry.AUTH!.handler = function (this: any, { command }: { command: { arg: str
   return Promise.resolve();
 };
 
-export async function startFtp(opts: { user: string; password: string; tls?: { key: string; cert: string } }) {
+export async function startFtp(opts: { user: string; password: string; tls?: { key: string; cert: string }; implicit?: boolean }) {
   const root = mkdtempSync(join(tmpdir(), opts.tls ? "ferry-ftps-" : "ferry-ftp-"));
   // Passive data ports: a random window so parallel test runs on one machine rarely meet.
   const pasvMin = 40_000 + Math.floor(Math.random() * 200) * 100;
   const server = new FtpSrv({
-    url: "ftp://127.0.0.1:0",
+    // ftps:// with tls options: ftp-srv listens with tls.createServer (implicit TLS).
+    url: opts.implicit ? "ftps://127.0.0.1:0" : "ftp://127.0.0.1:0",
     pasv_url: "127.0.0.1",
     pasv_min: pasvMin,
     pasv_max: pasvMin + 99,

@@ -14,6 +14,7 @@ import ssh2 from "ssh2";
 import type { TestProject } from "vitest/node";
 import { startAzure } from "./azure";
 import { startFtp } from "./ftp";
+import { startGpg } from "./gpg";
 import { type S3Fault, startS3 } from "./s3";
 import { startSftp } from "./sftp";
 import { startSilent } from "./silent";
@@ -26,6 +27,8 @@ export interface TargetServers {
   s3: { endpoint: string; port: number; region: string; accessKeyId: string; secretAccessKey: string };
   ftp: { host: string; port: number; user: string; password: string };
   ftps: { host: string; port: number; user: string; password: string; cert: string };
+  /** FTPS with implicit TLS (TLS from the first byte, as on port 990) */
+  ftpsImplicit: { host: string; port: number; user: string; password: string };
   sftp: { host: string; port: number; user: string; password: string; privateKey: string; rsaPrivateKey: string };
   azure: { endpoint: string; sas: string };
   /** Accepts TCP connections and never answers (handshake timeouts). */
@@ -68,17 +71,19 @@ export default async function setup(project: TestProject) {
   const azureSig = "c2lnbmF0dXJlLWZvci10ZXN0cw==";
   const azureSas = `sv=2022-11-02&ss=b&srt=co&sp=rwc&se=2099-01-01T00:00:00Z&spr=https,http&sig=${encodeURIComponent(azureSig)}`;
 
-  const [s3, ftp, ftps, sftp, azure, silent, smtp] = await Promise.all([
+  const [s3, ftp, ftps, ftpsImplicit, sftp, azure, silent, smtp] = await Promise.all([
     startS3(s3Creds),
     startFtp({ user, password }),
     startFtp({ user, password, tls: { key: pems.key, cert: pems.cert } }),
+    startFtp({ user, password, tls: { key: pems.key, cert: pems.cert }, implicit: true }),
     startSftp({ user, password, publicKeys: [ed.public, rsa.public] }),
     startAzure({ account: "ferrytest", sig: azureSig }),
     startSilent(),
     startSmtp({ user, password, key: pems.key, cert: pems.cert }),
   ]);
 
-  const roots: Record<string, string> = { ftp: ftp.root, ftps: ftps.root, sftp: sftp.root };
+  const gpg = startGpg();
+  const roots: Record<string, string> = { ftp: ftp.root, ftps: ftps.root, ftpsImplicit: ftpsImplicit.root, sftp: sftp.root };
   // Webhook receiver: POST /webhooks/<name> records the call; GET /webhooks?name= returns them.
   const hooks = new Map<string, { headers: http.IncomingHttpHeaders; body: string }[]>();
   const control = http.createServer(async (req, res) => {
@@ -118,6 +123,13 @@ export default async function setup(project: TestProject) {
           res.writeHead(r.status);
           return res.end(r.body);
         }
+        case "GET /gpg/key":
+          return json(200, gpg.key());
+        case "POST /gpg/encrypt": {
+          // body: the plain bytes; ?armor=1 for an ASCII-armored message
+          res.writeHead(200, { "content-type": "application/octet-stream" });
+          return res.end(gpg.encrypt(body, q.get("armor") === "1"));
+        }
         case "POST /azure/faults":
           azure.addFault(JSON.parse(body.toString()));
           return json(200, { ok: true });
@@ -132,13 +144,13 @@ export default async function setup(project: TestProject) {
         case "POST /file/append": {
           // Appends the body to a stored file, as a stray writer on the customer's server would.
           const root = roots[q.get("server") ?? ""];
-          if (!root) return json(400, { error: "server must be ftp, ftps or sftp" });
+          if (!root) return json(400, { error: "server must be ftp, ftps, ftpsImplicit or sftp" });
           appendFileSync(join(root, normalize(`/${q.get("path") ?? ""}`)), body);
           return json(200, { ok: true });
         }
         case "GET /file": {
           const root = roots[q.get("server") ?? ""];
-          if (!root) return json(400, { error: "server must be ftp, ftps or sftp" });
+          if (!root) return json(400, { error: "server must be ftp, ftps, ftpsImplicit or sftp" });
           try {
             const data = readFileSync(join(root, normalize(`/${q.get("path") ?? ""}`)));
             res.writeHead(200);
@@ -161,6 +173,7 @@ export default async function setup(project: TestProject) {
     s3: { endpoint: s3.endpoint, port: s3.port, ...s3Creds },
     ftp: { host: "127.0.0.1", port: ftp.port, user, password },
     ftps: { host: "127.0.0.1", port: ftps.port, user, password, cert: pems.cert },
+    ftpsImplicit: { host: "127.0.0.1", port: ftpsImplicit.port, user, password },
     sftp: { host: "127.0.0.1", port: sftp.port, user, password, privateKey: ed.private, rsaPrivateKey: rsa.private },
     azure: { endpoint: azure.endpoint, sas: azureSas },
     silent: { host: "127.0.0.1", port: silent.port },
@@ -169,6 +182,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await new Promise((r) => control.close(r));
-    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), sftp.close(), azure.close(), silent.close(), smtp.close()]);
+    gpg.close();
+    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), ftpsImplicit.close(), sftp.close(), azure.close(), silent.close(), smtp.close()]);
   };
 }

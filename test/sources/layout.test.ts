@@ -6,12 +6,12 @@ import { call } from "../helpers";
 describe("source layout", () => {
   it("maps the first folder under the prefix to any catalog model, at any depth, by extension", () => {
     expect(MODELS.length).toBeGreaterThan(20);
-    for (const m of MODELS.filter((x) => !x.derived)) expect(classifyKey("", `${m.name}/x.ndjson`)).toEqual({ model: m.name, format: "ndjson", gzip: false });
+    for (const m of MODELS.filter((x) => !x.derived)) expect(classifyKey("", `${m.name}/x.ndjson`)).toEqual({ model: m.name, format: "ndjson", gzip: false, encrypted: false });
     // Rows ferry computes itself (persona membership) are never ingested.
     expect(classifyKey("", "persona_members/x.ndjson")).toEqual({ skip: "persona_members is written by ferry, not ingested" });
-    expect(classifyKey("p/", "p/members/date=2026-11-01/load_id=z/part-0.csv.gz")).toEqual({ model: "members", format: "csv", gzip: true });
-    expect(classifyKey("", "purchases/purchases_1600089751.JSONL")).toEqual({ model: "purchases", format: "ndjson", gzip: false });
-    expect(classifyKey("", "level_ups/a/b/c/d.parquet")).toEqual({ model: "level_ups", format: "parquet", gzip: false });
+    expect(classifyKey("p/", "p/members/date=2026-11-01/load_id=z/part-0.csv.gz")).toEqual({ model: "members", format: "csv", gzip: true, encrypted: false });
+    expect(classifyKey("", "purchases/purchases_1600089751.JSONL")).toEqual({ model: "purchases", format: "ndjson", gzip: false, encrypted: false });
+    expect(classifyKey("", "level_ups/a/b/c/d.parquet")).toEqual({ model: "level_ups", format: "parquet", gzip: false, encrypted: false });
     for (const [key, why] of [
       ["purchases.ndjson", /data-type folder/],
       ["nope/a.ndjson", /unknown data-type folder 'nope'/],

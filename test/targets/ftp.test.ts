@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FtpTarget } from "../../src/targets/config";
+import { FtpTarget, ftpPort } from "../../src/targets/config";
 import { ftpDriver } from "../../src/targets/ftp";
 import { createServices } from "../../src/services";
 import { TargetError, UploadRestart, partRange } from "../../src/targets/types";
@@ -7,18 +7,24 @@ import { bytes, control, ctx, deliver, e, fast, putFile, readBack, sameBytes, se
 
 const MiB = 1024 * 1024;
 
-function target(kind: "ftp" | "ftps", over: Record<string, unknown> = {}): FtpTarget {
+type Kind = "ftp" | "ftps" | "ftpsImplicit";
+const KINDS = ["ftp", "ftps", "ftpsImplicit"] as const;
+/** The URL scheme of a delivered file's location. */
+const scheme = (kind: Kind) => (kind === "ftp" ? "ftp" : "ftps");
+
+function target(kind: Kind, over: Record<string, unknown> = {}): FtpTarget {
   const s = servers()[kind];
-  return FtpTarget.parse({ type: kind, host: s.host, port: s.port, username: s.user, password: s.password, ...over });
+  const tls = kind === "ftpsImplicit" ? { tls: "implicit" } : {};
+  return FtpTarget.parse({ type: scheme(kind), ...tls, host: s.host, port: s.port, username: s.user, password: s.password, ...over });
 }
 
-describe.each(["ftp", "ftps"] as const)("%s target", (kind) => {
+describe.each(KINDS)("%s target", (kind) => {
   it("uploads a multi-MB file into nested directories from the path template, bytes identical", async () => {
     const dir = unique("d");
     const t = target(kind, { path: `/${dir}/{date}/{run_id}-{name}` });
-    const data = bytes(6 * MiB + 321, kind === "ftp" ? 11 : 12);
+    const data = bytes(6 * MiB + 321, kind === "ftp" ? 11 : kind === "ftps" ? 12 : 13);
     const r = await deliver(ftpDriver, t, await putFile(data, "out.csv"), ctx("run_f"), fast);
-    expect(r.location).toBe(`${kind}://${t.host}:${t.port}/${dir}/2026-11-25/run_f-out.csv`);
+    expect(r.location).toBe(`${scheme(kind)}://${t.host}:${t.port}/${dir}/2026-11-25/run_f-out.csv`);
     const back = await readBack(`/file?server=${kind}&path=${dir}/2026-11-25/run_f-out.csv`);
     expect(sameBytes(back, data)).toBe(true);
   });
@@ -45,6 +51,27 @@ describe("ftps specifics", () => {
     expect(err.message).toMatch(/TLS required/);
   });
 
+  it("implicit TLS: the port defaults to 990; a plain or explicit-TLS client gets no FTP greeting from an implicit server", async () => {
+    const s = servers().ftpsImplicit;
+    const t = FtpTarget.parse({ type: "ftps", tls: "implicit", host: s.host, username: s.user, password: s.password });
+    expect(ftpPort(t)).toBe(990);
+    expect(ftpPort(FtpTarget.parse({ type: "ftps", host: s.host, username: s.user, password: s.password }))).toBe(21);
+    // Definitions stored before the option parse as explicit TLS.
+    expect(FtpTarget.parse({ type: "ftps", host: s.host, port: 21, username: s.user, password: s.password })).toMatchObject({ tls: "explicit" });
+    for (const over of [{ type: "ftp" }, { type: "ftps", tls: "explicit" }]) {
+      const wrong = FtpTarget.parse({ host: s.host, port: s.port, username: s.user, password: s.password, ...over });
+      const err = await ftpDriver.test(e, wrong, { ...fast, timeoutMs: 1500 }).then(() => null, (x) => x);
+      expect(err).toBeInstanceOf(TargetError);
+    }
+  });
+
+  it("an implicit-TLS client against an explicit (plain-greeting) server fails the TLS handshake with a clear reason", async () => {
+    const s = servers().ftps;
+    const t = FtpTarget.parse({ type: "ftps", tls: "implicit", host: s.host, port: s.port, username: s.user, password: s.password });
+    const err = await ftpDriver.test(e, t, { ...fast, timeoutMs: 1500 }).then(() => null, (x) => x);
+    expect(err).toBeInstanceOf(TargetError);
+  });
+
   it("fails clearly when the server offers no TLS", async () => {
     const s = servers().ftp;
     const t = FtpTarget.parse({ type: "ftps", host: s.host, port: s.port, username: s.user, password: s.password });
@@ -54,7 +81,7 @@ describe("ftps specifics", () => {
   });
 });
 
-describe.each(["ftp", "ftps"] as const)("%s target, resumable", (kind) => {
+describe.each(KINDS)("%s target, resumable", (kind) => {
   const small = { ...fast, partBytes: 256 * 1024 };
   const exists = async (path: string) => {
     const r = await control(`/file?server=${kind}&path=${path}`);
@@ -91,7 +118,7 @@ describe.each(["ftp", "ftps"] as const)("%s target, resumable", (kind) => {
     state = await ftpDriver.putPart(s, t, before, 2, await part(2), small);
     state = await ftpDriver.putPart(s, t, state, 3, await part(3), small);
     await ftpDriver.complete(s, t, state, small);
-    expect((await ftpDriver.complete(s, t, state, small)).location).toBe(`${kind}://${t.host}:${t.port}/${dir}/twice.csv`);
+    expect((await ftpDriver.complete(s, t, state, small)).location).toBe(`${scheme(kind)}://${t.host}:${t.port}/${dir}/twice.csv`);
     expect(sameBytes(await readBack(`/file?server=${kind}&path=${dir}/twice.csv`), data)).toBe(true);
   });
 

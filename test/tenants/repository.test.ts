@@ -30,7 +30,7 @@ async function twoTenants() {
   const make = async (shard: number) => {
     const tenant = { id: uid("ten"), name: "t", shard, created_at: 1 };
     await insertTenant(db, tenant);
-    const client = { id: uid("cli"), tenant_id: tenant.id, name: "c", secret_hash: uid("h"), permissions: ["ingest"], created_at: 1, revoked_at: null };
+    const client = { id: uid("cli"), tenant_id: tenant.id, name: "c", secret_hash: uid("h"), permissions: ["ingest"], created_at: 1, revoked_at: null, token_ttl_seconds: null };
     await insertClient(db, client);
     const key = { id: uid("key"), tenant_id: tenant.id, name: "k", key_hash: uid("kh"), created_at: 1, revoked_at: null };
     await insertApiKey(db, key);
@@ -103,7 +103,7 @@ describe("tenant services read time from s.clock", () => {
     const tenant = await createTenant(s, "clocked");
     expect(tenant.created_at).toBe(T0 / 1000);
     const client = await createClient(s, tenant.id, "c", ["ingest"]);
-    const { token, expiresIn } = await issueAccessToken(s, { id: client.id, tenantId: tenant.id, permissions: ["ingest"] });
+    const { token, expiresIn } = await issueAccessToken(s, { id: client.id, tenantId: tenant.id, permissions: ["ingest"], tokenTtlSeconds: null });
     expect(decodeJwt(token)).toMatchObject({ iat: T0 / 1000, exp: T0 / 1000 + tokenTtl(e) });
     expect(expiresIn).toBe(tokenTtl(e));
 

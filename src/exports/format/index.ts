@@ -40,9 +40,9 @@ export function formatterFor(
         bom: f.bom ?? false,
       });
     case "json":
-      return jsonFormatter(jsonRootKey(def.name), columns);
+      return jsonFormatter(jsonRootKey(def.name), columns, f.json_values ?? "native");
     case "ndjson":
-      return ndjsonFormatter(columns);
+      return ndjsonFormatter(columns, f.json_values ?? "native");
     case "xml":
       return xmlFormatter(def.name, columns);
     case "parquet":

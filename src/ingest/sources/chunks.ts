@@ -22,7 +22,7 @@
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { ChainJob, StepContext, StepOutcome } from "../../chain";
 import type { ChainRow, SourceFile, SourceRow } from "../../db/schema";
-import { failSourceFile, getSource, getSourceFile, recordFileChunk } from "../../db/sources";
+import { failSourceFile, getSource, getSourceFile, recordDecryptedCopy, recordFileChunk } from "../../db/sources";
 import type { Env } from "../../env";
 import { getModel } from "../../models";
 import type { ModelDef } from "../../models";
@@ -33,8 +33,10 @@ import { formatTimestamp } from "../batch/formats";
 import { MAX_RECORD_BYTES } from "../csv/chunks";
 import { checkHeader, recordToItem } from "../csv/models";
 import { parseChunk, parseHeader } from "../csv/parse";
+import { DecryptionError, decryptToStaging, readDecryptionKey, stagedKey, stagedStorage } from "./decrypt";
 import { parseNdjsonChunk } from "./ndjson";
 import { notify, sourceConfig } from "./sources";
+import type { SourceConfig } from "./config";
 import { type SourceStorage, openStorage } from "./storage";
 
 /** Per-line errors kept per file; rows_rejected still counts every rejected row. */
@@ -277,7 +279,33 @@ async function finishFile(s: Services, source: SourceRow, f: SourceFile, failed:
 /** Stops the file at its checkpoint with a reason a person can act on, notifies, and ends the chain. */
 async function fail(s: Services, source: SourceRow, f: SourceFile, message: string): Promise<StepOutcome> {
   if (await failSourceFile(s.db, f.tenant_id, f.id, f.position, message, s.clock.seconds())) await finishFile(s, source, f, message);
+  await dropDecryptedCopy(s, f);
   return { failed: message };
+}
+
+/** Deletes the staged decrypted copy of an encrypted file once it is no longer read. */
+async function dropDecryptedCopy(s: Services, f: SourceFile): Promise<void> {
+  if (f.encrypted) await s.files.delete(stagedKey(f));
+}
+
+/**
+ * The storage to read `f` from and the file as that storage holds it: the source itself, or, for
+ * an encrypted file, its decrypted copy in R2 (made by the first link; src/ingest/sources/decrypt.ts).
+ */
+async function openFile(s: Services, f: SourceFile, cfg: SourceConfig): Promise<{ storage: SourceStorage; file: SourceFile }> {
+  const storage = openStorage(s.env, cfg, { attempts: 3 });
+  if (!f.encrypted) return { storage, file: f };
+  let size = f.decrypted_size;
+  if (size === null) {
+    if (!cfg.decryption_key) {
+      throw new DecryptionError(`${f.key} is encrypted (.gpg/.pgp) and this source has no decryption_key; set the private key its sender encrypts to (docs/sources.md)`);
+    }
+    const key = await readDecryptionKey(cfg.decryption_key, cfg.decryption_passphrase);
+    size = await decryptToStaging(s.files, storage, f, key);
+    // Of two runs of this link, one records the size; the other wrote the same bytes.
+    await recordDecryptedCopy(s.db, f.tenant_id, f.id, size, s.clock.seconds());
+  }
+  return { storage: stagedStorage(s.files, f), file: { ...f, size } };
 }
 
 /** Where the chain goes when the file is not where this link expected it. */
@@ -297,13 +325,14 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
   if (!source) return { done: true }; // the source was deleted, its files with it
   const model = getModel(f.model);
   if (!model) return fail(s, source, f, `The model ${f.model} is no longer in the catalog`);
-  const storage = openStorage(s.env, await sourceConfig(s, source), { attempts: 3 });
   const beat = throttled(s, heartbeat);
 
   let out: Outcome;
   try {
-    out = f.format === "parquet" ? await readParquet(storage, f) : await readText(storage, f, model, sourceChunkSettings(s.env), beat);
+    const { storage, file } = await openFile(s, f, await sourceConfig(s, source));
+    out = file.format === "parquet" ? await readParquet(storage, file) : await readText(storage, file, model, sourceChunkSettings(s.env), beat);
   } catch (err) {
+    if (err instanceof DecryptionError) return fail(s, source, f, err.message);
     // Transient failures and auth errors are retried by the chain (then given up, see giveUpSourceFile);
     // a file that changed or vanished will not come back.
     if (err instanceof TargetError && (err.kind === "refused" || err.kind === "not_found")) {
@@ -331,6 +360,7 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
   });
   if (!won) return resync(await getSourceFile(s.db, f.tenant_id, f.id));
   if (!out.final) return { next: to };
+  await dropDecryptedCopy(s, f);
   await finishFile(s, source, f, null);
   return { done: true };
 }

@@ -15,6 +15,21 @@ const Prefix = z
   .default("")
   .describe("folder inside the bucket holding the data-type folders (purchases/, logins/, ...); empty for the bucket root");
 
+/**
+ * Decryption of `.gpg` / `.pgp` files (src/ingest/sources/decrypt.ts): the ASCII-armored OpenPGP
+ * private key (`gpg --armor --export-secret-keys <id>`) whose public key the sender encrypts to,
+ * and its passphrase when it has one. Both sealed at rest, never shown.
+ */
+const Decryption = {
+  decryption_key: secret(
+    z
+      .string()
+      .max(100_000)
+      .refine((s) => s.includes("-----BEGIN PGP PRIVATE KEY BLOCK-----"), "decryption_key: paste an ASCII-armored OpenPGP private key (gpg --armor --export-secret-keys <id>)"),
+  ).optional(),
+  decryption_passphrase: secret(z.string().min(1).max(1024)).optional(),
+};
+
 export const S3Source = S3Target.pick({
   type: true,
   endpoint: true,
@@ -24,11 +39,11 @@ export const S3Source = S3Target.pick({
   secret_access_key: true,
   session_token: true,
   path_style: true,
-}).extend({ prefix: Prefix });
+}).extend({ prefix: Prefix, ...Decryption });
 export type S3Source = z.infer<typeof S3Source>;
 
 /** `sas_token`: a SAS token with read and list permission on the container. */
-export const AzureSource = AzureTarget.pick({ type: true, endpoint: true, container: true, sas_token: true }).extend({ prefix: Prefix });
+export const AzureSource = AzureTarget.pick({ type: true, endpoint: true, container: true, sas_token: true }).extend({ prefix: Prefix, ...Decryption });
 export type AzureSource = z.infer<typeof AzureSource>;
 
 export const SourceConfig = z.discriminatedUnion("type", [S3Source, AzureSource]);

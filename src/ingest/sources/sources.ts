@@ -1,12 +1,14 @@
 /** Bucket sources: configuration (secrets sealed), reachability, notifications. Rows: src/db/sources.ts. */
 import { insertSource, markSourceListed, markSourceUnreachable } from "../../db/sources";
 import type { SourceRow } from "../../db/schema";
+import { ApiError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { maskSecrets, sealSecrets, unsealSecrets } from "../../lib/secrets";
 import type { Services } from "../../services";
 import { TargetError } from "../../targets/types";
 import { type WebhookEvent, sendWebhook } from "../../services/webhooks";
 import { NewSource, SourceConfig, SourceWebhook } from "./config";
+import { DecryptionError, readDecryptionKey } from "./decrypt";
 import { openStorage } from "./storage";
 
 /** A source as responses show it: secrets masked, the webhook secret never shown. */
@@ -32,9 +34,32 @@ export async function checkSource(s: Services, cfg: SourceConfig): Promise<void>
   await openStorage(s.env, cfg, { attempts: 2, timeoutMs: 15_000 }).list(null, 1);
 }
 
+/**
+ * A decryption_key must be a private key that its passphrase (if any) unlocks: a 400 now, not a
+ * failed file later. The key is stored unlocked (and sealed, like every secret): unlocking a
+ * gpg-made key runs its passphrase derivation (iterated S2K, seconds of CPU in JavaScript), which
+ * would otherwise be paid again for every encrypted file. The passphrase is not kept.
+ */
+async function unlockDecryptionKey(cfg: SourceConfig): Promise<SourceConfig> {
+  if (cfg.decryption_passphrase && !cfg.decryption_key) {
+    throw new ApiError("validation_failed", "decryption_passphrase without decryption_key; give both, or neither", { details: [{ path: "config.decryption_passphrase", message: "needs decryption_key" }] });
+  }
+  if (!cfg.decryption_key) return cfg;
+  try {
+    const key = await readDecryptionKey(cfg.decryption_key, cfg.decryption_passphrase);
+    const { decryption_passphrase: _, ...rest } = cfg;
+    return { ...rest, decryption_key: key.armor() };
+  } catch (err) {
+    if (!(err instanceof DecryptionError)) throw err;
+    throw new ApiError("validation_failed", err.message, { details: [{ path: "config.decryption_key", message: err.message }] });
+  }
+}
+
 export async function createSource(s: Services, tenantId: string, input: NewSource): Promise<SourceRow> {
   // Sealed first: a "****" sent as a secret is a 400 before anything is asked of the bucket.
-  const sealed = await sealSecrets(s.secrets, NewSource, input);
+  await sealSecrets(s.secrets, NewSource, input);
+  const unlocked = { ...input, config: await unlockDecryptionKey(input.config) };
+  const sealed = await sealSecrets(s.secrets, NewSource, unlocked);
   await checkSource(s, input.config);
   const t = s.clock.seconds();
   const row: SourceRow = {

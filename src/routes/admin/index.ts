@@ -17,7 +17,9 @@ import {
   revokeApiKey,
   revokeClient,
   setTenantRateLimits,
+  updateClient,
 } from "../../tenants/tenants";
+import { MAX_TOKEN_TTL_SECONDS, tokenTtl } from "../../tenants/tokens";
 import { shardOverview } from "../../tenants/shards";
 import { RATE_LIMIT_TIERS, USER_ROLES, type Tenant as TenantRow } from "../../db/schema";
 import { TIER_LIMITS, TOKEN_LIMITS, effectiveRateLimits } from "../../tenants/rate-limits";
@@ -182,6 +184,29 @@ async function tenantOr404(s: Services, id: string) {
   return t;
 }
 
+const TokenTtl = z
+  .number()
+  .int("token_ttl_seconds: a whole number of seconds")
+  .min(60, "token_ttl_seconds: at least 60")
+  .max(MAX_TOKEN_TTL_SECONDS, `token_ttl_seconds: at most ${MAX_TOKEN_TTL_SECONDS} (184 days)`)
+  .openapi({ description: `Lifetime of this client's access tokens (expires_in), 60 to ${MAX_TOKEN_TTL_SECONDS} s; default TOKEN_TTL_SECONDS (3600)`, example: MAX_TOKEN_TTL_SECONDS });
+const ClientView = z.object({
+  client_id: z.string(),
+  name: z.string(),
+  permissions: z.array(z.string()),
+  token_ttl_seconds: z.number().int().openapi({ description: "Lifetime of the client's access tokens, its own or the default" }),
+  created_at: z.number(),
+  revoked_at: z.number().nullable(),
+});
+const clientView = (s: Services, r: { id: string; name: string; permissions: string[]; token_ttl_seconds: number | null; created_at: number; revoked_at: number | null }) => ({
+  client_id: r.id,
+  name: r.name,
+  permissions: r.permissions,
+  token_ttl_seconds: r.token_ttl_seconds ?? tokenTtl(s.env),
+  created_at: r.created_at,
+  revoked_at: r.revoked_at,
+});
+
 adminRouter.openapi(
   createRoute({
     method: "post",
@@ -195,12 +220,13 @@ adminRouter.openapi(
         z.object({
           name: Name,
           permissions: z.array(z.enum(PERMISSIONS)).min(1, "give at least one permission"),
+          token_ttl_seconds: TokenTtl.optional(),
         }),
       ),
     },
     responses: {
       201: json(
-        z.object({ client_id: z.string(), client_secret: z.string(), permissions: z.array(z.string()) }),
+        z.object({ client_id: z.string(), client_secret: z.string(), permissions: z.array(z.string()), token_ttl_seconds: z.number().int() }),
         "Created",
       ),
     },
@@ -208,9 +234,38 @@ adminRouter.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     await tenantOr404(c.var.services, id);
-    const { name, permissions } = c.req.valid("json");
-    const client = await createClient(c.var.services, id, name, [...new Set(permissions)]);
-    return c.json({ client_id: client.id, client_secret: client.secret, permissions: client.permissions }, 201);
+    const { name, permissions, token_ttl_seconds } = c.req.valid("json");
+    const client = await createClient(c.var.services, id, name, [...new Set(permissions)], token_ttl_seconds ?? null);
+    return c.json(
+      {
+        client_id: client.id,
+        client_secret: client.secret,
+        permissions: client.permissions,
+        token_ttl_seconds: client.token_ttl_seconds ?? tokenTtl(c.var.services.env),
+      },
+      201,
+    );
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "patch",
+    path: "/tenants/{id}/clients/{client_id}",
+    tags: ["admin"],
+    summary: "Rename a client or change its token lifetime (null = the default); a shorter lifetime refuses its longer tokens at once",
+    security,
+    request: {
+      params: TenantParam.extend({ client_id: z.string() }),
+      ...body(z.strictObject({ name: Name.optional(), token_ttl_seconds: TokenTtl.nullable().optional() })),
+    },
+    responses: { 200: json(ClientView, "Updated") },
+  }),
+  async (c) => {
+    const { id, client_id } = c.req.valid("param");
+    const client = await updateClient(c.var.services, id, client_id, c.req.valid("json"));
+    if (!client) throw notFound("Client");
+    return c.json(clientView(c.var.services, client), 200);
   },
 );
 
@@ -225,15 +280,7 @@ adminRouter.openapi(
     responses: {
       200: json(
         z.object({
-          clients: z.array(
-            z.object({
-              client_id: z.string(),
-              name: z.string(),
-              permissions: z.array(z.string()),
-              created_at: z.number(),
-              revoked_at: z.number().nullable(),
-            }),
-          ),
+          clients: z.array(ClientView),
         }),
         "Clients",
       ),
@@ -245,13 +292,7 @@ adminRouter.openapi(
     const rows = await listClients(c.var.services, id);
     return c.json(
       {
-        clients: rows.map((r) => ({
-          client_id: r.id,
-          name: r.name,
-          permissions: r.permissions,
-          created_at: r.created_at,
-          revoked_at: r.revoked_at,
-        })),
+        clients: rows.map((r) => clientView(c.var.services, r)),
       },
       200,
     );
