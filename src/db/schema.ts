@@ -352,7 +352,7 @@ export const sources = sqliteTable(
       .notNull()
       .references(() => tenants.id),
     name: text("name").notNull(),
-    type: text("type", { enum: ["s3", "azure"] }).notNull(),
+    type: text("type", { enum: ["s3", "azure", "gcs"] }).notNull(),
     config: text("config").notNull(),
     webhook_url: text("webhook_url"),
     /** sealed, never returned */
@@ -367,7 +367,7 @@ export const sources = sqliteTable(
     updated_at: integer("updated_at").notNull(),
   },
   (t) => [
-    check("sources_type", sql`${t.type} IN ('s3', 'azure')`),
+    check("sources_type", sql`${t.type} IN ('s3', 'azure', 'gcs')`),
     check("sources_status", sql`${t.status} IN ('ok', 'unreachable')`),
     index("sources_tenant").on(t.tenant_id, t.created_at),
   ],

@@ -297,7 +297,7 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
   if (!source) return { done: true }; // the source was deleted, its files with it
   const model = getModel(f.model);
   if (!model) return fail(s, source, f, `The model ${f.model} is no longer in the catalog`);
-  const storage = openStorage(s.env, await sourceConfig(s, source), { attempts: 3 });
+  const storage = openStorage(s.env, await sourceConfig(s, source), { attempts: 3, now: () => s.clock.now() });
   const beat = throttled(s, heartbeat);
 
   let out: Outcome;
