@@ -210,19 +210,18 @@ async function sessionPut(
   await checkTargetHost(env, new URL(uri).hostname);
   const range = chunk && chunk.bytes.byteLength ? `bytes ${chunk.offset}-${chunk.offset + chunk.bytes.byteLength - 1}/${size}` : `bytes */${size}`;
   const what = chunk ? `sending bytes ${chunk.offset}+ of ${object}` : `asking for the status of the upload of ${object}`;
-  const p = await authorized(env, cfg.service_account, opts, (auth) =>
-    requestWithRetryAs(
-      what,
-      // redirect: manual, or fetch would take GCS's 308 Resume Incomplete for a redirect.
-      (signal) => fetch(uri, { method: "PUT", headers: { ...auth, "content-range": range }, body: chunk?.bytes ?? new Uint8Array(0), redirect: "manual", signal }),
-      classify(cfg, what),
-      opts,
-      async (res) => {
-        await res.body?.cancel();
-        return progressOf(res);
-      },
-      (res) => SESSION_ANSWERS.has(res.status),
-    ),
+  // No token: the session URI authorizes the upload by itself (so a resumed link needs no token exchange).
+  const p = await requestWithRetryAs(
+    what,
+    // redirect: manual, or fetch would take GCS's 308 Resume Incomplete for a redirect.
+    (signal) => fetch(uri, { method: "PUT", headers: { "content-range": range }, body: chunk?.bytes ?? new Uint8Array(0), redirect: "manual", signal }),
+    classify(cfg, what),
+    opts,
+    async (res) => {
+      await res.body?.cancel();
+      return progressOf(res);
+    },
+    (res) => SESSION_ANSWERS.has(res.status),
   );
   if ("gone" in p) throw new UploadRestart(`the upload session of ${object} is gone (${p.gone}); starting over`);
   return p;
