@@ -1,20 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { MASK, maskSecrets, sealSecrets } from "../../src/lib/secrets";
 import { createServices, fixedClock } from "../../src/services";
-import { DeliveryTarget, GcsTarget } from "../../src/targets/config";
+import { DeliveryTarget, type GcsTarget } from "../../src/targets/config";
 import { GCS_CHUNK_MULTIPLE, accessToken, gcsDriver } from "../../src/targets/gcs";
 import { TargetError, UploadRestart, partRange } from "../../src/targets/types";
-import { bytes, control, controlJson, ctx, deliver, e, fast, putFile, readBack, sameBytes, servers, unique } from "./helpers";
+import { bytes, control, controlJson, ctx, deliver, e, fast, gcsTarget, putFile, readBack, sameBytes, servers, unique } from "./helpers";
 
 const MiB = 1024 * 1024;
-
-/** A fresh bucket on the stand-in and a target writing to it with the test service account. */
-export async function gcsTarget(over: Record<string, unknown> = {}): Promise<GcsTarget> {
-  const g = servers().gcs;
-  const bucket = unique("gcs").toLowerCase();
-  await controlJson("/gcs/buckets", { name: bucket });
-  return GcsTarget.parse({ type: "gcs", endpoint: g.endpoint, bucket, service_account: g.key, chunk_size_mb: 1, object: "{name}", ...over });
-}
 
 const log = async (bucket: string) => (await (await control(`/gcs/log?bucket=${bucket}`)).json()) as { op: string; status: number; detail?: string }[];
 const ops = async (bucket: string) => (await log(bucket)).map((l) => `${l.op}:${l.status}`);
