@@ -240,7 +240,7 @@ export const export_run_parts = sqliteTable(
 export const DELIVERY_STATUSES = ["pending", "delivering", "retrying", "delivered", "failed"] as const;
 
 /**
- * Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure); one row
+ * Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure, GCS); one row
  * per run, written by the `delivery` chain (src/deliveries/), one part per link.
  */
 export const run_deliveries = sqliteTable(

@@ -290,7 +290,7 @@ export const gcsDriver: TargetDriver<GcsTarget, GcsUploadState> = {
   },
 
   /** Cancels the session (Google answers 499); a finished upload is left alone. */
-  async abort(s, cfg, state, opts = {}) {
+  async abort(s, _cfg, state, opts = {}) {
     const uri = await s.secrets.unseal(state.session);
     await checkTargetHost(s.env, new URL(uri).hostname);
     const res = await fetch(uri, { method: "DELETE", signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000) });

@@ -90,6 +90,42 @@ describe("control migrations", () => {
     expect(sh(["node", "scripts/adopt-baseline.mjs", "--persist-to", persist])).toMatch(/baseline-present/);
   }, 180_000);
 
+  it("0009 (sources.type takes gcs) rebuilds sources without losing its files or their errors (D1 cascades the DROP)", () => {
+    const persist = mkdtempSync(join(tmpdir(), "ferry-migrate-"));
+    dirs.push(persist);
+    const dir = join(persist, "control");
+    execFileSync("mkdir", ["-p", dir]);
+    const upTo = (n: number) => generated.filter((f) => Number(f.slice(0, 4)) <= n).forEach((f) => writeFileSync(join(dir, f), readFileSync(join(ROOT, "migrations/control", f))));
+    const config = join(persist, "partial.toml");
+    writeFileSync(
+      config,
+      `name = "partial"\ncompatibility_date = "2026-11-01"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "ferry-control"\ndatabase_id = "00000000-0000-0000-0000-000000000000"\nmigrations_dir = "${dir}"\n`,
+    );
+    upTo(8);
+    sh([WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "-c", config]);
+    query(
+      persist,
+      `INSERT INTO tenants (id, name, shard, created_at) VALUES ('ten_a', 'acme', 0, 1700000000);
+       INSERT INTO sources (id, tenant_id, name, type, config, status, created_at, updated_at) VALUES ('src_a', 'ten_a', 'bucket', 's3', '{}', 'ok', 1700000000, 1700000000);
+       INSERT INTO source_files (id, source_id, tenant_id, key, etag, size, model, format, status, created_at, updated_at)
+         VALUES ('sfl_a', 'src_a', 'ten_a', 'purchases/a.ndjson', 'e1', 10, 'purchases', 'ndjson', 'completed', 1700000000, 1700000000);
+       INSERT INTO source_file_errors (file_id, line, field, message) VALUES ('sfl_a', 3, 'price', 'not a number');`,
+      config,
+    );
+    expect(() => query(persist, "INSERT INTO sources (id, tenant_id, name, type, config, status, created_at, updated_at) VALUES ('src_g', 'ten_a', 'g', 'gcs', '{}', 'ok', 1, 1)", config)).toThrow();
+    upTo(9);
+    sh([WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "-c", config]);
+    expect(query(persist, "SELECT id, type FROM sources", config)).toEqual([{ id: "src_a", type: "s3" }]);
+    expect(query(persist, "SELECT id, key FROM source_files", config)).toEqual([{ id: "sfl_a", key: "purchases/a.ndjson" }]);
+    expect(query(persist, "SELECT file_id, line, message FROM source_file_errors", config)).toEqual([{ file_id: "sfl_a", line: 3, message: "not a number" }]);
+    query(persist, "INSERT INTO sources (id, tenant_id, name, type, config, status, created_at, updated_at) VALUES ('src_g', 'ten_a', 'g', 'gcs', '{}', 'ok', 1, 1)", config);
+    expect(() => query(persist, "INSERT INTO sources (id, tenant_id, name, type, config, status, created_at, updated_at) VALUES ('src_x', 'ten_a', 'x', 'gopher', '{}', 'ok', 1, 1)", config)).toThrow();
+    // the foreign keys still hold, and still cascade
+    query(persist, "DELETE FROM sources WHERE id = 'src_a'", config);
+    expect(query(persist, "SELECT count(*) AS n FROM source_files", config)).toEqual([{ n: 0 }]);
+    expect(query(persist, "SELECT name FROM sqlite_master WHERE name LIKE '__keep%' OR name LIKE '__new%'", config)).toEqual([]);
+  }, 180_000);
+
   it("a new database gets the generated history", () => {
     const persist = mkdtempSync(join(tmpdir(), "ferry-migrate-"));
     dirs.push(persist);
