@@ -34,6 +34,34 @@ const openUploads = async (bucket: string) => [...(await (await control(`/s3/upl
 const stored = (kind: string, target: Record<string, unknown>, runId: string) =>
   kind === "s3" ? readBack(`/s3/object?bucket=${target.bucket}&key=${runId}.bin`) : readBack(`/file?server=${kind}&path=${String(target.path).slice(1).replace("{run_id}", runId)}`);
 
+/**
+ * Real drivers, but the worker "dies" once, right after part `n` went out and before it is
+ * recorded (its putPart never returns). `died()` waits (up to 10 s) for that to have happened.
+ */
+function diesAfterSendingPart(n: number) {
+  let died = false;
+  const drivers = (t: DeliveryTarget) => {
+    const real = driverFor(t);
+    const wrapped: TargetDriver<DeliveryTarget, UploadState> = {
+      ...real,
+      async putPart(...args) {
+        const next = await real.putPart(...args);
+        if (args[3] === n && !died) {
+          died = true;
+          return new Promise<never>(() => {}); // the bytes are out; the worker never records them
+        }
+        return next;
+      },
+    };
+    return wrapped;
+  };
+  const waitDied = async () => {
+    for (let i = 0; i < 400 && !died; i++) await new Promise((r) => setTimeout(r, 25));
+    return died;
+  };
+  return { drivers, died: waitDied };
+}
+
 /** 1 MiB parts for FTP and SFTP (S3 parts are 5 MiB, its minimum): a 11 MiB file is 3 S3 parts, 11 SFTP parts. */
 const driverOpts = { ...fastDriver, partBytes: MiB };
 
@@ -80,28 +108,12 @@ describe("a delivery resumes from its last recorded part", () => {
       const target: Record<string, unknown> = kind === "s3" ? await s3Target() : ftpTarget(unique("die"));
       const data = bytes(11 * MiB + 3, kind === "s3" ? 93 : 94);
       const { runId } = await finishedRun(tenant.id, target, data);
-      let died = false;
-      const drivers = (t: DeliveryTarget) => {
-        const real = driverFor(t);
-        const wrapped: TargetDriver<DeliveryTarget, UploadState> = {
-          ...real,
-          async putPart(...args) {
-            const next = await real.putPart(...args);
-            if (args[3] === 3 && !died) {
-              died = true;
-              return new Promise<never>(() => {}); // the bytes are out; the worker never records them
-            }
-            return next;
-          },
-        };
-        return wrapped;
-      };
-      const h = harness({ driver: driverOpts, drivers });
+      const dying = diesAfterSendingPart(3);
+      const h = harness({ driver: driverOpts, drivers: dying.drivers });
       await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
       const third = await h.driveUntil(runId, (m) => m.position === 3);
       void handleChainMessage(h.s, h.jobs, third);
-      for (let i = 0; i < 400 && !died; i++) await new Promise((r) => setTimeout(r, 25));
-      expect(died).toBe(true);
+      expect(await dying.died()).toBe(true);
       const partSize = kind === "s3" ? 5 * MiB : MiB;
       expect(await getDelivery(h.s.db, tenant.id, runId)).toMatchObject({ status: "delivering", sent_bytes: 2 * partSize });
 
@@ -220,23 +232,8 @@ describe("gcs: a resumable upload session through the delivery chain", () => {
     const data = bytes(5 * MiB + 9, 99);
     const { runId, definition } = await finishedRun(tenant.id, target, data);
     expect(definition).not.toContain("PRIVATE KEY"); // sealed in the run's snapshot
-    let died = false;
-    const drivers = (d: DeliveryTarget) => {
-      const real = driverFor(d);
-      const wrapped: TargetDriver<DeliveryTarget, UploadState> = {
-        ...real,
-        async putPart(...args) {
-          const next = await real.putPart(...args);
-          if (args[3] === 3 && !died) {
-            died = true;
-            return new Promise<never>(() => {}); // the chunk is out; the worker never records it
-          }
-          return next;
-        },
-      };
-      return wrapped;
-    };
-    const h = harness({ driver: fastDriver, drivers });
+    const dying = diesAfterSendingPart(3);
+    const h = harness({ driver: fastDriver, drivers: dying.drivers });
     await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
     const third = await h.driveUntil(runId, (m) => m.position === 3);
     const row2 = await getDelivery(h.s.db, tenant.id, runId);
@@ -245,8 +242,7 @@ describe("gcs: a resumable upload session through the delivery chain", () => {
     expect(state).toMatchObject({ sent: 2 * MiB, size: data.length, object: `${runId}.bin` });
     expect(state.session).toMatch(/^v1\./); // the session URI is sealed in run_deliveries
     void handleChainMessage(h.s, h.jobs, third);
-    for (let i = 0; i < 400 && !died; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(died).toBe(true);
+    expect(await dying.died()).toBe(true);
     expect(await getDelivery(h.s.db, tenant.id, runId)).toMatchObject({ status: "delivering", sent_bytes: 2 * MiB });
 
     h.clock.advance(LEASE_SECONDS + 1);
