@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { targetFieldSpecs } from "../../src/backoffice/catalog";
 import { MASK, maskSecrets, sealSecrets } from "../../src/lib/secrets";
 import { createServices, fixedClock } from "../../src/services";
 import { DeliveryTarget, type GcsTarget } from "../../src/targets/config";
@@ -107,6 +108,15 @@ describe("gcs target (loopback stand-in, not Google itself)", () => {
     expect(maskSecrets(DeliveryTarget, sealed)).toMatchObject({ service_account: { private_key: MASK, private_key_id: t.service_account.private_key_id } });
     // the key file's other fields (client_id, auth_uri, ...) are dropped, not stored
     expect(Object.keys(t.service_account).sort()).toEqual(["client_email", "private_key", "private_key_id", "project_id", "token_uri", "type"]);
+  });
+});
+
+describe("gcs in the back office wizard", () => {
+  it("offers the key file as one JSON field (a textarea), the other fields as usual", () => {
+    const specs = targetFieldSpecs().gcs!;
+    expect(specs.map((f) => f.name)).toEqual(["bucket", "service_account", "object", "chunk_size_mb", "endpoint"]);
+    expect(specs.find((f) => f.name === "service_account")).toMatchObject({ type: "json", multiline: true, required: true });
+    expect(specs.find((f) => f.name === "endpoint")).toMatchObject({ type: "string", required: false, default: "https://storage.googleapis.com" });
   });
 });
 
