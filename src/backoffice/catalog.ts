@@ -14,7 +14,8 @@ import { DeliveryTarget } from "../targets/config";
 
 export interface TargetFieldSpec {
   name: string;
-  type: "string" | "number" | "boolean";
+  /** json: an object (a GCS service-account key file), edited as its JSON text */
+  type: "string" | "number" | "boolean" | "json";
   required: boolean;
   default?: unknown;
   description?: string;
@@ -50,12 +51,12 @@ export function targetFieldSpecs(): Record<string, TargetFieldSpec[]> {
         const t = u.inner.def.type;
         return {
           name,
-          type: t === "number" ? "number" : t === "boolean" ? "boolean" : "string",
+          type: t === "number" ? "number" : t === "boolean" ? "boolean" : t === "object" ? "json" : "string",
           required: u.required,
           ...(u.dflt !== undefined ? { default: u.dflt } : {}),
           ...(u.description ? { description: u.description } : {}),
           secret: isSecret(schema),
-          multiline: name === "private_key",
+          multiline: name === "private_key" || t === "object",
         } satisfies TargetFieldSpec;
       });
   }

@@ -77,6 +77,8 @@ export function describeTarget(t: ExportBody["target"]): string {
       return `uploaded by SFTP to ${t.username}@${t.host}:${t.port} as ${t.path}`;
     case "azure":
       return `uploaded to Azure Blob container ${t.container} at ${t.endpoint} as ${t.blob}`;
+    case "gcs":
+      return `uploaded to Google Cloud Storage bucket ${t.bucket} as ${t.object} (service account ${t.service_account.client_email})`;
   }
 }
 

@@ -266,7 +266,7 @@ export type CampaignTriggerRow = typeof campaign_triggers.$inferSelect;
 export const DELIVERY_STATUSES = ["pending", "delivering", "retrying", "delivered", "failed"] as const;
 
 /**
- * Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure); one row
+ * Delivery of a finished run's file to its export's target (S3, FTP, FTPS, SFTP, Azure, GCS); one row
  * per run, written by the `delivery` chain (src/deliveries/), one part per link.
  */
 export const run_deliveries = sqliteTable(
@@ -378,7 +378,7 @@ export const sources = sqliteTable(
       .notNull()
       .references(() => tenants.id),
     name: text("name").notNull(),
-    type: text("type", { enum: ["s3", "azure"] }).notNull(),
+    type: text("type", { enum: ["s3", "azure", "gcs"] }).notNull(),
     config: text("config").notNull(),
     webhook_url: text("webhook_url"),
     /** sealed, never returned */
@@ -393,7 +393,7 @@ export const sources = sqliteTable(
     updated_at: integer("updated_at").notNull(),
   },
   (t) => [
-    check("sources_type", sql`${t.type} IN ('s3', 'azure')`),
+    check("sources_type", sql`${t.type} IN ('s3', 'azure', 'gcs')`),
     check("sources_status", sql`${t.status} IN ('ok', 'unreachable')`),
     index("sources_tenant").on(t.tenant_id, t.created_at),
   ],

@@ -9,7 +9,7 @@ import type { Services } from "../services";
  */
 export interface DeliveryView {
   status: (typeof DELIVERY_STATUSES)[number];
-  /** s3, ftp, ftps, sftp, azure; null while the delivery has not begun */
+  /** s3, ftp, ftps, sftp, azure, gcs; null while the delivery has not begun */
   target_type: string | null;
   /** transient failures so far (each retried by the chain); 0 for a clean delivery */
   attempts: number;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { secret } from "../lib/secrets";
-import { AzureTarget, FtpsTarget, PlainFtpTarget, S3Target, SftpTarget } from "../targets/config";
+import { AzureTarget, FtpsTarget, GcsTarget, PlainFtpTarget, S3Target, SftpTarget } from "../targets/config";
 
 /**
  * The export definition body (DESIGN.md, Contracts). It may grow, but the core
@@ -145,6 +145,7 @@ export const Target = z.discriminatedUnion("type", [
   FtpsTarget,
   SftpTarget,
   AzureTarget,
+  GcsTarget,
 ]);
 export type Target = z.infer<typeof Target>;
 

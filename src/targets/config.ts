@@ -113,6 +113,39 @@ export const AzureTarget = z.strictObject({
 });
 export type AzureTarget = z.infer<typeof AzureTarget>;
 
+/**
+ * A Google service-account key file, pasted as it is (the fields ferry does not use, such as
+ * client_id or auth_uri, are dropped). Only `private_key` is secret.
+ * https://cloud.google.com/iam/docs/keys-create-delete
+ */
+export const ServiceAccountKey = z.object({
+  type: z.literal("service_account", { error: "service_account.type: must be \"service_account\" (a service-account key file)" }),
+  project_id: z.string().max(256).optional(),
+  private_key_id: z.string().min(1, "service_account.private_key_id is required").max(256),
+  /** PKCS#8 PEM, as Google writes it into the key file */
+  private_key: secret(
+    Required("private_key").refine((s) => s.includes("-----BEGIN PRIVATE KEY-----"), "private_key: a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----), as in the key file"),
+  ),
+  client_email: z.string().min(3).max(320).regex(/^[^@\s]+@[^@\s]+$/, "service_account.client_email: the service account's e-mail address"),
+  token_uri: z.url({ protocol: /^https?$/, error: "service_account.token_uri: an http(s) URL" }).default("https://oauth2.googleapis.com/token"),
+});
+export type ServiceAccountKey = z.infer<typeof ServiceAccountKey>;
+
+/** GCS bucket names: https://cloud.google.com/storage/docs/buckets#naming */
+const GcsBucket = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, "bucket: 3-222 lower-case letters, digits, '.', '-' or '_'");
+
+export const GcsTarget = z.strictObject({
+  type: z.literal("gcs"),
+  bucket: GcsBucket,
+  service_account: ServiceAccountKey,
+  object: Template(UNIQUE_FILE_NAME),
+  /** chunk of the resumable upload; whole MiB, so always a multiple of 256 KiB (src/targets/gcs.ts) */
+  chunk_size_mb: z.number().int().min(1).max(1024).default(8),
+  /** the JSON API's base URL; only tests and private deployments change it */
+  endpoint: z.url({ protocol: /^https?$/, error: "endpoint: an http(s) URL such as https://storage.googleapis.com" }).default("https://storage.googleapis.com"),
+});
+export type GcsTarget = z.infer<typeof GcsTarget>;
+
 /** Every target that pushes the file somewhere (everything but `download`). */
-export const DeliveryTarget = z.discriminatedUnion("type", [S3Target, PlainFtpTarget, FtpsTarget, SftpTarget, AzureTarget]);
+export const DeliveryTarget = z.discriminatedUnion("type", [S3Target, PlainFtpTarget, FtpsTarget, SftpTarget, AzureTarget, GcsTarget]);
 export type DeliveryTarget = z.infer<typeof DeliveryTarget>;

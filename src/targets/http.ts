@@ -7,6 +7,24 @@ export interface HttpFailure {
   message: string;
 }
 
+/**
+ * The failure an error answer describes: a JSON body (Google's JSON API
+ * `{ error: { code, message, errors: [{ reason }] } }`, OAuth's `{ error, error_description }`),
+ * else an S3 or Azure XML body.
+ */
+export function parseErrorBody(status: number, body: string, headerCode?: string | null): HttpFailure {
+  if (body.trimStart().startsWith("{")) {
+    try {
+      const j = JSON.parse(body) as { error?: string | { message?: string; status?: string; errors?: { reason?: string }[] }; error_description?: string };
+      if (typeof j.error === "string") return { status, code: j.error, message: j.error_description ?? "" };
+      if (j.error) return { status, code: j.error.errors?.[0]?.reason ?? j.error.status ?? `HTTP${status}`, message: j.error.message ?? "" };
+    } catch {
+      // not JSON after all: read it as XML
+    }
+  }
+  return parseXmlError(status, body, headerCode);
+}
+
 /** Reads `<Code>` and `<Message>` from an S3 or Azure XML error body. */
 export function parseXmlError(status: number, body: string, headerCode?: string | null): HttpFailure {
   const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? headerCode ?? `HTTP${status}`;
@@ -39,7 +57,8 @@ const isFailure = (v: unknown): v is HttpFailure =>
 /**
  * requestWithRetry with the caller reading a successful response: `read` returns the value
  * (bytes of a ranged GET, the unread Response of a stream, ...) or an HttpFailure found in it.
- * Error answers are read here (their XML body names the code).
+ * Error answers are read here (their XML or JSON body names the code). `success` says which
+ * answers `read` gets (2xx unless told: GCS answers a chunk it kept with 308).
  */
 export async function requestWithRetryAs<T>(
   what: string,
@@ -47,6 +66,7 @@ export async function requestWithRetryAs<T>(
   classify: (f: HttpFailure) => TargetError,
   opts: DeliveryOptions,
   read: (res: Response) => Promise<T | HttpFailure>,
+  success: (res: Response) => boolean = (res) => res.ok,
 ): Promise<T> {
   const attempts = opts.attempts ?? 4;
   const backoff = opts.backoffMs ?? 500;
@@ -54,7 +74,7 @@ export async function requestWithRetryAs<T>(
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       const res = await send(AbortSignal.timeout(opts.timeoutMs ?? 60_000));
-      const out = res.ok ? await read(res) : parseXmlError(res.status, await res.text(), res.headers.get("x-ms-error-code"));
+      const out = success(res) ? await read(res) : parseErrorBody(res.status, await res.text(), res.headers.get("x-ms-error-code"));
       if (!isFailure(out)) return out;
       last = classify(out);
       if (!last.retryable) throw last;

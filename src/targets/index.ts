@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import { azureDriver } from "./azure";
 import type { DeliveryTarget } from "./config";
 import { ftpDriver } from "./ftp";
+import { gcsDriver } from "./gcs";
 import { s3Driver } from "./s3";
 import { sftpDriver } from "./sftp";
 import type { DeliveryOptions, TargetDriver, UploadState } from "./types";
@@ -12,7 +13,7 @@ export type { DeliveryContext, DeliveryFile, DeliveryOptions, TargetDriver, Uplo
 
 /** One driver per target type, all behind TargetDriver (a resumable upload: begin, parts, complete, abort). */
 export function driverFor(target: DeliveryTarget): TargetDriver<DeliveryTarget, UploadState> {
-  const drivers = { s3: s3Driver, ftp: ftpDriver, ftps: ftpDriver, sftp: sftpDriver, azure: azureDriver } as const;
+  const drivers = { s3: s3Driver, ftp: ftpDriver, ftps: ftpDriver, sftp: sftpDriver, azure: azureDriver, gcs: gcsDriver } as const;
   return drivers[target.type] as unknown as TargetDriver<DeliveryTarget, UploadState>;
 }
 

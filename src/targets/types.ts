@@ -33,6 +33,11 @@ export interface DeliveryOptions {
    * lease was lost): the request then stops with that error.
    */
   heartbeat?: () => Promise<void>;
+  /**
+   * The clock signed tokens are dated and cached by (GCS's service-account JWT), epoch ms:
+   * services.clock.now wherever the caller has services; the system clock otherwise.
+   */
+  now?: () => number;
 }
 
 /**

@@ -5,7 +5,7 @@ import { driverFor } from "../../src/targets";
 import type { DeliveryTarget } from "../../src/targets/config";
 import type { TargetDriver, UploadState } from "../../src/targets/types";
 import { setupTenant } from "../helpers";
-import { bytes, control, controlJson, e, readBack, sameBytes, servers, unique } from "../targets/helpers";
+import { bytes, control, controlJson, e, gcsTarget, readBack, sameBytes, servers, unique } from "../targets/helpers";
 import { fastDriver, finishedRun, harness } from "./helpers";
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -33,6 +33,34 @@ const openUploads = async (bucket: string) => [...(await (await control(`/s3/upl
 /** Where each kind of target keeps the delivered file, read back through the test servers' control API. */
 const stored = (kind: string, target: Record<string, unknown>, runId: string) =>
   kind === "s3" ? readBack(`/s3/object?bucket=${target.bucket}&key=${runId}.bin`) : readBack(`/file?server=${kind}&path=${String(target.path).slice(1).replace("{run_id}", runId)}`);
+
+/**
+ * Real drivers, but the worker "dies" once, right after part `n` went out and before it is
+ * recorded (its putPart never returns). `died()` waits (up to 10 s) for that to have happened.
+ */
+function diesAfterSendingPart(n: number) {
+  let died = false;
+  const drivers = (t: DeliveryTarget) => {
+    const real = driverFor(t);
+    const wrapped: TargetDriver<DeliveryTarget, UploadState> = {
+      ...real,
+      async putPart(...args) {
+        const next = await real.putPart(...args);
+        if (args[3] === n && !died) {
+          died = true;
+          return new Promise<never>(() => {}); // the bytes are out; the worker never records them
+        }
+        return next;
+      },
+    };
+    return wrapped;
+  };
+  const waitDied = async () => {
+    for (let i = 0; i < 400 && !died; i++) await new Promise((r) => setTimeout(r, 25));
+    return died;
+  };
+  return { drivers, died: waitDied };
+}
 
 /** 1 MiB parts for FTP and SFTP (S3 parts are 5 MiB, its minimum): a 11 MiB file is 3 S3 parts, 11 SFTP parts. */
 const driverOpts = { ...fastDriver, partBytes: MiB };
@@ -80,28 +108,12 @@ describe("a delivery resumes from its last recorded part", () => {
       const target: Record<string, unknown> = kind === "s3" ? await s3Target() : ftpTarget(unique("die"));
       const data = bytes(11 * MiB + 3, kind === "s3" ? 93 : 94);
       const { runId } = await finishedRun(tenant.id, target, data);
-      let died = false;
-      const drivers = (t: DeliveryTarget) => {
-        const real = driverFor(t);
-        const wrapped: TargetDriver<DeliveryTarget, UploadState> = {
-          ...real,
-          async putPart(...args) {
-            const next = await real.putPart(...args);
-            if (args[3] === 3 && !died) {
-              died = true;
-              return new Promise<never>(() => {}); // the bytes are out; the worker never records them
-            }
-            return next;
-          },
-        };
-        return wrapped;
-      };
-      const h = harness({ driver: driverOpts, drivers });
+      const dying = diesAfterSendingPart(3);
+      const h = harness({ driver: driverOpts, drivers: dying.drivers });
       await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
       const third = await h.driveUntil(runId, (m) => m.position === 3);
       void handleChainMessage(h.s, h.jobs, third);
-      for (let i = 0; i < 400 && !died; i++) await new Promise((r) => setTimeout(r, 25));
-      expect(died).toBe(true);
+      expect(await dying.died()).toBe(true);
       const partSize = kind === "s3" ? 5 * MiB : MiB;
       expect(await getDelivery(h.s.db, tenant.id, runId)).toMatchObject({ status: "delivering", sent_bytes: 2 * partSize });
 
@@ -207,5 +219,58 @@ describe("a delivery ends as delivered or failed, and aborts what it sent", () =
     expect(await h.drive(runId)).toBe(6); // begin, 4 blocks, complete
     expect(await getDelivery(h.s.db, tenant.id, runId)).toMatchObject({ status: "delivered", location: `${az.endpoint}/${container}/${runId}.bin` });
     expect(sameBytes(await readBack(`/azure/blob?container=${container}&blob=${runId}.bin`), data)).toBe(true);
+  });
+});
+
+describe("gcs: a resumable upload session through the delivery chain", () => {
+  const gcsLog = async (bucket: string) => (await (await control(`/gcs/log?bucket=${bucket}`)).json()) as { op: string; status: number; detail?: string }[];
+
+  it("the process dies after sending chunk 3 and before recording it; the sweep resumes, the status query finds chunk 3, and the file lands byte-identical", async () => {
+    const { tenant } = await setupTenant("die-gcs");
+    const t = await gcsTarget();
+    const target = { ...t, object: "{run_id}.bin" };
+    const data = bytes(5 * MiB + 9, 99);
+    const { runId, definition } = await finishedRun(tenant.id, target, data);
+    expect(definition).not.toContain("PRIVATE KEY"); // sealed in the run's snapshot
+    const dying = diesAfterSendingPart(3);
+    const h = harness({ driver: fastDriver, drivers: dying.drivers });
+    await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
+    const third = await h.driveUntil(runId, (m) => m.position === 3);
+    const row2 = await getDelivery(h.s.db, tenant.id, runId);
+    expect(row2).toMatchObject({ status: "delivering", sent_bytes: 2 * MiB, part_size: MiB });
+    const state = JSON.parse(row2!.upload_state!);
+    expect(state).toMatchObject({ sent: 2 * MiB, size: data.length, object: `${runId}.bin` });
+    expect(state.session).toMatch(/^v1\./); // the session URI is sealed in run_deliveries
+    void handleChainMessage(h.s, h.jobs, third);
+    expect(await dying.died()).toBe(true);
+    expect(await getDelivery(h.s.db, tenant.id, runId)).toMatchObject({ status: "delivering", sent_bytes: 2 * MiB });
+
+    h.clock.advance(LEASE_SECONDS + 1);
+    expect(await sweepStalledChains(h.s)).toBeGreaterThanOrEqual(1);
+    await h.drive(runId);
+    const row = await getDelivery(h.s.db, tenant.id, runId);
+    expect(row).toMatchObject({ status: "delivered", sent_bytes: data.length, location: `gs://${t.bucket}/${runId}.bin` });
+    expect(JSON.parse(row!.upload_state!).restarts).toBeUndefined();
+    expect(sameBytes(await readBack(`/gcs/object?bucket=${t.bucket}&name=${runId}.bin`), data)).toBe(true);
+    // one session; six chunks, chunk 3 sent once: the resumed link's status query found it
+    const log = await gcsLog(t.bucket);
+    expect(log.filter((l) => l.op === "create_session").length).toBe(1);
+    expect(log.filter((l) => l.op === "chunk").length).toBe(6);
+  });
+
+  it("a wrong service-account key: the delivery is failed with the token endpoint's reason, without retries", async () => {
+    const { tenant } = await setupTenant("gcs-bad-key");
+    const g = servers().gcs;
+    const target = await gcsTarget({ service_account: { ...g.key, private_key: g.wrongPrivateKey } });
+    const { runId } = await finishedRun(tenant.id, target, bytes(1000));
+    const h = harness();
+    await startChainNow(h.s, { kind: "delivery", tenantId: tenant.id, subjectId: runId });
+    expect(await h.drive(runId)).toBe(1); // begin: the token exchange is refused
+    expect(h.sent.filter((x) => x.delaySeconds)).toEqual([]);
+    const row = await getDelivery(h.s.db, tenant.id, runId);
+    expect(row).toMatchObject({ status: "failed" });
+    expect(row?.error).toMatch(/refused the service account key of ferry-delivery@ferry-test\.iam\.gserviceaccount\.com: 400 invalid_grant \(Invalid JWT Signature\.\)/);
+    expect(row?.error).not.toContain("PRIVATE KEY");
+    expect(await h.chain(runId)).toMatchObject({ status: "failed", attempts: 0 });
   });
 });

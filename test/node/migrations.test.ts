@@ -90,6 +90,57 @@ describe("control migrations", () => {
     expect(sh(["node", "scripts/adopt-baseline.mjs", "--persist-to", persist])).toMatch(/baseline-present/);
   }, 180_000);
 
+  it("0012 (sources.type takes gcs) rebuilds sources without losing its files or their errors (D1 cascades the DROP)", () => {
+    const persist = mkdtempSync(join(tmpdir(), "ferry-migrate-"));
+    dirs.push(persist);
+    const dir = join(persist, "control");
+    execFileSync("mkdir", ["-p", dir]);
+    const upTo = (n: number) => generated.filter((f) => Number(f.slice(0, 4)) <= n).forEach((f) => writeFileSync(join(dir, f), readFileSync(join(ROOT, "migrations/control", f))));
+    const config = join(persist, "partial.toml");
+    writeFileSync(
+      config,
+      `name = "partial"\ncompatibility_date = "2026-11-01"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "ferry-control"\ndatabase_id = "00000000-0000-0000-0000-000000000000"\nmigrations_dir = "${dir}"\n`,
+    );
+    upTo(11);
+    sh([WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "-c", config]);
+    query(
+      persist,
+      `INSERT INTO tenants (id, name, shard, created_at) VALUES ('ten_a', 'acme', 0, 1700000000);
+       INSERT INTO sources (id, tenant_id, name, type, config, status, created_at, updated_at) VALUES ('src_a', 'ten_a', 'bucket', 's3', '{}', 'ok', 1700000000, 1700000000);
+       INSERT INTO source_files (id, source_id, tenant_id, key, etag, size, model, format, status, created_at, updated_at)
+         VALUES ('sfl_a', 'src_a', 'ten_a', 'purchases/a.ndjson', 'e1', 10, 'purchases', 'ndjson', 'completed', 1700000000, 1700000000);
+       INSERT INTO source_file_errors (file_id, line, field, message) VALUES ('sfl_a', 3, 'price', 'not a number');`,
+      config,
+    );
+    upTo(12);
+    sh([WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "-c", config]);
+    // (one wrangler call per check: each starts workerd, tens of seconds on a busy machine)
+    expect(
+      query(
+        persist,
+        `SELECT 'source' AS t, id, type AS v FROM sources UNION ALL SELECT 'file', id, key FROM source_files
+         UNION ALL SELECT 'error', file_id, message FROM source_file_errors
+         UNION ALL SELECT 'leftover', name, type FROM sqlite_master WHERE name LIKE '__keep%' OR name LIKE '__new%'`,
+        config,
+      ),
+    ).toEqual([
+      { t: "source", id: "src_a", v: "s3" },
+      { t: "file", id: "sfl_a", v: "purchases/a.ndjson" },
+      { t: "error", id: "sfl_a", v: "not a number" },
+    ]);
+    // gcs is allowed now; the foreign keys still hold and still cascade
+    expect(
+      query(
+        persist,
+        `INSERT INTO sources (id, tenant_id, name, type, config, status, created_at, updated_at) VALUES ('src_g', 'ten_a', 'g', 'gcs', '{}', 'ok', 1, 1);
+         DELETE FROM sources WHERE id = 'src_a';
+         SELECT (SELECT count(*) FROM source_files) AS files, (SELECT group_concat(type) FROM sources) AS types;`,
+        config,
+      ),
+    ).toEqual([{ files: 0, types: "gcs" }]);
+    expect(() => query(persist, "INSERT INTO sources (id, tenant_id, name, type, config, status, created_at, updated_at) VALUES ('src_x', 'ten_a', 'x', 'gopher', '{}', 'ok', 1, 1)", config)).toThrow();
+  }, 900_000);
+
   it("a new database gets the generated history", () => {
     const persist = mkdtempSync(join(tmpdir(), "ferry-migrate-"));
     dirs.push(persist);

@@ -6,6 +6,7 @@
  * A control server (plain HTTP on loopback) lets tests create buckets, inject faults,
  * read the request log and read back what each server stored.
  */
+import { generateKeyPairSync } from "node:crypto";
 import { appendFileSync, readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +16,7 @@ import type { TestProject } from "vitest/node";
 import { startAzure } from "./azure";
 import { startFtp } from "./ftp";
 import { startGpg } from "./gpg";
+import { type GcsFault, startGcs } from "./gcs";
 import { type S3Fault, startS3 } from "./s3";
 import { startSftp } from "./sftp";
 import { startSilent } from "./silent";
@@ -31,6 +33,8 @@ export interface TargetServers {
   ftpsImplicit: { host: string; port: number; user: string; password: string };
   sftp: { host: string; port: number; user: string; password: string; privateKey: string; rsaPrivateKey: string };
   azure: { endpoint: string; sas: string };
+  /** `key`: a service-account key file as Google writes it; `wrongPrivateKey`: another key, same account and key id */
+  gcs: { endpoint: string; tokenUri: string; key: Record<string, string>; wrongPrivateKey: string };
   /** Accepts TCP connections and never answers (handshake timeouts). */
   silent: { host: string; port: number };
   /** SMTP relay: STARTTLS, AUTH required (test/servers/smtp.ts); GET <control>/mail?to= reads what it received. */
@@ -71,7 +75,13 @@ export default async function setup(project: TestProject) {
   const azureSig = "c2lnbmF0dXJlLWZvci10ZXN0cw==";
   const azureSas = `sv=2022-11-02&ss=b&srt=co&sp=rwc&se=2099-01-01T00:00:00Z&spr=https,http&sig=${encodeURIComponent(azureSig)}`;
 
-  const [s3, ftp, ftps, ftpsImplicit, sftp, azure, silent, smtp] = await Promise.all([
+  // A service account's key pair, made here as Google makes one for a key file (RSA 2048, PKCS#8).
+  const rsaPem = () => generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+  const saKey = rsaPem();
+  const wrongKey = rsaPem();
+  const sa = { client_email: "ferry-delivery@ferry-test.iam.gserviceaccount.com", private_key_id: "3f2a9c0d1e5b7a6c4d8e9f0a1b2c3d4e5f6a7b8c" };
+
+  const [s3, ftp, ftps, ftpsImplicit, sftp, azure, silent, smtp, gcs] = await Promise.all([
     startS3(s3Creds),
     startFtp({ user, password }),
     startFtp({ user, password, tls: { key: pems.key, cert: pems.cert } }),
@@ -80,6 +90,7 @@ export default async function setup(project: TestProject) {
     startAzure({ account: "ferrytest", sig: azureSig }),
     startSilent(),
     startSmtp({ user, password, key: pems.key, cert: pems.cert }),
+    startGcs({ accounts: [{ ...sa, public_key: saKey.publicKey }] }),
   ]);
 
   const gpg = startGpg();
@@ -141,6 +152,25 @@ export default async function setup(project: TestProject) {
           res.writeHead(200);
           return res.end(data);
         }
+        case "POST /gcs/buckets":
+          gcs.createBucket(JSON.parse(body.toString()).name);
+          return json(200, { ok: true });
+        case "POST /gcs/objects":
+          gcs.putObject(q.get("bucket") ?? "", q.get("name") ?? "", body);
+          return json(200, { ok: true });
+        case "POST /gcs/faults":
+          gcs.addFault(JSON.parse(body.toString()) as GcsFault);
+          return json(200, { ok: true });
+        case "GET /gcs/log":
+          return json(200, gcs.log(q.get("bucket") ?? ""));
+        case "GET /gcs/sessions":
+          return json(200, { open: gcs.openSessions(q.get("bucket") ?? "") });
+        case "GET /gcs/object": {
+          const data = gcs.object(q.get("bucket") ?? "", q.get("name") ?? "");
+          if (!data) return json(404, { error: "no such object" });
+          res.writeHead(200);
+          return res.end(data);
+        }
         case "POST /file/append": {
           // Appends the body to a stored file, as a stray writer on the customer's server would.
           const root = roots[q.get("server") ?? ""];
@@ -178,11 +208,27 @@ export default async function setup(project: TestProject) {
     azure: { endpoint: azure.endpoint, sas: azureSas },
     silent: { host: "127.0.0.1", port: silent.port },
     smtp: { host: "127.0.0.1", port: smtp.port, user, password },
+    gcs: {
+      endpoint: gcs.endpoint,
+      tokenUri: gcs.tokenUri,
+      key: {
+        type: "service_account",
+        project_id: "ferry-test",
+        private_key_id: sa.private_key_id,
+        private_key: saKey.privateKey,
+        client_email: sa.client_email,
+        client_id: "104000000000000000001",
+        auth_uri: "https://accounts.google.com/o/oauth2/auth",
+        token_uri: gcs.tokenUri,
+        universe_domain: "googleapis.com",
+      },
+      wrongPrivateKey: wrongKey.privateKey,
+    },
   });
 
   return async () => {
     await new Promise((r) => control.close(r));
     gpg.close();
-    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), ftpsImplicit.close(), sftp.close(), azure.close(), silent.close(), smtp.close()]);
+    await Promise.allSettled([s3.close(), ftp.close(), ftps.close(), ftpsImplicit.close(), sftp.close(), azure.close(), silent.close(), smtp.close(), gcs.close()]);
   };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type ChainMessage, MAX_ATTEMPTS, handleChainMessage, startChainNow } from "../../src/chain";
 import { fastDriver, finishedRun, harness } from "../deliveries/helpers";
 import { call, setupTenant } from "../helpers";
-import { bytes, control, controlJson, readBack, sameBytes, servers, unique } from "./helpers";
+import { bytes, control, controlJson, gcsTarget, readBack, sameBytes, servers, unique } from "./helpers";
 
 const MiB = 1024 * 1024;
 
@@ -50,6 +50,28 @@ describe("POST /api/1/targets/test", () => {
     const masked = await call("POST", "/api/1/targets/test", { token, body: sftpTarget({ password: "****" }) });
     expect(masked.status).toBe(400);
     expect(masked.json.error.message).toMatch(/Send the real password/);
+  });
+
+  it("gcs: a good service-account key is ok (a session started and cancelled); a wrong one is a 422 naming the token endpoint's reason", async () => {
+    const { token } = await setupTenant("t-gcs");
+    const g = servers().gcs;
+    const { bucket } = await gcsTarget();
+    // the key file pasted as Google writes it
+    const body = { type: "gcs", endpoint: g.endpoint, bucket, service_account: g.key };
+    const ok = await call("POST", "/api/1/targets/test", { token, body });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json).toEqual({ ok: true });
+    const bad = await call("POST", "/api/1/targets/test", { token, body: { ...body, service_account: { ...g.key, private_key: g.wrongPrivateKey } } });
+    expect(bad.status).toBe(422);
+    expect(bad.json.error.message).toMatch(/^Connection test failed: .*refused the service account key of .*invalid_grant \(Invalid JWT Signature\.\)/);
+    expect(bad.json.error.details).toEqual([{ path: "kind", message: "auth" }]);
+    expect(bad.text).not.toContain("PRIVATE KEY");
+    const masked = await call("POST", "/api/1/targets/test", { token, body: { ...body, service_account: { ...g.key, private_key: "****" } } });
+    expect(masked.status).toBe(400);
+    expect(masked.json.error.message).toMatch(/Send the real service_account\.private_key/);
+    const notPem = await call("POST", "/api/1/targets/test", { token, body: { ...body, service_account: { ...g.key, private_key: "hunter2" } } });
+    expect(notPem.status).toBe(400);
+    expect(notPem.json.error.details.map((d: { path: string }) => d.path)).toContain("service_account.private_key");
   });
 
   it("needs the exports-manage permission", async () => {

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import type { Env } from "../../src/env";
 import { createServices } from "../../src/services";
+import { GcsTarget } from "../../src/targets/config";
 import { type DeliveryContext, type DeliveryFile, type DeliveryOptions, type TargetDriver, type UploadState, partCount, partRange } from "../../src/targets/types";
 
 export const e = env as unknown as Env;
@@ -87,3 +88,11 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Fast options for tests: short backoff; timeouts long enough never to fire by accident. */
 export const fast = { backoffMs: 20, attempts: 4, timeoutMs: 20_000 };
+
+/** A fresh bucket on the GCS stand-in and a target writing to it with the test service account (1 MiB chunks). */
+export async function gcsTarget(over: Record<string, unknown> = {}): Promise<GcsTarget> {
+  const g = servers().gcs;
+  const bucket = unique("gcs").toLowerCase();
+  await controlJson("/gcs/buckets", { name: bucket });
+  return GcsTarget.parse({ type: "gcs", endpoint: g.endpoint, bucket, service_account: g.key, chunk_size_mb: 1, object: "{name}", ...over });
+}

@@ -293,7 +293,7 @@ async function dropDecryptedCopy(s: Services, f: SourceFile): Promise<void> {
  * an encrypted file, its decrypted copy in R2 (made by the first link; src/ingest/sources/decrypt.ts).
  */
 async function openFile(s: Services, f: SourceFile, cfg: SourceConfig): Promise<{ storage: SourceStorage; file: SourceFile }> {
-  const storage = openStorage(s.env, cfg, { attempts: 3 });
+  const storage = openStorage(s.env, cfg, { attempts: 3, now: () => s.clock.now() });
   if (!f.encrypted) return { storage, file: f };
   let size = f.decrypted_size;
   if (size === null) {

@@ -1,11 +1,11 @@
 /**
- * Source configurations: an S3-compatible bucket or an Azure Blob container, read with the
+ * Source configurations: an S3-compatible bucket, an Azure Blob container or a GCS bucket, read with the
  * delivery drivers' clients (src/targets). They pick their fields from the targets' schemas, so
  * the secret marks come along (src/lib/secrets.ts seals, masks and unseals by walking these).
  */
 import { z } from "zod";
 import { secret } from "../../lib/secrets";
-import { AzureTarget, S3Target } from "../../targets/config";
+import { AzureTarget, GcsTarget, S3Target } from "../../targets/config";
 
 const Prefix = z
   .string()
@@ -46,7 +46,11 @@ export type S3Source = z.infer<typeof S3Source>;
 export const AzureSource = AzureTarget.pick({ type: true, endpoint: true, container: true, sas_token: true }).extend({ prefix: Prefix, ...Decryption });
 export type AzureSource = z.infer<typeof AzureSource>;
 
-export const SourceConfig = z.discriminatedUnion("type", [S3Source, AzureSource]);
+/** `service_account`: a key whose account may list and read the bucket's objects (roles/storage.objectViewer). */
+export const GcsSource = GcsTarget.pick({ type: true, bucket: true, service_account: true, endpoint: true }).extend({ prefix: Prefix });
+export type GcsSource = z.infer<typeof GcsSource>;
+
+export const SourceConfig = z.discriminatedUnion("type", [S3Source, AzureSource, GcsSource]);
 export type SourceConfig = z.infer<typeof SourceConfig>;
 
 /**

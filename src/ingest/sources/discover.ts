@@ -63,7 +63,7 @@ async function recordNew(s: Services, source: SourceRow, prefix: string, objects
 /** Lists one source from its cursor and records what is new. */
 export async function discoverSource(s: Services, source: SourceRow, pages = PAGES_PER_TICK, pageSize = PAGE_SIZE): Promise<number> {
   const cfg = await sourceConfig(s, source);
-  const storage = openStorage(s.env, cfg, { attempts: 2, timeoutMs: 20_000 });
+  const storage = openStorage(s.env, cfg, { attempts: 2, timeoutMs: 20_000, now: () => s.clock.now() });
   let cursor = source.list_cursor;
   let found = 0;
   try {

@@ -31,7 +31,7 @@ export function sourceView(row: SourceRow) {
  * credentials hold and may list. Throws TargetError with a reason a person can act on.
  */
 export async function checkSource(s: Services, cfg: SourceConfig): Promise<void> {
-  await openStorage(s.env, cfg, { attempts: 2, timeoutMs: 15_000 }).list(null, 1);
+  await openStorage(s.env, cfg, { attempts: 2, timeoutMs: 15_000, now: () => s.clock.now() }).list(null, 1);
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * One reading interface over the source types: list a page, read a byte range of one file
  * version, stream one file version. Backed by the delivery drivers' clients (src/targets),
- * which own SigV4 / SAS, host checks, retries and error classification.
+ * which own SigV4 / SAS / OAuth tokens, host checks, retries and error classification.
  */
 import type { Env } from "../../env";
 import { getBlobRange, getBlobStream, listBlobs } from "../../targets/azure";
+import { getGcsRange, getGcsStream, listGcsObjects } from "../../targets/gcs";
 import type { ObjectPage } from "../../targets/s3";
 import { getObjectRange, getObjectStream, listObjects } from "../../targets/s3";
 import type { DeliveryOptions } from "../../targets/types";
@@ -31,6 +32,18 @@ export function openStorage(env: Env, cfg: SourceConfig, opts: DeliveryOptions =
       },
       range: (key, etag, offset, length) => getObjectRange(env, cfg, key, etag, { offset, length }, opts),
       stream: (key, etag) => getObjectStream(env, cfg, key, etag, opts),
+    };
+  }
+  if (cfg.type === "gcs") {
+    return {
+      location: `gs://${cfg.bucket}/${cfg.prefix}`,
+      // The cursor is objects.list's nextPageToken; an object's version is its generation.
+      list: async (cursor, maxKeys) => {
+        const page = await listGcsObjects(env, cfg, { prefix: cfg.prefix, token: cursor, maxKeys }, opts);
+        return { objects: page.objects, cursor: page.next };
+      },
+      range: (key, generation, offset, length) => getGcsRange(env, cfg, key, generation, { offset, length }, opts),
+      stream: (key, generation) => getGcsStream(env, cfg, key, generation, opts),
     };
   }
   return {

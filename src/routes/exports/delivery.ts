@@ -10,7 +10,7 @@ export const deliveryRouter = createRouter();
 export const RunDelivery = z
   .object({
     status: z.enum(DELIVERY_STATUSES),
-    target_type: z.string().nullable().openapi({ description: "s3, ftp, ftps, sftp or azure; null until the delivery began" }),
+    target_type: z.string().nullable().openapi({ description: "s3, ftp, ftps, sftp, azure or gcs; null until the delivery began" }),
     attempts: z.number().int().openapi({ description: "transient failures so far, each retried; 0 for a clean delivery" }),
     error: z.string().nullable().openapi({ description: "why it failed (failed), or the last transient failure (retrying)" }),
     location: z.string().nullable().openapi({ example: "s3://acme-exports/win-info/2026-11-25/win-info.csv" }),

@@ -28,7 +28,7 @@ targetsRouter.openapi(
     method: "post",
     path: "/test",
     tags: ["targets"],
-    summary: "Test a delivery target: connect and authenticate (S3: HeadBucket; Azure: stage an uncommitted block)",
+    summary: "Test a delivery target: connect and authenticate (S3: HeadBucket; Azure: stage an uncommitted block; GCS: token exchange, an upload session started and cancelled)",
     security: [{ bearerAuth: [] }],
     request: { body: { required: true, content: { "application/json": { schema: DeliveryTarget } } } },
     responses: {

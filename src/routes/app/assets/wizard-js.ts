@@ -313,7 +313,7 @@ export const WIZARD_JS = String.raw`
       if (spec.multiline) input = el("textarea", { id: id, "data-path": path });
       else input = el("input", { id: id, type: spec.secret ? "password" : spec.type === "number" ? "number" : "text", "data-path": path, autocomplete: "off" });
       input.setAttribute("data-type", spec.type);
-      if (v !== undefined && v !== null) input.value = String(v);
+      if (v !== undefined && v !== null) input.value = spec.type === "json" && typeof v === "object" ? JSON.stringify(v, null, 2) : String(v);
       if (spec.required) input.required = true;
       var kids = [el("label", { for: id, text: labelOf(spec.name) + (spec.required ? "" : " (optional)") }), input];
       if (spec.description) { var hid = nextId("hint"); kids.push(el("div", { cls: "hint", id: hid, text: spec.description })); input.setAttribute("aria-describedby", hid + " err-" + path); }
@@ -331,6 +331,10 @@ export const WIZARD_JS = String.raw`
       var k = i.getAttribute("data-path").slice(7);
       var type = i.getAttribute("data-type");
       if (type === "boolean") t[k] = i.checked;
+      else if (i.value !== "" && type === "json") {
+        // a pasted key file; what is not JSON goes as text, and the API names the field
+        try { t[k] = JSON.parse(i.value); } catch (e) { t[k] = i.value; }
+      }
       else if (i.value !== "") t[k] = type === "number" ? Number(i.value) : i.value;
     });
     return t;

@@ -33,7 +33,7 @@ export function listUrl(s: ListState, change: Partial<ListState> = {}): string {
   return qs ? `/app?${qs}` : "/app";
 }
 
-const TARGET_LABELS: Record<string, string> = { download: "Download", s3: "S3", ftp: "FTP", ftps: "FTPS", sftp: "SFTP", azure: "Azure Blob" };
+const TARGET_LABELS: Record<string, string> = { download: "Download", s3: "S3", ftp: "FTP", ftps: "FTPS", sftp: "SFTP", azure: "Azure Blob", gcs: "GCS" };
 export const targetLabel = (t: string) => TARGET_LABELS[t] ?? t;
 
 const SortHeader: FC<{ s: ListState; col: "name" | "created_at"; label: string }> = ({ s, col, label }) => {

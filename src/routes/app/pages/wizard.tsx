@@ -272,6 +272,7 @@ export const WizardPage: FC<{ who: SignedIn; catalog: WizardCatalog; initial: Re
                   <option value="ftps">FTP over TLS</option>
                   <option value="sftp">SFTP</option>
                   <option value="azure">Azure Blob Storage</option>
+                  <option value="gcs">Google Cloud Storage</option>
                 </select>
                 <Err path="target.type" />
               </div>
