@@ -47,7 +47,7 @@ export const AzureSource = AzureTarget.pick({ type: true, endpoint: true, contai
 export type AzureSource = z.infer<typeof AzureSource>;
 
 /** `service_account`: a key whose account may list and read the bucket's objects (roles/storage.objectViewer). */
-export const GcsSource = GcsTarget.pick({ type: true, bucket: true, service_account: true, endpoint: true }).extend({ prefix: Prefix });
+export const GcsSource = GcsTarget.pick({ type: true, bucket: true, service_account: true, endpoint: true }).extend({ prefix: Prefix, ...Decryption });
 export type GcsSource = z.infer<typeof GcsSource>;
 
 export const SourceConfig = z.discriminatedUnion("type", [S3Source, AzureSource, GcsSource]);
