@@ -43,7 +43,8 @@ async function sequential(url, { path, method = "GET", headers = {}, body, bodie
   return { p50: at(0.5), p99: at(0.99), rps: round(1000 / (times.reduce((a, b) => a + b, 0) / n), 0), sequential: n };
 }
 
-const dev = await startDev();
+// migrations + wrangler start can take minutes on a loaded machine
+const dev = await startDev({ timeoutMs: 600_000 });
 try {
   const seed = await seedTenant(dev.url);
   const auth = { Authorization: `Bearer ${seed.token}` };

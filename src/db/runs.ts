@@ -29,6 +29,25 @@ export function getRun(db: ControlDb, tenantId: string, key: string | { exportId
     .get();
 }
 
+/** What a download link needs of a run, nothing else: its file, status and expiry (no definition snapshot). */
+export type RunFileRow = Pick<RunRow, "id" | "tenant_id" | "status" | "file_key" | "expires_at" | "expired_at">;
+
+/** A run's file columns by id, scoped by tenant (the automated fetch answers from these alone). */
+export function getRunFile(db: ControlDb, tenantId: string, runId: string): Promise<RunFileRow | undefined> {
+  return db
+    .select({
+      id: export_runs.id,
+      tenant_id: export_runs.tenant_id,
+      status: export_runs.status,
+      file_key: export_runs.file_key,
+      expires_at: export_runs.expires_at,
+      expired_at: export_runs.expired_at,
+    })
+    .from(export_runs)
+    .where(and(eq(export_runs.tenant_id, tenantId), eq(export_runs.id, runId)))
+    .get();
+}
+
 /**
  * A run by id alone, for signed download links: the link's signature names the tenant and is
  * checked against the row before anything is served.

@@ -8,9 +8,6 @@ import type { Services } from "../services";
 /** Rows a preview shows: enough to judge the columns, few enough to answer at once. */
 export const PREVIEW_ROWS = 20;
 
-/** Everything the counting query may yield; the compiler wants a finite LIMIT. */
-const ALL_ROWS = 2_147_483_647;
-
 export interface Preview {
   /** output columns, in file order */
   columns: string[];
@@ -46,7 +43,7 @@ export async function previewExport(s: Services, tenant: { id: string; shard: nu
   const db = s.shards.db(tenant.shard);
   const [raw, rowCount] = await Promise.all([
     readExportChunk(db, compiler.chunk(null, PREVIEW_ROWS)),
-    countExportRows(db, compiler.chunk(null, ALL_ROWS)),
+    countExportRows(db, compiler.count()),
   ]);
   const formatter = formatterFor(def, compiler.columns);
   let text: string | null = null;

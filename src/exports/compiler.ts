@@ -431,12 +431,8 @@ class Compiler implements ExportCompiler {
     this.keyCount = a.aggregate ? a.fields.filter((f) => f.spec.aggregation === "group").length : 2;
   }
 
-  chunk(cursor: Cursor, limit: number): ChunkQuery {
-    if (!Number.isInteger(limit) || limit < 1) throw new Error(`chunk limit must be a positive integer, got ${limit}`);
-    const after = cursor?.after ?? null;
-    if (after && after.length !== this.keyCount) throw new Error(`cursor has ${after.length} keys, this export pages on ${this.keyCount}`);
-    const p = new Params();
-    const { model } = this.a;
+  /** The tenant, watermark and filter conditions every query of this export starts from. */
+  private where(p: Params): string[] {
     const where = [`t.tenant_id = ${p.add(this.ctx.tenantId)}`];
     const wm = this.ctx.watermark;
     if (wm?.after !== undefined) where.push(`t.ingested_at > ${p.add(wm.after)}`);
@@ -445,6 +441,25 @@ class Compiler implements ExportCompiler {
       const sets = this.a.conditions.map((set) => (set.length ? `(${set.map((c) => c.sql(p)).join(" AND ")})` : "1"));
       where.push(`(${sets.join(" OR ")})`);
     }
+    return where;
+  }
+
+  count(): ChunkQuery {
+    const p = new Params();
+    const where = this.where(p).join(" AND ");
+    const table = ident(this.a.model.name);
+    if (!this.a.aggregate) return { sql: `SELECT count(*) AS n FROM ${table} AS t WHERE ${where}`, params: p.list, columns: ["n"] };
+    const groups = this.a.fields.filter((f) => (f.spec.aggregation ?? "group") === "group").map((f) => f.ref.sql(p));
+    return { sql: `SELECT count(*) AS n FROM (SELECT 1 FROM ${table} AS t WHERE ${where} GROUP BY ${groups.join(", ")})`, params: p.list, columns: ["n"] };
+  }
+
+  chunk(cursor: Cursor, limit: number): ChunkQuery {
+    if (!Number.isInteger(limit) || limit < 1) throw new Error(`chunk limit must be a positive integer, got ${limit}`);
+    const after = cursor?.after ?? null;
+    if (after && after.length !== this.keyCount) throw new Error(`cursor has ${after.length} keys, this export pages on ${this.keyCount}`);
+    const p = new Params();
+    const { model } = this.a;
+    const where = this.where(p);
     const table = ident(model.name);
 
     if (!this.a.aggregate) {

@@ -33,6 +33,12 @@ export interface ExportCompiler {
    * scoped to `tenantId`. Returns also how to derive the next cursor from the last row.
    */
   chunk(cursor: Cursor, limit: number): ChunkQuery;
+  /**
+   * How many rows the chunks yield in all (one row `{ n }`), for a run's progress: the same
+   * tenant, watermark and filters with no output columns, order or limit, so SQLite answers
+   * it from an index where it can instead of building every row.
+   */
+  count(): ChunkQuery;
   nextCursor(lastRow: Row): Cursor;
   /** Applies defaults and replace maps, in SQL or here; returns the rows as written. */
   columns: string[];

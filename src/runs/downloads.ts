@@ -1,4 +1,4 @@
-import { getRunUnscoped } from "../db/runs";
+import { getRunUnscoped, type RunFileRow } from "../db/runs";
 import type { RunRow } from "../db/schema";
 import type { Env } from "../env";
 import { fromBase64, toBase64Url } from "../lib/crypto";
@@ -57,7 +57,7 @@ export async function verifyDownload(env: Env, runId: string, tenantId: string, 
 export const DEFAULT_URL_TTL_SECONDS = 24 * 3600;
 
 /** A signed link for a finished run's file, or null when there is no file to fetch. */
-export async function downloadUrl(s: Services, origin: string, run: RunRow): Promise<string | null> {
+export async function downloadUrl(s: Services, origin: string, run: RunFileRow): Promise<string | null> {
   if (run.status !== "finished" || run.expired_at !== null || !run.file_key) return null;
   const ttl = Number(s.env.DOWNLOAD_URL_TTL_SECONDS ?? DEFAULT_URL_TTL_SECONDS) || DEFAULT_URL_TTL_SECONDS;
   const expires = Math.min(s.clock.seconds() + ttl, run.expires_at ?? Number.MAX_SAFE_INTEGER);

@@ -46,6 +46,21 @@ export class ExportFailure extends Error {}
 /** How often a working link extends its lease (LEASE_SECONDS in src/chain/ is 60 s). */
 const HEARTBEAT_EVERY_MS = 10_000;
 
+/**
+ * Rows one link reads before it hands over to the next link (it ends after the step that reaches
+ * this, or after `steps_per_message` steps). A link is one queue message, and the `ferry-jobs`
+ * consumer takes one message per batch (wrangler.toml), so a link has a Worker invocation's
+ * budget to itself:
+ * - CPU time, 30 s per invocation by default (https://developers.cloudflare.com/workers/platform/limits/#cpu-time).
+ *   A row costs a few microseconds (decoding D1's result, formatting, compressing, SHA-256;
+ *   bench/formats measures 2-6 µs per row for the formatters alone), so 1,000,000 rows plus one
+ *   step (at most `chunks_per_step` x `chunk_rows` = 500,000 rows by default) stays far inside it.
+ * - D1 queries, 1000 per invocation (https://developers.cloudflare.com/d1/platform/limits/): a
+ *   step makes at most `chunks_per_step` reads and ~8 other queries (checkpoint batch, heartbeats,
+ *   chain), so 16 steps (the default `steps_per_message`, src/runs/create.ts) stay under 1000.
+ */
+export const LINK_ROWS = 1_000_000;
+
 /** D1 rows are at most 100 KB per statement; larger state goes to R2. https://developers.cloudflare.com/d1/platform/limits/ */
 const MAX_INLINE_STATE = 32 * 1024;
 
@@ -150,19 +165,23 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
   const rc = await runContext(s, run, opts, engine, heartbeat);
   const until = ctx.chain.position + opts.steps_per_message;
   let cp = await latestCheckpoint(s.db, run.id);
-  if (!cp?.done) {
-    await markProcessing(s.db, run.id, { file_name: rc.fileName, file_key: rc.plainKey, content_type: rc.contentType, now: s.clock.seconds() });
-    if (!cp && run.total_rows === null) await countRows(rc);
-  }
+  if (!cp?.done) await markProcessing(s.db, run.id, { file_name: rc.fileName, file_key: rc.plainKey, content_type: rc.contentType, now: s.clock.seconds() });
+  const rowsAtStart = cp?.rows ?? 0;
+  let counted = false;
   for (;;) {
     if (cp?.done) {
       await finalize(rc, cp);
       return { done: true };
     }
-    if (cp && cp.step >= until) return { next: cp.step };
+    if (cp && (cp.step >= until || cp.rows - rowsAtStart >= LINK_ROWS)) return { next: cp.step };
     const next = await runStep(rc, cp ?? null, (cp?.step ?? 0) + 1);
     // null: another worker recorded that step first; continue from whatever is recorded now.
     cp = next ?? (await latestCheckpoint(s.db, run.id));
+    // Counted once the first step did not finish the run: a run of one step never needs it.
+    if (cp && !cp.done && rc.run.total_rows === null && !counted) {
+      counted = true;
+      await countRows(rc);
+    }
     await heartbeat();
   }
 }
@@ -202,7 +221,7 @@ async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: Ex
 /** Total rows, for progress only; a failure here leaves progress unknown until the end. */
 async function countRows(rc: RunCtx): Promise<void> {
   try {
-    const n = await countExportRows(rc.shard, rc.compiler.chunk(null, 2_147_483_647));
+    const n = await countExportRows(rc.shard, rc.compiler.count());
     await setTotalRows(rc.s.db, rc.run.id, n);
     rc.run.total_rows = n;
   } catch (err) {

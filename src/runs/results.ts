@@ -1,5 +1,5 @@
 import { getExportRow } from "../db/exports";
-import { activeExportsWithLastResult, getRun, type ResultRow, resultsOf } from "../db/runs";
+import { activeExportsWithLastResult, getRunFile, type ResultRow, resultsOf } from "../db/runs";
 import { ApiError } from "../lib/errors";
 import { isoSeconds } from "../lib/time";
 import type { Services } from "../services";
@@ -37,7 +37,7 @@ export async function automatedResults(s: Services, tenantId: string, name: stri
 
 /** A signed download URL for one result; 410 once its file expired or was deleted. */
 export async function fetchResult(s: Services, tenantId: string, resultId: string, origin: string) {
-  const run = await getRun(s.db, tenantId, resultId);
+  const run = await getRunFile(s.db, tenantId, resultId);
   if (!run || run.status !== "finished") throw new ApiError("not_found", `No result ${resultId}`);
   const exp = await getExportRow(s.db, tenantId, run.export_id);
   if (exp && !isAutomated(exp.definition)) throw new ApiError("not_found", `No result ${resultId}`);

@@ -21,6 +21,7 @@ function breaksAfter(calls: number): ExportEngine {
       return {
         columns: c.columns,
         nextCursor: (row) => c.nextCursor(row),
+        count: () => c.count(),
         chunk(cursor, limit) {
           const q = c.chunk(cursor, limit);
           return ++n > calls ? { ...q, sql: q.sql.replace(/\bstackid\b/, "no_such_column") } : q;

@@ -107,9 +107,10 @@ export class Faults {
                       const bound = st.bind(...args);
                       return new Proxy(bound, {
                         get(b, q) {
-                          if (q === "all") {
-                            return async () => {
-                              const r = await b.all();
+                          // a chunk is read with raw() (src/db/shards/exports.ts); all() too, for any other reader
+                          if (q === "all" || q === "raw") {
+                            return async (...a: unknown[]) => {
+                              const r = await (b[q] as (...x: unknown[]) => Promise<unknown>).apply(b, a);
                               faults.hit("after_chunk");
                               return r;
                             };

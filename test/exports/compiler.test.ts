@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileExport, ExportValidationError, validateExport } from "../../src/exports/compiler";
 import type { Row } from "../../src/exports/types";
-import { body, freshTenant, insertRows, runAll } from "./support";
+import { body, countAll, freshTenant, insertRows, runAll } from "./support";
 
 const HOSTILE = [
   "' OR 1=1 --",
@@ -151,6 +151,8 @@ describe("filter compiler against D1", () => {
       const want = data.filter(c.expect).map((r) => ({ user_id: r.user_id, clan_id: r.clan_id }));
       expect([...rows].sort(byUser), c.name).toEqual(want.sort(byUser));
       expect(want.length, `${c.name} selects something`).toBeGreaterThan(0);
+      // the progress count: the same rows, counted without building them
+      expect(await countAll(compiler, td), c.name).toBe(want.length);
       for (const s of statements) {
         for (const h of HOSTILE) if (h && h.length > 1) expect(s.sql).not.toContain(h);
         expect(s.params.length).toBeLessThanOrEqual(100);
@@ -359,6 +361,7 @@ describe("filter compiler against D1", () => {
     expect((await runAll(c({ after: 100 }), td)).rows.map((r) => r.user_id)).toEqual(["at200", "at300"]);
     expect((await runAll(c({ after: 100, until: 200 }), td)).rows.map((r) => r.user_id)).toEqual(["at200"]);
     expect((await runAll(c({ until: 100 }), td)).rows.map((r) => r.user_id)).toEqual(["at100"]);
+    expect([await countAll(c({ after: 100 }), td), await countAll(c({ after: 100, until: 200 }), td), await countAll(c({}), td)]).toEqual([2, 1, 3]);
   });
 });
 
@@ -414,6 +417,8 @@ describe("aggregation", () => {
     const key = (r: Row) => `${r.user_id}|${r.platform}`;
     const sortK = (a: Row, b: Row) => key(a).localeCompare(key(b));
     expect(rows).toHaveLength(want.length);
+    // the progress count counts groups, not the rows grouped
+    expect(await countAll(compiler, td)).toBe(want.length);
     expect(rows.find((r) => r.user_id === "solo")).toMatchObject({ n: 100, items: 3, platform: "web" });
     const got = [...rows].sort(sortK);
     want.sort(sortK).forEach((w, i) => {

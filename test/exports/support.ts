@@ -44,4 +44,10 @@ export async function runAll(compiler: ExportCompiler & { output(r: Row): Row },
   throw new Error("chunk chain did not end");
 }
 
+/** What the compiler's count query answers on the tenant's shard (a run's progress total). */
+export async function countAll(compiler: ExportCompiler, td: TenantData): Promise<number | undefined> {
+  const q = compiler.count();
+  return (await td.db.prepare(q.sql).bind(...q.params).first<{ n: number }>())?.n;
+}
+
 export const body = (b: Record<string, unknown>): ExportBody => ExportBody.parse({ name: "t", ...b });
