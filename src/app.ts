@@ -23,7 +23,7 @@ import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
-import { createServices } from "./services";
+import { createServices, type Toolbox } from "./services";
 import { appRouter } from "./routes/app";
 
 /**
@@ -56,11 +56,16 @@ export const OPENAPI_INFO = {
   info: { title: "ferry", version: "0.1.0", description: "Edge data ingestion and export API" },
 };
 
-export function createApp() {
+/**
+ * The HTTP API and the back office. `toolbox`: the in-process one where the target drivers and
+ * OpenPGP are bundled (src/index.ts); by default, the jobs worker's over the TOOLBOX binding.
+ */
+export function createApp(opts: { toolbox?: Toolbox } = {}) {
   const app = new OpenAPIHono<AppEnv>();
+  const overrides = opts.toolbox ? { toolbox: opts.toolbox } : {};
   app.use("*", requestId());
   app.use("*", async (c, next) => {
-    c.set("services", createServices(c.env));
+    c.set("services", createServices(c.env, overrides));
     await next();
   });
   app.use("*", async (c, next) => {
