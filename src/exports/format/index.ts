@@ -21,7 +21,6 @@ export function formatterFor(
   columns: string[],
   types?: Partial<Record<string, ColumnType>>,
 ): Formatter {
-  if (def.format.type === "parquet") return parquetFormatter(columns, types ?? columnTypesFor(def));
-  // biome-ignore lint/style/noNonNullAssertion: every other type has a text formatter
-  return textFormatterFor(def, columns)!;
+  // Every type but parquet writes text.
+  return textFormatterFor(def, columns) ?? parquetFormatter(columns, types ?? columnTypesFor(def));
 }
