@@ -95,7 +95,7 @@ describe("npm run dev runs both workers", () => {
   beforeAll(async () => {
     // ALLOW_PRIVATE_TARGETS is read by the jobs worker (the target drivers run there): a --var
     // must reach it too (scripts/dev.mjs).
-    dev = await startDevServer({ persistTo: dir, vars: { ALLOW_PRIVATE_TARGETS: "true" }, mode: "script" });
+    dev = await startDevServer({ persistTo: dir, vars: { ALLOW_PRIVATE_TARGETS: "true" }, mode: "script", startTimeoutMs: 300_000 });
     const tenant = (await call("POST", "/api/1/admin/tenants", { name: "split" }, ADMIN.Authorization)).body;
     const client = (
       await call("POST", `/api/1/admin/tenants/${tenant.id}/clients`, { name: "c", permissions: ["exports-manage", "automated-exports-view"] }, ADMIN.Authorization)
@@ -109,7 +109,7 @@ describe("npm run dev runs both workers", () => {
     const key = (await call("POST", `/api/1/admin/tenants/${tenant.id}/api-keys`, { name: "k" }, ADMIN.Authorization)).body.api_key;
     const rows = Array.from({ length: 30 }, (_, i) => ({ user_id: `u-${i}`, stackinstanceid: "si", stackid: "st", value: i, has_won: i % 2 === 0, participation_date: "2026-11-01 10:00:00" }));
     expect((await call("POST", "/v1/records/participations", { participations: rows }, `Bearer ${key}`)).status).toBe(200);
-  }, 240_000);
+  }, 420_000);
 
   afterAll(async () => {
     await dev?.stop();
