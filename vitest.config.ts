@@ -5,6 +5,11 @@ export default defineConfig(async () => {
   // Before miniflare is imported: it reads NODE_EXTRA_CA_CERTS once (test/servers/tls.ts).
   await prepareTestTls();
   const { cloudflareTest, readD1Migrations } = await import("@cloudflare/vitest-plugin");
+  const { unstable_readConfig } = await import("wrangler");
+  // The API worker's rate-limit bindings (wrangler.toml), added to the jobs worker's config below.
+  const ratelimits = Object.fromEntries(
+    unstable_readConfig({ config: "./wrangler.toml" }).ratelimits.map((r: { name: string; namespace_id: string; simple: { limit: number; period: number } }) => [r.name, { namespace_id: r.namespace_id, simple: r.simple }]),
+  );
   const controlMigrations = await readD1Migrations("migrations/control");
   const dataMigrations = await readD1Migrations("migrations/data");
   return {
@@ -12,9 +17,15 @@ export default defineConfig(async () => {
       projects: [
         {
           plugins: [
+            // Both workers' code in one: src/index.ts is the API (wrangler.toml) and the jobs worker
+            // (wrangler.jobs.toml: queue consumers, dead letters, cron, the ssh2 build rules) with
+            // the toolbox in-process; the API worker's rate-limit bindings are added here.
+            // test/node/worker-split.test.ts runs the two real workers through `npm run dev`.
             cloudflareTest({
-              wrangler: { configPath: "./wrangler.toml" },
+              main: "./src/index.ts",
+              wrangler: { configPath: "./wrangler.jobs.toml" },
               miniflare: {
+                ratelimits,
                 bindings: {
                   ADMIN_TOKEN: "test-admin-token",
                   SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=",

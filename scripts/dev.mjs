@@ -1,13 +1,17 @@
 // `npm run dev [-- wrangler dev args]`: prepares local state, then runs `wrangler dev`.
 //  1. copies .dev.vars.example to .dev.vars when missing;
 //  2. applies migrations to every local D1 database in wrangler.toml (scripts/migrate-local.mjs);
-//  3. starts wrangler dev on :8787 (or the --port you pass) and says how to authenticate;
+//  3. starts wrangler dev on :8787 (or the --port you pass) with both workers, the API
+//     (wrangler.toml, served on the port) and the jobs worker (wrangler.jobs.toml: queue
+//     consumer, cron, toolbox) in one local runtime, and says how to authenticate;
 //  4. ticks the Worker's scheduled handler at the start of every minute, as the production cron
 //     trigger (`crons = ["* * * * *"]` in wrangler.toml) does: wrangler dev runs no cron
 //     triggers, so it is started with --test-scheduled and GET /__scheduled is called once
-//     /health answers. A failed tick is logged and the next one still happens.
+//     /health answers (the API worker hands it to the jobs worker, src/api.ts). A failed tick
+//     is logged and the next one still happens.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { argValue, migrateLocal, toolEnv } from "./migrate-local.mjs";
 
 const args = process.argv.slice(2);
@@ -32,10 +36,43 @@ try {
 const port = argValue(args, "--port") ?? "8787";
 const devArgs = [
   "dev",
+  ...(args.includes("-c") || args.includes("--config") ? [] : ["-c", "wrangler.toml", "-c", jobsConfig(args)]),
   ...(argValue(args, "--port") ? [] : ["--port", port]),
   ...(args.includes("--test-scheduled") ? [] : ["--test-scheduled"]),
   ...args,
 ];
+/**
+ * The jobs worker's config for this session. wrangler dev applies `--var` (and --env-file) to the
+ * first worker only, so when `--var`s are given they are written, with the .dev.vars secrets,
+ * into a copy of wrangler.jobs.toml under .wrangler/ferry-dev/ (a config elsewhere does not read
+ * the project's .dev.vars); without them the real file is used as it is.
+ */
+function jobsConfig(args) {
+  const overrides = {};
+  args.forEach((a, i) => {
+    const v = a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined;
+    if (v?.includes(":")) overrides[v.slice(0, v.indexOf(":"))] = v.slice(v.indexOf(":") + 1);
+  });
+  if (Object.keys(overrides).length === 0) return "wrangler.jobs.toml";
+  const all = { ...vars, ...overrides };
+  const toml = readFileSync("wrangler.jobs.toml", "utf8")
+    .replace(/^#:schema.*\n/m, "")
+    .replace(/^main = "(.*)"$/m, (_, m) => `main = ${JSON.stringify(resolve(m))}`)
+    .replace(/^migrations_dir = "(.*)"$/gm, (_, m) => `migrations_dir = ${JSON.stringify(resolve(m))}`)
+    .replace(/^\[vars\]\n/m, `[vars]\n${Object.entries(all).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n")}\n`)
+    // a key set above wins over the file's own line for it
+    .split("\n")
+    .filter((line, i, lines) => {
+      const k = /^([A-Z_][A-Z0-9_]*) = /.exec(line)?.[1];
+      return !k || !(k in all) || lines.findIndex((l) => l.startsWith(`${k} = `)) === i;
+    })
+    .join("\n");
+  mkdirSync(".wrangler/ferry-dev", { recursive: true });
+  const path = `.wrangler/ferry-dev/wrangler.jobs.${process.pid}.toml`;
+  writeFileSync(path, toml);
+  return path;
+}
+
 console.log(`[ferry] starting API on http://localhost:${port}
 [ferry] authenticate with the admin token from .dev.vars:
   curl -s -X POST http://localhost:${port}/api/1/admin/tenants -H 'Authorization: Bearer ${vars.ADMIN_TOKEN ?? "<ADMIN_TOKEN>"}' -H 'Content-Type: application/json' -d '{"name":"acme"}'

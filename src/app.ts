@@ -26,6 +26,7 @@ import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
+import type { Toolbox } from "./services";
 import { appRouter } from "./routes/app";
 
 /**
@@ -61,10 +62,15 @@ export const OPENAPI_INFO = {
   info: { title: "ferry", version: "0.1.0", description: "Edge data ingestion and export API" },
 };
 
-export function createApp() {
+/**
+ * The HTTP API and the back office. `toolbox`: the in-process one where the target drivers and
+ * OpenPGP are bundled (src/index.ts); by default, the jobs worker's over the TOOLBOX binding.
+ */
+export function createApp(opts: { toolbox?: Toolbox } = {}) {
   const app = new OpenAPIHono<AppEnv>();
+  const overrides = opts.toolbox ? { toolbox: opts.toolbox } : {};
   app.use("*", requestId());
-  app.use("*", d1Sessions());
+  app.use("*", d1Sessions(overrides));
   app.use("*", async (c, next) => {
     // CSV uploads have their own, larger limit, applied on their routes.
     if (c.req.path.endsWith("/csv")) return next();

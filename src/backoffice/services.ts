@@ -7,7 +7,6 @@ import { listIngestionErrors, listRecentIngestions } from "../db/ingestions";
 import { firstErrorsOfFiles, listSourceFiles, listSources as listSourceRows, sourceStats as sourceStatsOf } from "../db/sources";
 import { createRun as createRunOf, runsOfExport } from "../runs";
 import type { Services } from "../services";
-import { checkTargetConnection } from "../targets/check";
 import type { DeliveryTarget } from "../targets/config";
 
 // Export definitions (routes/exports): list, read, create, update, clone, delete, favourite, enable/disable.
@@ -41,7 +40,7 @@ export const listRuns = (s: Services, tenantId: string, exportId: string, page: 
 export { type DeliveryView, redeliver } from "../deliveries";
 
 /** The connection test of POST /api/1/targets/test. */
-export const testTarget = (s: Services, target: DeliveryTarget) => checkTargetConnection(s.env, target);
+export const testTarget = (s: Services, target: DeliveryTarget) => s.toolbox.checkTarget(s, target);
 
 // API keys (routes/admin): create (shown once), list, revoke.
 export { createApiKey, listApiKeys, revokeApiKey } from "../tenants/tenants";

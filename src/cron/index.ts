@@ -10,7 +10,7 @@ import { pruneFailedClientAuth } from "../tenants/lockout";
 import { alertFullShards } from "../tenants/shards";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
-export async function runCron(_controller: ScheduledController, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
+export async function runCron(_controller: ScheduledController | undefined, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
   // Each task is independent: one failing must not stop the others.
   const tasks: [string, () => Promise<unknown>][] = [
     ["schedules", () => enqueueDueRuns(s)],

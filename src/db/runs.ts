@@ -30,7 +30,7 @@ export function getRun(db: ControlDb, tenantId: string, key: string | { exportId
 }
 
 /** What a download link needs of a run, nothing else: its file, status and expiry (no definition snapshot). */
-export type RunFileRow = Pick<RunRow, "id" | "tenant_id" | "status" | "file_key" | "expires_at" | "expired_at">;
+export type RunFileRow = Pick<RunRow, "id" | "tenant_id" | "export_id" | "status" | "file_key" | "expires_at" | "expired_at">;
 
 /** A run's file columns by id, scoped by tenant (the automated fetch answers from these alone). */
 export function getRunFile(db: ControlDb, tenantId: string, runId: string): Promise<RunFileRow | undefined> {
@@ -38,6 +38,7 @@ export function getRunFile(db: ControlDb, tenantId: string, runId: string): Prom
     .select({
       id: export_runs.id,
       tenant_id: export_runs.tenant_id,
+      export_id: export_runs.export_id,
       status: export_runs.status,
       file_key: export_runs.file_key,
       expires_at: export_runs.expires_at,

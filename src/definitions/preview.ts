@@ -1,7 +1,7 @@
 import { countExportRows, readExportChunk } from "../db/shards";
 import { compileExport, ExportValidationError } from "../exports/compiler";
 import type { ExportBody } from "../exports/definition";
-import { formatterFor } from "../exports/format";
+import { PARQUET_CONTENT_TYPE, textFormatterFor } from "../exports/format/text-formats";
 import { ApiError } from "../lib/errors";
 import type { Services } from "../services";
 
@@ -45,9 +45,10 @@ export async function previewExport(s: Services, tenant: { id: string; shard: nu
     readExportChunk(db, compiler.chunk(null, PREVIEW_ROWS)),
     countExportRows(db, compiler.count()),
   ]);
-  const formatter = formatterFor(def, compiler.columns);
+  // Parquet is binary: no text to show (and the API worker does not bundle its writer).
+  const formatter = textFormatterFor(def, compiler.columns);
   let text: string | null = null;
-  if (def.format.type !== "parquet") {
+  if (formatter) {
     const state = {};
     const parts = [formatter.start(state), formatter.rows(raw, state), formatter.finish(state)];
     const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -63,7 +64,7 @@ export async function previewExport(s: Services, tenant: { id: string; shard: nu
     rows: raw.map((r) => compiler.output(r)),
     row_count: rowCount,
     format: def.format.type,
-    content_type: formatter.contentType,
+    content_type: formatter?.contentType ?? PARQUET_CONTENT_TYPE,
     text,
   };
 }

@@ -7,7 +7,6 @@ import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { Services } from "../services";
 import { TargetError } from "../targets/types";
-import { abortRecorded } from "./job";
 import { resolveTarget, snapshotTarget } from "./target";
 import { type DeliveryView, deliveryView } from "./view";
 
@@ -46,7 +45,7 @@ export async function redeliver(s: Services, tenantId: string, exportId: string,
   }
 
   // Parts of the failed upload are dropped with the target they were sent to (billed until then on S3).
-  await abortRecorded(s, row, run);
+  await s.toolbox.abortDelivery(s, tenantId, runId);
   const reset = await resetForRedelivery(
     s.db,
     { id: row?.id ?? newId("dlv"), tenantId, runId, targetType: target.type, target: target.sealed },

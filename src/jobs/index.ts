@@ -1,7 +1,9 @@
 import { type ChainJobs, backoffSeconds, handleChainMessage, handleDeadChainMessage } from "../chain";
-import { deliveryJob } from "../deliveries";
+import { deliveryJob } from "../deliveries/job";
 import type { Env } from "../env";
-import { emailJob, exportRunJob, webhookJob } from "../runs";
+import { exportRunJob } from "../runs/job";
+import { webhookJob } from "../runs/webhook";
+import { emailJob } from "../runs/email";
 import { csvIngestJob } from "../ingest/csv/chunks";
 import { sourceFileJob } from "../ingest/sources/chunks";
 import { segmentJob } from "../segments/job";

@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { BOOKMARK_HEADER, BookmarkError, openSessions, parseBookmarks } from "../db/sessions";
 import { ApiError } from "../lib/errors";
-import { createServices } from "../services";
+import { createServices, type Services } from "../services";
 
 /**
  * Every request: the services are built on session-backed D1 bindings whose first query goes
@@ -11,7 +11,7 @@ import { createServices } from "../services";
  * sends it back reads its own writes on the read-replica routes below (docs/architecture.md,
  * "Read replicas").
  */
-export const d1Sessions = () =>
+export const d1Sessions = (overrides: Partial<Omit<Services, "env">> = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     let given: Map<string, string>;
     try {
@@ -26,7 +26,7 @@ export const d1Sessions = () =>
     c.set("bookmarks", given);
     const sessions = openSessions(c.env, "first-primary", given);
     c.set("sessions", sessions);
-    c.set("services", createServices(sessions.env));
+    c.set("services", createServices(sessions.env, overrides));
     await next();
     const bookmark = c.var.sessions.bookmark();
     if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
@@ -41,6 +41,6 @@ export const readReplica = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const sessions = openSessions(c.env, "first-unconstrained", c.var.bookmarks);
     c.set("sessions", sessions);
-    c.set("services", createServices(sessions.env));
+    c.set("services", createServices(sessions.env, { toolbox: c.var.services.toolbox }));
     await next();
   });

@@ -1,6 +1,5 @@
 import { LogLevel, WorkerMailer } from "worker-mailer";
 import type { ChainJob, StepOutcome } from "../chain";
-import { getChainForTenant } from "../db/chains";
 import type { RunRow } from "../db/schema";
 import { type EmailNotification, type ExportBody, Notification } from "../exports/definition";
 import { unsealSecrets } from "../lib/secrets";
@@ -8,7 +7,8 @@ import { isoSeconds } from "../lib/time";
 import type { Services } from "../services";
 import { checkTargetHost } from "../targets/hosts";
 import { downloadUrl } from "./downloads";
-import { loadRunEvent, type RunEvent, runEvent } from "./webhook";
+import { publicOrigin } from "./email-view";
+import { loadRunEvent, type RunEvent } from "./webhook";
 
 /**
  * Email notifications: a finished run mails its signed download link (src/runs/downloads.ts),
@@ -23,11 +23,6 @@ import { loadRunEvent, type RunEvent, runEvent } from "./webhook";
 
 /** How long one SMTP connection or reply may take before the attempt is retried. */
 const SMTP_TIMEOUT_MS = 15_000;
-
-/** The public origin links in emails start with (PUBLIC_URL), without a trailing slash. */
-export function publicOrigin(s: Services): string {
-  return (s.env.PUBLIC_URL ?? "http://localhost:8787").replace(/\/+$/, "");
-}
 
 /** The mail a run event sends: subject and plain text. */
 export async function runEmail(s: Services, def: ExportBody, run: RunRow, event: RunEvent): Promise<{ subject: string; text: string }> {
@@ -143,13 +138,3 @@ export const emailJob: ChainJob = {
     console.error(JSON.stringify({ email: chain.subject_id, gave_up: reason }));
   },
 };
-
-/** The run's email as the API shows it: null when the definition sends none (or not yet due). */
-export async function emailView(s: Services, run: RunRow): Promise<{ status: "sending" | "sent" | "failed"; error: string | null; sent_at: string | null } | null> {
-  if (run.status !== "finished" && run.status !== "failed") return null;
-  const event: RunEvent = run.status === "finished" ? "export.run.finished" : "export.run.failed";
-  const chain = await getChainForTenant(s.db, run.tenant_id, "email", runEvent(run.id, event));
-  if (!chain) return null;
-  const status = chain.status === "done" ? "sent" : chain.status === "failed" ? "failed" : "sending";
-  return { status, error: chain.last_error, sent_at: status === "sent" ? isoSeconds(chain.finished_at) : null };
-}

@@ -1,4 +1,5 @@
 import { type ChainJob, LeaseLost, type StepContext, type StepOutcome, startChain } from "../chain";
+import { manifestKey } from "./keys";
 import {
   claimUploadId,
   failRunStatement,
@@ -67,7 +68,6 @@ const MAX_INLINE_STATE = 32 * 1024;
 const tmpPrefix = (runId: string) => `tmp/runs/${runId}/`;
 const carryKey = (runId: string, step: number) => `${tmpPrefix(runId)}carry-${step}`;
 const stateKey = (runId: string, step: number) => `${tmpPrefix(runId)}state-${step}.json`;
-export const manifestKey = (run: Pick<RunRow, "tenant_id" | "export_id" | "id">) => `exports/${run.tenant_id}/${run.export_id}/${run.id}/manifest.json`;
 
 /** A growable byte buffer; holds at most one part plus one chunk's output. */
 class Bytes {

@@ -1,6 +1,6 @@
 import { expiredRunsUnscoped, markExpired } from "../db/runs";
 import type { Services } from "../services";
-import { manifestKey } from "./job";
+import { manifestKey } from "./keys";
 
 /** Runs whose files are deleted per cron tick at most, so one tick stays short. */
 export const RETENTION_BATCH = 100;

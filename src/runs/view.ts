@@ -6,7 +6,7 @@ import { isoSeconds } from "../lib/time";
 import type { Services } from "../services";
 import { deliveryView } from "../deliveries";
 import { downloadUrl } from "./downloads";
-import { emailView } from "./email";
+import { emailView } from "./email-view";
 
 /**
  * What the API shows of a run (GET /api/1/exports/:id/runs[/:run_id]). Built in this one

@@ -3,6 +3,7 @@ import { type Shards, shardRouter } from "../db/shards";
 import type { Env } from "../env";
 import type { JobMessage } from "../jobs/messages";
 import { decryptSecret, encryptSecret } from "../lib/crypto";
+import { missingToolbox, remoteToolbox, type Toolbox } from "./toolbox";
 
 /**
  * Everything the code below the entry points needs from the platform, built in one place
@@ -24,9 +25,11 @@ export interface Services {
   jobs: Jobs;
   clock: Clock;
   secrets: Secrets;
+  /** target checks, OpenPGP keys, upload aborts: the jobs worker's libraries (src/services/toolbox.ts) */
+  toolbox: Toolbox;
 }
 
-export type { Shards };
+export type { Shards, Toolbox };
 
 export interface Clock {
   /** epoch milliseconds */
@@ -82,6 +85,9 @@ export function createServices(env: Env, overrides: Partial<Omit<Services, "env"
       seal: (plain) => encryptSecret(env.SECRETS_KEY, plain),
       unseal: (sealed) => decryptSecret(env.SECRETS_KEY, sealed),
     },
+    // The API worker reaches the jobs worker's toolbox over its service binding; the jobs worker
+    // and the all-in-one entry pass the in-process one (src/jobs/toolbox.ts) as an override.
+    toolbox: env.TOOLBOX ? remoteToolbox(env.TOOLBOX) : missingToolbox,
     ...overrides,
   };
 }

@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
-import { failRun } from "../../src/runs";
+import { failRun } from "../../src/runs/job";
 import { createServices } from "../../src/services";
 import { call, setupTenant, waitFor } from "../helpers";
 import type { ReceivedMail as Mail } from "../servers/smtp";

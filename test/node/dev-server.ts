@@ -183,5 +183,5 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     }
   }
   await migrateLocal(o.persistTo);
-  return launch(join(BIN, "wrangler"), ["dev", ...devArgs], port, timeout);
+  return launch(join(BIN, "wrangler"), ["dev", "-c", "wrangler.toml", "-c", "wrangler.jobs.toml", ...devArgs], port, timeout);
 }

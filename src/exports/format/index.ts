@@ -1,18 +1,14 @@
 import type { ExportBody } from "../definition";
 import type { Formatter } from "../types";
-import { columnTypesFor, txtWidthsFor } from "./column-types";
-import { fixedWidthFormatter } from "./fixed";
-import { delimitedFormatter } from "./delimited";
-import { jsonFormatter, ndjsonFormatter } from "./json";
+import { columnTypesFor } from "./column-types";
 import { type ColumnType, parquetFormatter } from "./parquet";
-import { xmlFormatter } from "./xml";
+import { textFormatterFor } from "./text-formats";
 
 export { FormatError } from "./delimited";
 export type { ColumnType } from "./parquet";
 export { columnTypesFor, TXT_WIDTHS, txtWidthsFor } from "./column-types";
 
-/** The delimiter each delimited type uses; only csv lets the definition choose another. */
-export const FIXED_DELIMITERS = { csv: ",", psv: "|", tsv: "\t" } as const;
+export { FIXED_DELIMITERS, jsonRootKey, textFormatterFor } from "./text-formats";
 
 /**
  * The formatter for an export definition. `columns` are the output column names in order
@@ -25,35 +21,6 @@ export function formatterFor(
   columns: string[],
   types?: Partial<Record<string, ColumnType>>,
 ): Formatter {
-  const f = def.format;
-  switch (f.type) {
-    case "csv":
-    case "psv":
-    case "tsv":
-      return delimitedFormatter(columns, {
-        type: f.type,
-        delimiter: f.type === "csv" ? (f.delimiter ?? FIXED_DELIMITERS.csv) : FIXED_DELIMITERS[f.type],
-        enclosure: f.enclosure ?? '"',
-        newline: f.newline ?? "\n",
-        header: f.header ?? true,
-        formulaProtection: f.formula_protection ?? true,
-        bom: f.bom ?? false,
-      });
-    case "json":
-      return jsonFormatter(jsonRootKey(def.name), columns, f.json_values ?? "native");
-    case "ndjson":
-      return ndjsonFormatter(columns, f.json_values ?? "native");
-    case "xml":
-      return xmlFormatter(def.name, columns);
-    case "parquet":
-      return parquetFormatter(columns, types ?? columnTypesFor(def));
-    case "txt":
-      return fixedWidthFormatter(columns, { widths: txtWidthsFor(def), newline: f.newline ?? "\n", header: f.header ?? true });
-  }
+  // Every type but parquet writes text.
+  return textFormatterFor(def, columns) ?? parquetFormatter(columns, types ?? columnTypesFor(def));
 }
-
-/**
- * The top-level key of a json export: the export's name with `-` and `.` as `_`, as in the
- * automated exports reference (`win-info` is delivered as `{ "win_info": [ ... ] }`).
- */
-export const jsonRootKey = (name: string) => name.replace(/[-.]/g, "_");

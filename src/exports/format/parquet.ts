@@ -1,6 +1,7 @@
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type { Formatter, FormatterState, Row } from "../types";
 import { FormatError, numberText } from "./delimited";
+import { PARQUET_CONTENT_TYPE } from "./text-formats";
 
 /** Parquet column types the formatter writes; any other catalog type is written as STRING. */
 export type ColumnType = "string" | "integer" | "float" | "boolean";
@@ -76,7 +77,7 @@ export function parquetFormatter(columns: string[], types: Partial<Record<string
   };
 
   return {
-    contentType: "application/vnd.apache.parquet",
+    contentType: PARQUET_CONTENT_TYPE,
     extension: "parquet",
     start(state: FormatterState) {
       Object.assign(state, { offset: MAGIC.length, rows: 0, groups: [] } satisfies ParquetState);

@@ -8,7 +8,6 @@ import type { Services } from "../../services";
 import { TargetError } from "../../targets/types";
 import { type WebhookEvent, sendWebhook } from "../../services/webhooks";
 import { NewSource, SourceConfig, SourceWebhook } from "./config";
-import { DecryptionError, readDecryptionKey } from "./decrypt";
 import { openStorage } from "./storage";
 
 /** A source as responses show it: secrets masked, the webhook secret never shown. */
@@ -40,25 +39,21 @@ export async function checkSource(s: Services, cfg: SourceConfig): Promise<void>
  * gpg-made key runs its passphrase derivation (iterated S2K, seconds of CPU in JavaScript), which
  * would otherwise be paid again for every encrypted file. The passphrase is not kept.
  */
-async function unlockDecryptionKey(cfg: SourceConfig): Promise<SourceConfig> {
+async function unlockDecryptionKey(s: Services, cfg: SourceConfig): Promise<SourceConfig> {
   if (cfg.decryption_passphrase && !cfg.decryption_key) {
     throw new ApiError("validation_failed", "decryption_passphrase without decryption_key; give both, or neither", { details: [{ path: "config.decryption_passphrase", message: "needs decryption_key" }] });
   }
   if (!cfg.decryption_key) return cfg;
-  try {
-    const key = await readDecryptionKey(cfg.decryption_key, cfg.decryption_passphrase);
-    const { decryption_passphrase: _, ...rest } = cfg;
-    return { ...rest, decryption_key: key.armor() };
-  } catch (err) {
-    if (!(err instanceof DecryptionError)) throw err;
-    throw new ApiError("validation_failed", err.message, { details: [{ path: "config.decryption_key", message: err.message }] });
-  }
+  // OpenPGP runs in the jobs worker (services.toolbox), which the API asks over RPC.
+  const unlocked = await s.toolbox.unlockPrivateKey(s, cfg.decryption_key, cfg.decryption_passphrase);
+  const { decryption_passphrase: _, ...rest } = cfg;
+  return { ...rest, decryption_key: unlocked };
 }
 
 export async function createSource(s: Services, tenantId: string, input: NewSource): Promise<SourceRow> {
   // Sealed first: a "****" sent as a secret is a 400 before anything is asked of the bucket.
   await sealSecrets(s.secrets, NewSource, input);
-  const unlocked = { ...input, config: await unlockDecryptionKey(input.config) };
+  const unlocked = { ...input, config: await unlockDecryptionKey(s, input.config) };
   const sealed = await sealSecrets(s.secrets, NewSource, unlocked);
   await checkSource(s, input.config);
   const t = s.clock.seconds();

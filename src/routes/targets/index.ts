@@ -3,7 +3,6 @@ import { notFound } from "../../lib/errors";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
 import { deliveryRecord } from "../../deliveries";
-import { checkTargetConnection } from "../../targets/check";
 import { DeliveryTarget } from "../../targets/config";
 
 /** Delivery targets: "test connection", and the delivery state of a run. */
@@ -37,7 +36,7 @@ targetsRouter.openapi(
     },
   }),
   async (c) => {
-    await checkTargetConnection(c.env, c.req.valid("json"));
+    await c.var.services.toolbox.checkTarget(c.var.services, c.req.valid("json"));
     return c.json({ ok: true as const }, 200);
   },
 );

@@ -1,0 +1,29 @@
+import { getDelivery } from "../db/deliveries";
+import { getRun } from "../db/runs";
+import { abortRecorded } from "../deliveries/job";
+import { readRecipientKey } from "../exports/post/encrypt";
+import { DecryptionError, readDecryptionKey } from "../ingest/sources/decrypt";
+import { ApiError } from "../lib/errors";
+import type { Toolbox } from "../services/toolbox";
+import { checkTargetConnection } from "../targets/check";
+
+/** The toolbox run in-process, where the target drivers and OpenPGP are bundled (src/services/toolbox.ts). */
+export const localToolbox: Toolbox = {
+  checkTarget: (s, target) => checkTargetConnection(s.env, target),
+  async checkPublicKey(_s, armored) {
+    await readRecipientKey(armored);
+  },
+  async unlockPrivateKey(_s, armored, passphrase) {
+    try {
+      return (await readDecryptionKey(armored, passphrase)).armor();
+    } catch (err) {
+      if (!(err instanceof DecryptionError)) throw err;
+      throw new ApiError("validation_failed", err.message, { details: [{ path: "config.decryption_key", message: err.message }] });
+    }
+  },
+  async abortDelivery(s, tenantId, runId) {
+    const run = await getRun(s.db, tenantId, runId);
+    if (!run) return;
+    await abortRecorded(s, await getDelivery(s.db, tenantId, runId), run);
+  },
+};
