@@ -1,5 +1,6 @@
 import { countExportRows, readExportChunk } from "../db/shards";
 import { compileExport, ExportValidationError } from "../exports/compiler";
+import { customFieldsOf } from "../tenants/custom-fields";
 import type { ExportBody } from "../exports/definition";
 import { formatterFor } from "../exports/format";
 import { ApiError } from "../lib/errors";
@@ -34,8 +35,9 @@ export interface Preview {
  */
 export async function previewExport(s: Services, tenant: { id: string; shard: number }, def: ExportBody): Promise<Preview> {
   let compiler: ReturnType<typeof compileExport>;
+  const customFields = await customFieldsOf(s, tenant.id, def.model);
   try {
-    compiler = compileExport(def, { tenantId: tenant.id, now: new Date(s.clock.now()) });
+    compiler = compileExport(def, { tenantId: tenant.id, now: new Date(s.clock.now()), customFields });
   } catch (err) {
     if (!(err instanceof ExportValidationError)) throw err;
     const first = err.issues[0];
@@ -48,7 +50,7 @@ export async function previewExport(s: Services, tenant: { id: string; shard: nu
     readExportChunk(db, compiler.chunk(null, PREVIEW_ROWS)),
     countExportRows(db, compiler.chunk(null, ALL_ROWS)),
   ]);
-  const formatter = formatterFor(def, compiler.columns);
+  const formatter = formatterFor(def, compiler.columns, undefined, customFields);
   let text: string | null = null;
   if (def.format.type !== "parquet") {
     const state = {};

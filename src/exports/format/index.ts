@@ -1,3 +1,4 @@
+import type { CustomFieldDef } from "../../models";
 import type { ExportBody } from "../definition";
 import type { Formatter } from "../types";
 import { columnTypesFor, txtWidthsFor } from "./column-types";
@@ -18,12 +19,14 @@ export const FIXED_DELIMITERS = { csv: ",", psv: "|", tsv: "\t" } as const;
  * The formatter for an export definition. `columns` are the output column names in order
  * (the compiler's `columns`); rows are looked up by these names. `types` is used by parquet
  * only (its schema); by default it comes from the model catalog (columnTypesFor), and a
- * column without a type is written as a UTF-8 string.
+ * column without a type is written as a UTF-8 string. `customFields` are the tenant's custom
+ * fields on the model, which parquet types and txt widths are taken from too.
  */
 export function formatterFor(
   def: ExportBody,
   columns: string[],
   types?: Partial<Record<string, ColumnType>>,
+  customFields: readonly CustomFieldDef[] = [],
 ): Formatter {
   const f = def.format;
   switch (f.type) {
@@ -46,9 +49,9 @@ export function formatterFor(
     case "xml":
       return xmlFormatter(def.name, columns);
     case "parquet":
-      return parquetFormatter(columns, types ?? columnTypesFor(def));
+      return parquetFormatter(columns, types ?? columnTypesFor(def, customFields));
     case "txt":
-      return fixedWidthFormatter(columns, { widths: txtWidthsFor(def), newline: f.newline ?? "\n", header: f.header ?? true });
+      return fixedWidthFormatter(columns, { widths: txtWidthsFor(def, customFields), newline: f.newline ?? "\n", header: f.header ?? true });
   }
 }
 
