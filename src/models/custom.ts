@@ -47,7 +47,10 @@ export function withCustomFields(model: ModelDef, defs: readonly CustomFieldDef[
   if (!model.customFields || defs.length === 0) return model;
   const key = JSON.stringify(defs.map((d) => [d.name, d.type, d.description]));
   let byKey = views.get(model);
-  if (!byKey) views.set(model, (byKey = new Map()));
+  if (!byKey) {
+    byKey = new Map();
+    views.set(model, byKey);
+  }
   let view = byKey.get(key);
   if (!view) {
     const extra: FieldDef[] = defs.map((d) => ({ name: d.name, type: d.type, required: false, description: d.description, custom: true }));

@@ -37,13 +37,17 @@ const columnFields = (model: ModelDef) => model.fields.filter((f) => !f.custom);
 function storedRow(model: ModelDef, row: RecordRow): RecordRow {
   if (!model.customFields) return row;
   const out: unknown[] = [];
-  let custom: Record<string, unknown> | null = null;
+  const custom: Record<string, unknown> = {};
+  let set = false;
   model.fields.forEach((f, i) => {
     const v = row[i] ?? null;
     if (!f.custom) out.push(v);
-    else if (v !== null) (custom ??= {})[f.name] = v;
+    else if (v !== null) {
+      custom[f.name] = v;
+      set = true;
+    }
   });
-  out.push(custom);
+  out.push(set ? custom : null);
   return out;
 }
 
