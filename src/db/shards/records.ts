@@ -102,7 +102,8 @@ export function auditSql(model: ModelDef, audit: ModelDef): string {
       .map((f, i) => ({ f, i }))
       .filter(({ f }) => !skip.has(f.name))
       .map(({ f, i }) => `json_array('${f.name}', m.${f.name}, ${f.type === "params" ? `nullif(r.value->${i}, 'null')` : `r.value->>${i}`})`);
-    const cols = `tenant_id, ingested_at, ${audit.fields.map((f) => f.name).join(", ")}`;
+    // The audit model's columns (src/models/loyalty.ts `changes`), by name.
+    const cols = `tenant_id, ingested_at, ${audit.userField}, field_name, old_value, new_value, source, changed_at`;
     const from = `FROM json_each(?3) AS r JOIN ${model.name} AS m ON m.tenant_id = ?1 AND ${join}`;
     const text = (v: string) => `nullif(CAST(${v} AS TEXT), '')`;
     sql =
