@@ -101,6 +101,27 @@ export const shard_alerts = sqliteTable("shard_alerts", {
   alerted_at: integer("alerted_at").notNull(),
 });
 
+/**
+ * A tenant's custom fields on a model that allows them (src/models/custom.ts: members). The
+ * values are on the tenant's data shard, in the model's `custom_fields` JSON column.
+ */
+export const custom_fields = sqliteTable(
+  "custom_fields",
+  {
+    tenant_id: text("tenant_id").notNull(),
+    model: text("model").notNull(),
+    name: text("name").notNull(),
+    /** one of CUSTOM_FIELD_TYPES (src/models/custom.ts) */
+    type: text("type").notNull(),
+    description: text("description").notNull().default(""),
+    /** order in the model's field list */
+    position: integer("position").notNull(),
+    created_at: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant_id, t.model, t.name] })],
+);
+export type CustomFieldRow = typeof custom_fields.$inferSelect;
+
 export const audit_log = sqliteTable(
   "audit_log",
   {

@@ -15,6 +15,7 @@ import {
 } from "../db/exports";
 import type { ExportRow } from "../db/schema";
 import { validateExport } from "../exports/compiler";
+import { customFieldsOf } from "../tenants/custom-fields";
 import { ExportBody } from "../exports/definition";
 import { nextRunAt } from "../exports/schedule";
 import { ApiError, notFound } from "../lib/errors";
@@ -98,8 +99,8 @@ function toRecord(r: ExportRow, lastRun: LastRun | null): ExportRecord {
 }
 
 /** Throws validation_failed naming each offending part of the definition. */
-export function assertValidDefinition(def: ExportBody): void {
-  const issues = validateExport(def);
+export async function assertValidDefinition(s: Services, tenantId: string, def: ExportBody): Promise<void> {
+  const issues = validateExport(def, new Date(s.clock.now()), await customFieldsOf(s, tenantId, def.model));
   const first = issues[0];
   if (first) {
     throw new ApiError("validation_failed", `Invalid export definition: ${first.path}: ${first.message}`, { details: issues });
@@ -187,7 +188,7 @@ export async function createExport(
   /** false for a clone: a draft copy of a definition whose once-time passed is fixed by editing it */
   checkSchedule = true,
 ): Promise<ExportRecord> {
-  assertValidDefinition(def);
+  await assertValidDefinition(s, tenantId, def);
   if (checkSchedule) assertScheduleAhead(s, def);
   await assertNotificationHost(s, def);
   await assertNameFree(s, tenantId, def.name);
@@ -244,7 +245,7 @@ export async function updateExport(s: Services, tenantId: string, id: string, de
       `Export '${id}' is ${cur.status}; only drafts can be edited. Disable it first (POST /api/1/exports/${id}/disable), or clone it`,
     );
   }
-  assertValidDefinition(def);
+  await assertValidDefinition(s, tenantId, def);
   assertScheduleAhead(s, def);
   await assertNotificationHost(s, def);
   await assertNameFree(s, tenantId, def.name, id);
@@ -295,7 +296,7 @@ export async function setEnabled(s: Services, tenantId: string, id: string, enab
   const cur = await requireExport(s, tenantId, id);
   const def = enabled ? readable(cur) : cur.definition;
   if (enabled) {
-    assertValidDefinition(def as ExportBody);
+    await assertValidDefinition(s, tenantId, def as ExportBody);
     // Enabling publishes again: a once-time that passed while it was disabled would never run.
     if (cur.status !== "active") assertScheduleAhead(s, def as ExportBody);
   }

@@ -1,5 +1,6 @@
 import { countExportRows, readExportChunk } from "../db/shards";
 import { compileExport, ExportValidationError } from "../exports/compiler";
+import { customFieldsOf } from "../tenants/custom-fields";
 import type { ExportBody } from "../exports/definition";
 import { PARQUET_CONTENT_TYPE, textFormatterFor } from "../exports/format/text-formats";
 import { ApiError } from "../lib/errors";
@@ -31,8 +32,9 @@ export interface Preview {
  */
 export async function previewExport(s: Services, tenant: { id: string; shard: number }, def: ExportBody): Promise<Preview> {
   let compiler: ReturnType<typeof compileExport>;
+  const customFields = await customFieldsOf(s, tenant.id, def.model);
   try {
-    compiler = compileExport(def, { tenantId: tenant.id, now: new Date(s.clock.now()) });
+    compiler = compileExport(def, { tenantId: tenant.id, now: new Date(s.clock.now()), customFields });
   } catch (err) {
     if (!(err instanceof ExportValidationError)) throw err;
     const first = err.issues[0];
@@ -46,7 +48,7 @@ export async function previewExport(s: Services, tenant: { id: string; shard: nu
     countExportRows(db, compiler.count()),
   ]);
   // Parquet is binary: no text to show (and the API worker does not bundle its writer).
-  const formatter = textFormatterFor(def, compiler.columns);
+  const formatter = textFormatterFor(def, compiler.columns, customFields);
   let text: string | null = null;
   if (formatter) {
     const state = {};

@@ -1,5 +1,5 @@
-import { getModel } from "../models";
-import type { FieldDef, ModelDef } from "../models";
+import { CUSTOM_COLUMN, getModel, withCustomFields } from "../models";
+import type { CustomFieldDef, FieldDef, ModelDef } from "../models";
 import { AGGREGATIONS_BY_TYPE, OPERATORS_BY_TYPE, type ValueKind } from "../models/operators";
 import { DateExpressionError, evaluateDateExpression, isDateExpression, isValidTimeZone, localDate, parseDateLiteral, utcTimestamp } from "./dates";
 import type { Condition, ExportBody, FieldSpec } from "./definition";
@@ -44,6 +44,8 @@ export interface CompileContext {
   now: Date;
   /** Incremental mode: only rows with `ingested_at` > after and <= until (same unit as ingested_at). */
   watermark?: { after?: number; until?: number };
+  /** The tenant's custom fields on the definition's model (src/tenants/custom-fields.ts); none when absent. */
+  customFields?: readonly CustomFieldDef[];
 }
 
 const MAX_LIST = 1000;
@@ -85,6 +87,11 @@ function resolve(model: ModelDef, name: string, forFilter: boolean): Ref | strin
   const field = model.fields.find((f) => f.name === head);
   if (!field) {
     return `unknown field '${head}' in model '${model.name}'; known fields: ${model.fields.map((f) => f.name).join(", ")}`;
+  }
+  if (field.custom) {
+    if (dot >= 0) return `'${head}' is a ${field.type} field and has no nested keys`;
+    // A custom field is a key of the row's custom_fields JSON object; the path is a bound value.
+    return { sql: (p) => `json_extract(t.${ident(CUSTOM_COLUMN)}, ${p.add(`$."${field.name}"`)})`, kind: field.type, field, label: name };
   }
   const col = `t.${ident(field.name)}`;
   if (dot < 0) return { sql: () => col, kind: field.type, field, label: name };
@@ -317,11 +324,18 @@ interface Analysis {
   aggregate: boolean;
 }
 
-function analyse(def: ExportBody, now: Date, issues: ValidationIssue[]): Analysis | null {
-  const model = getModel(def.model);
-  if (!model) {
+function analyse(def: ExportBody, now: Date, custom: readonly CustomFieldDef[], issues: ValidationIssue[]): Analysis | null {
+  const catalogModel = getModel(def.model);
+  if (!catalogModel) {
     issues.push({ path: "model", message: `unknown model '${def.model}'; GET /api/1/models lists them` });
     return null;
+  }
+  const model = withCustomFields(catalogModel, custom);
+  if (model.formats && !model.formats.includes(def.format.type)) {
+    issues.push({
+      path: "format.type",
+      message: `${model.title} can only be exported as ${model.formats.join(", ")} (its records hold nested data); '${def.format.type}' is not available for this model`,
+    });
   }
   const tz = def.timezone;
   const tzOk = isValidTimeZone(tz);
@@ -568,7 +582,7 @@ function build(def: ExportBody, ctx: CompileContext): { compiler: Compiler | nul
       if (f.width !== undefined) issues.push({ path: `fields.${i}.width`, message: `width applies to the txt format only, not to ${def.format.type}; remove it` });
     });
   }
-  const a = analyse(def, ctx.now, issues);
+  const a = analyse(def, ctx.now, ctx.customFields ?? [], issues);
   if (!a || issues.length) return { compiler: null, issues };
   const compiler = new Compiler(a, ctx);
   issues.push(...budgetIssues(a, compiler, a.aggregate ? a.fields.filter((f) => f.spec.aggregation === "group").length : 2));
@@ -588,9 +602,9 @@ export function compileExport(
   return compiler;
 }
 
-/** Checks a definition against the model catalog; each issue names the offending part. */
-export function validateExport(def: ExportBody, now = new Date()): ValidationIssue[] {
-  return build(def, { tenantId: "ten_validation", now, watermark: { after: 0, until: 0 } }).issues;
+/** Checks a definition against the model catalog (and the tenant's custom fields); each issue names the offending part. */
+export function validateExport(def: ExportBody, now = new Date(), customFields: readonly CustomFieldDef[] = []): ValidationIssue[] {
+  return build(def, { tenantId: "ten_validation", now, watermark: { after: 0, until: 0 }, customFields }).issues;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { CUSTOM_COLUMN } from "./custom";
 import { MODELS } from "./index";
 import type { FieldType, ModelDef } from "./types";
 
@@ -23,6 +24,7 @@ export function modelDdl(model: ModelDef): string[] {
     "  tenant_id TEXT NOT NULL",
     "  ingested_at INTEGER NOT NULL",
     ...model.fields.map((f) => `  ${f.name} ${SQL_TYPE[f.type]}${f.required && !f.storedNullable ? " NOT NULL" : ""}`),
+    ...(model.customFields ? [`  ${CUSTOM_COLUMN} TEXT`] : []),
   ];
   const out = [`CREATE TABLE ${model.name} (\n${cols.join(",\n")}\n);`];
   const time = model.timeField ?? "ingested_at";
@@ -32,6 +34,11 @@ export function modelDdl(model: ModelDef): string[] {
     out.push(`CREATE UNIQUE INDEX ${model.name}_tenant_key ON ${model.name} (tenant_id, ${model.key.join(", ")});`);
   }
   return out;
+}
+
+/** The columns of a model's table, in order: system columns, the catalog fields, then `custom_fields` where the model has them. */
+export function storedColumns(model: ModelDef): string[] {
+  return ["row_id", "tenant_id", "ingested_at", ...model.fields.map((f) => f.name), ...(model.customFields ? [CUSTOM_COLUMN] : [])];
 }
 
 export function catalogDdl(): string {

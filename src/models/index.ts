@@ -4,6 +4,8 @@ import { personaModels } from "./personas";
 import type { FieldDef, ModelDef } from "./types";
 
 export type { FieldDef, FieldType, ModelDef } from "./types";
+export { CUSTOM_COLUMN, CUSTOM_FIELD_TYPES, MAX_CUSTOM_FIELDS, customFieldNameIssue, withCustomFields } from "./custom";
+export type { CustomFieldDef, CustomFieldType } from "./custom";
 
 /** Every model, in catalog order. The only place models are listed. */
 export const MODELS: readonly ModelDef[] = [...eventModels, ...loyaltyModels, ...personaModels];

@@ -44,6 +44,11 @@ export interface FieldDef {
   identifiesUser?: boolean;
   /** Numbers: the smallest and largest value accepted (inclusive). */
   range?: readonly [number, number];
+  /**
+   * A tenant's custom field (src/models/custom.ts): not a column of its own but a key of the
+   * model's `custom_fields` JSON column. Never in the static catalog; added per tenant.
+   */
+  custom?: true;
 }
 
 export interface ModelDef {
@@ -71,6 +76,18 @@ export interface ModelDef {
   userIndex?: string;
   description: string;
   fields: readonly FieldDef[];
+  /**
+   * Tenants may define custom fields on this model (src/models/custom.ts); their values are kept
+   * in one extra JSON column, `custom_fields`, after the catalog fields.
+   */
+  customFields?: true;
+  /**
+   * Updates of existing records by ingestion are written, field by field, to this derived model
+   * in the same transaction (src/db/shards/records.ts): `changes` for members.
+   */
+  auditedIn?: string;
+  /** The export formats this model may be written in; every format when absent. */
+  formats?: readonly string[];
 }
 
 /** Columns every data table has besides the model's fields. */

@@ -18,6 +18,7 @@ import { getTenant } from "../db/tenants";
 import { countExportRows, readExportChunk } from "../db/shards";
 import type { ExportBody } from "../exports/definition";
 import { defaultEngine, type ExportEngine } from "../exports/engine";
+import { customFieldsOf } from "../tenants/custom-fields";
 import { encryptObject } from "../exports/post/encrypt";
 import { type RunOptions, type StepState, step as stepBytes } from "../exports/step";
 import type { Compressor, Cursor, ExportCompiler, Formatter, Row } from "../exports/types";
@@ -192,11 +193,13 @@ async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: Ex
     run.watermark_after !== null || run.watermark_until !== null
       ? { ...(run.watermark_after !== null ? { after: run.watermark_after } : {}), ...(run.watermark_until !== null ? { until: run.watermark_until } : {}) }
       : undefined;
+  // The tenant's custom fields as they are now: a field removed mid-run fails the run with the compiler's reason.
+  const customFields = await customFieldsOf(s, run.tenant_id, def.model);
   // `now` is the run's creation time, so relative dates mean the same in every link.
   const compiler = permanent("compiling the export", () =>
-    engine.compile(def, { tenantId: run.tenant_id, now: new Date(run.created_at * 1000), ...(watermark ? { watermark } : {}) }),
+    engine.compile(def, { tenantId: run.tenant_id, now: new Date(run.created_at * 1000), customFields, ...(watermark ? { watermark } : {}) }),
   );
-  const formatter = permanent("setting up the formatter", () => engine.formatter(def, compiler.columns));
+  const formatter = permanent("setting up the formatter", () => engine.formatter(def, compiler.columns, customFields));
   const inner = `${def.name}.${formatter.extension}`;
   const compressor = permanent("setting up the compressor", () => engine.compressor(def, inner));
   const fileName = compressor.extension ? `${inner}.${compressor.extension}` : inner;

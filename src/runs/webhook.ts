@@ -1,10 +1,11 @@
-import type { ChainJob, StepOutcome } from "../chain";
+import { type ChainJob, MAX_ATTEMPTS, type StepOutcome } from "../chain";
 import { getRun } from "../db/runs";
 import type { ChainRow, RunRow } from "../db/schema";
 import type { Services } from "../services";
 import { type ExportBody, Notification } from "../exports/definition";
 import { unsealSecrets } from "../lib/secrets";
 import { readSnapshot } from "./snapshot";
+import { logWebhookAttempt, type WebhookAttempt } from "./webhook-log";
 import { sendWebhook, WebhookError } from "../services/webhooks";
 import { checkTargetHost } from "../targets/hosts";
 
@@ -62,13 +63,21 @@ export const webhookJob: ChainJob = {
     const notification = await unsealSecrets(s.secrets, Notification, def.notification);
     if (!notification.webhook_url || !notification.secret) return { done: true };
     const url = new URL(notification.webhook_url);
+    const hookUrl = notification.webhook_url;
+    const attempt = chain.attempts + 1;
+    const log = (a: Pick<WebhookAttempt, "outcome" | "response_status" | "error" | "duration_ms">) =>
+      logWebhookAttempt(s, run.tenant_id, { event_id: chain.subject_id, event_type: event, url: hookUrl, attempt, ...a });
     try {
       await checkTargetHost(s.env, url.hostname);
     } catch (err) {
-      return { failed: `refused host: ${(err as Error).message}` };
+      const reason = `refused host: ${(err as Error).message}`;
+      await log({ outcome: "failed", response_status: null, error: reason, duration_ms: null });
+      return { failed: reason };
     }
+    const started = s.clock.now();
+    let status: number;
     try {
-      await sendWebhook(notification.webhook_url, notification.secret, {
+      status = await sendWebhook(notification.webhook_url, notification.secret, {
         type: event,
         id: chain.subject_id,
         created_at: new Date(s.clock.now()).toISOString(),
@@ -90,9 +99,17 @@ export const webhookJob: ChainJob = {
         },
       });
     } catch (err) {
-      if (err instanceof WebhookError && !err.retryable) return { failed: err.message };
+      if (!(err instanceof WebhookError)) throw err;
+      // A retryable failure on the last attempt is the chain giving up: that attempt is the failed one.
+      const last = !err.retryable || attempt >= MAX_ATTEMPTS;
+      await log({ outcome: last ? "failed" : "retrying", response_status: err.status, error: err.message, duration_ms: s.clock.now() - started });
+      if (!err.retryable) return { failed: err.message };
       throw err;
     }
+    // Delivered: a log write that fails now is not retried, so that the receiver does not get the event twice.
+    await log({ outcome: "delivered", response_status: status, error: null, duration_ms: s.clock.now() - started }).catch((err) =>
+      console.error(JSON.stringify({ webhook: chain.subject_id, log_failed: String(err) })),
+    );
     return { done: true };
   },
   async giveUp(_s, chain, reason) {

@@ -48,13 +48,15 @@ export class WebhookError extends Error {
     message: string,
     /** false for answers that retrying cannot fix (4xx other than 408/429) */
     readonly retryable: boolean,
+    /** the receiver's HTTP status; null when it did not answer */
+    readonly status: number | null = null,
   ) {
     super(message);
   }
 }
 
-/** POSTs one event; throws WebhookError on anything but a 2xx answer. */
-export async function sendWebhook(url: string, secret: string, event: WebhookEvent, timeoutMs = 10_000): Promise<void> {
+/** POSTs one event and answers the receiver's (2xx) status; throws WebhookError on anything else. */
+export async function sendWebhook(url: string, secret: string, event: WebhookEvent, timeoutMs = 10_000): Promise<number> {
   const body = JSON.stringify(event);
   const t = Math.floor(Date.now() / 1000);
   let res: Response;
@@ -75,7 +77,7 @@ export async function sendWebhook(url: string, secret: string, event: WebhookEve
     throw new WebhookError(`webhook ${url} unreachable: ${(err as Error).message}`, true);
   }
   await res.body?.cancel();
-  if (res.ok) return;
+  if (res.ok) return res.status;
   const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-  throw new WebhookError(`webhook ${url} answered ${res.status}`, retryable);
+  throw new WebhookError(`webhook ${url} answered ${res.status}`, retryable, res.status);
 }

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { MODELS } from "../../src/models";
-import { modelDdl } from "../../src/models/ddl";
+import { modelDdl, storedColumns } from "../../src/models/ddl";
 import { shardDb, tenantData } from "../../src/db/shards";
 import { ADMIN, call, createTenant } from "../helpers";
 
@@ -65,12 +65,7 @@ describe("model catalog", () => {
     for (const shard of [0, 1]) {
       for (const model of MODELS) {
         const cols = await shardDb(e, shard).prepare(`PRAGMA table_info(${model.name})`).all<{ name: string }>();
-        expect(cols.results.map((c) => c.name), model.name).toEqual([
-          "row_id",
-          "tenant_id",
-          "ingested_at",
-          ...model.fields.map((f) => f.name),
-        ]);
+        expect(cols.results.map((c) => c.name), model.name).toEqual(storedColumns(model));
         const idx = await shardDb(e, shard).prepare(`PRAGMA index_list(${model.name})`).all<{ name: string }>();
         const expected = modelDdl(model)
           .filter((s) => s.includes("INDEX"))

@@ -1,4 +1,5 @@
 import { utf8Length } from "../../lib/utf8";
+import { CUSTOM_COLUMN, getModel } from "../../models";
 import type { ModelDef } from "../../models";
 import type { TenantData } from "./router";
 
@@ -26,16 +27,46 @@ export type ExtraStatements = D1PreparedStatement[] | ((db: D1Database) => D1Pre
 
 const sqlCache = new WeakMap<ModelDef, string>();
 
+/** The catalog fields of a model that have a column of their own (custom fields share `custom_fields`). */
+const columnFields = (model: ModelDef) => model.fields.filter((f) => !f.custom);
+
+/**
+ * A validated row as stored: the cells of the column fields, then, for a model with custom
+ * fields, one object of the custom values that are set (null when none is).
+ */
+function storedRow(model: ModelDef, row: RecordRow): RecordRow {
+  if (!model.customFields) return row;
+  const out: unknown[] = [];
+  const custom: Record<string, unknown> = {};
+  let set = false;
+  model.fields.forEach((f, i) => {
+    const v = row[i] ?? null;
+    if (!f.custom) out.push(v);
+    else if (v !== null) {
+      custom[f.name] = v;
+      set = true;
+    }
+  });
+  out.push(set ? custom : null);
+  return out;
+}
+
 /**
  * The insert statement of a model: one row per element of the JSON array `?3`, each element
- * an array of cells in `model.fields` order. Entity models upsert on their key (the unique
- * index `<model>_tenant_key`) and the new item replaces the stored one; event models append.
+ * an array of cells in stored order (storedRow). Entity models upsert on their key (the unique
+ * index `<model>_tenant_key`) and the new item replaces the stored one, custom values included;
+ * event models append.
  */
 export function insertSql(model: ModelDef): string {
   let sql = sqlCache.get(model);
   if (!sql) {
-    const cols = model.fields.map((f) => f.name);
-    const cells = model.fields.map((f, i) => (f.type === "params" ? `nullif(value->${i}, 'null')` : `value->>${i}`));
+    const fields = columnFields(model);
+    const cols = fields.map((f) => f.name);
+    const cells = fields.map((f, i) => (f.type === "params" ? `nullif(value->${i}, 'null')` : `value->>${i}`));
+    if (model.customFields) {
+      cols.push(CUSTOM_COLUMN);
+      cells.push(`nullif(value->${fields.length}, 'null')`);
+    }
     sql = `INSERT INTO ${model.name} (tenant_id, ingested_at, ${cols.join(", ")}) SELECT ?1, ?2, ${cells.join(", ")} FROM json_each(?3)`;
     if (model.kind === "entity" && model.key?.length) {
       const keys = new Set(model.key);
@@ -45,6 +76,48 @@ export function insertSql(model: ModelDef): string {
       sql += ` WHERE true ON CONFLICT (tenant_id, ${model.key.join(", ")}) DO UPDATE SET ${set.join(", ")}`;
     }
     sqlCache.set(model, sql);
+  }
+  return sql;
+}
+
+const auditCache = new WeakMap<ModelDef, string>();
+
+/**
+ * The statement that writes, for the rows of the JSON array `?3` (stored order) that update an
+ * existing record, one row per changed field to the model's audit model (`auditedIn`): field
+ * name, old and new value as text, `?4` as the time. It reads the records as they are before
+ * the upsert, so it runs just before it in the same batch (one transaction). The key fields and
+ * the time field (which every update moves) are not compared; custom fields are compared key by
+ * key. Names in the SQL come from the catalog only.
+ */
+export function auditSql(model: ModelDef, audit: ModelDef): string {
+  let sql = auditCache.get(model);
+  if (!sql) {
+    if (model.kind !== "entity" || !model.key?.length || !model.userField) throw new Error(`${model.name} cannot be audited: it needs a key and a user field`);
+    const fields = columnFields(model);
+    const at = (name: string) => fields.findIndex((f) => f.name === name);
+    const join = model.key.map((k) => `m.${k} = r.value->>${at(k)}`).join(" AND ");
+    const skip = new Set([...model.key, model.timeField ?? ""]);
+    const triples = fields
+      .map((f, i) => ({ f, i }))
+      .filter(({ f }) => !skip.has(f.name))
+      .map(({ f, i }) => `json_array('${f.name}', m.${f.name}, ${f.type === "params" ? `nullif(r.value->${i}, 'null')` : `r.value->>${i}`})`);
+    // The audit model's columns (src/models/loyalty.ts `changes`), by name.
+    const cols = `tenant_id, ingested_at, ${audit.userField}, field_name, old_value, new_value, source, changed_at`;
+    const from = `FROM json_each(?3) AS r JOIN ${model.name} AS m ON m.tenant_id = ?1 AND ${join}`;
+    const text = (v: string) => `nullif(CAST(${v} AS TEXT), '')`;
+    sql =
+      `INSERT INTO ${audit.name} (${cols}) ` +
+      `SELECT ?1, ?2, m.${model.userField}, d.value->>0, ${text("d.value->>1")}, ${text("d.value->>2")}, 'ingestion', ?4 ` +
+      `${from} JOIN json_each(json_array(${triples.join(", ")})) AS d WHERE (d.value->>1) IS NOT (d.value->>2)`;
+    if (model.customFields) {
+      const fresh = `coalesce(nullif(r.value->${fields.length}, 'null'), '{}')`;
+      const stored = `coalesce(m.${CUSTOM_COLUMN}, '{}')`;
+      sql +=
+        ` UNION ALL SELECT ?1, ?2, m.${model.userField}, k.key, ${text(`${stored}->>k.key`)}, ${text(`${fresh}->>k.key`)}, 'ingestion', ?4 ` +
+        `${from} JOIN json_each(json_patch(${stored}, ${fresh})) AS k WHERE (${stored}->>k.key) IS NOT (${fresh}->>k.key)`;
+    }
+    auditCache.set(model, sql);
   }
   return sql;
 }
@@ -77,7 +150,12 @@ export function chunkRows(rows: readonly RecordRow[]): string[] {
 export function insertStatements(td: TenantData, model: ModelDef, rows: readonly RecordRow[], ingestedAt: number): D1PreparedStatement[] {
   if (!rows.length) return [];
   const stmt = td.db.prepare(insertSql(model));
-  return chunkRows(rows).map((json) => stmt.bind(td.tenantId, ingestedAt, json));
+  const chunks = chunkRows(model.customFields ? rows.map((r) => storedRow(model, r)) : rows);
+  const audit = model.auditedIn ? getModel(model.auditedIn) : undefined;
+  if (!audit) return chunks.map((json) => stmt.bind(td.tenantId, ingestedAt, json));
+  const log = td.db.prepare(auditSql(model, audit));
+  const at = new Date(ingestedAt * 1000).toISOString().slice(0, 19).replace("T", " ");
+  return chunks.flatMap((json) => [log.bind(td.tenantId, ingestedAt, json, at), stmt.bind(td.tenantId, ingestedAt, json)]);
 }
 
 /**

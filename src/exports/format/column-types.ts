@@ -1,4 +1,4 @@
-import { type FieldDef, type FieldType, getField, getModel } from "../../models";
+import { type CustomFieldDef, type FieldDef, type FieldType, type ModelDef, getField, getModel, withCustomFields } from "../../models";
 import type { ExportBody, FieldSpec } from "../definition";
 import type { ColumnType } from "./parquet";
 
@@ -14,8 +14,13 @@ function fits(type: ColumnType, v: unknown): boolean {
   return true;
 }
 
-function fieldType(def: ExportBody, f: FieldSpec): ColumnType {
+/** The definition's model with the tenant's custom fields, as the compiler sees it. */
+function modelOf(def: ExportBody, custom: readonly CustomFieldDef[]): ModelDef | undefined {
   const model = getModel(def.model);
+  return model && withCustomFields(model, custom);
+}
+
+function fieldType(model: ModelDef | undefined, f: FieldSpec): ColumnType {
   const base = model ? fromCatalog(getField(model, f.from)?.type) : "string";
   let t: ColumnType;
   switch (f.aggregation) {
@@ -41,12 +46,12 @@ function fieldType(def: ExportBody, f: FieldSpec): ColumnType {
  * dates, nested params, unknown columns) is a UTF-8 string. A field whose default or
  * replace map writes a value the type cannot hold is a string.
  */
-export function columnTypesFor(def: ExportBody): Record<string, ColumnType> {
+export function columnTypesFor(def: ExportBody, custom: readonly CustomFieldDef[] = []): Record<string, ColumnType> {
   const out: Record<string, ColumnType> = {};
-  const model = getModel(def.model);
+  const model = modelOf(def, custom);
   if (!model) return out;
   if (def.all_fields) for (const f of model.fields) out[f.name] = fromCatalog(f.type);
-  for (const f of def.fields) out[f.to ?? f.from] = fieldType(def, f);
+  for (const f of def.fields) out[f.to ?? f.from] = fieldType(model, f);
   return out;
 }
 
@@ -91,9 +96,9 @@ const chars = (v: unknown) => (v === null || v === undefined ? 0 : [...String(v)
  * default and replacement values, and what its catalog type holds (TXT_WIDTHS; an enumeration
  * its longest value, a country 2, a currency 3, a language tag 35; count 20, avg 24).
  */
-export function txtWidthsFor(def: ExportBody): Record<string, number> {
+export function txtWidthsFor(def: ExportBody, custom: readonly CustomFieldDef[] = []): Record<string, number> {
   const out: Record<string, number> = {};
-  const model = getModel(def.model);
+  const model = modelOf(def, custom);
   if (def.all_fields && model) for (const f of model.fields) out[f.name] = Math.max(chars(f.name), catalogWidth(f));
   for (const f of def.fields) {
     const name = f.to ?? f.from;

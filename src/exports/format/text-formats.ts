@@ -1,5 +1,6 @@
 import type { ExportBody } from "../definition";
 import type { Formatter } from "../types";
+import type { CustomFieldDef } from "../../models";
 import { txtWidthsFor } from "./column-types";
 import { delimitedFormatter } from "./delimited";
 import { fixedWidthFormatter } from "./fixed";
@@ -17,7 +18,7 @@ export const PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet";
  * formatterFor adds it). Kept apart from ./index so that the API worker's preview does not
  * bundle the Parquet writer (docs/architecture.md, "Two workers").
  */
-export function textFormatterFor(def: ExportBody, columns: string[]): Formatter | null {
+export function textFormatterFor(def: ExportBody, columns: string[], customFields: readonly CustomFieldDef[] = []): Formatter | null {
   const f = def.format;
   switch (f.type) {
     case "csv":
@@ -39,7 +40,7 @@ export function textFormatterFor(def: ExportBody, columns: string[]): Formatter 
     case "xml":
       return xmlFormatter(def.name, columns);
     case "txt":
-      return fixedWidthFormatter(columns, { widths: txtWidthsFor(def), newline: f.newline ?? "\n", header: f.header ?? true });
+      return fixedWidthFormatter(columns, { widths: txtWidthsFor(def, customFields), newline: f.newline ?? "\n", header: f.header ?? true });
     case "parquet":
       return null;
   }

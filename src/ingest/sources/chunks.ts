@@ -25,6 +25,7 @@ import type { ChainRow, SourceFile, SourceRow } from "../../db/schema";
 import { failSourceFile, getSource, getSourceFile, recordDecryptedCopy, recordFileChunk } from "../../db/sources";
 import type { Env } from "../../env";
 import { getModel } from "../../models";
+import { tenantModel } from "../../tenants/custom-fields";
 import type { ModelDef } from "../../models";
 import type { Services } from "../../services";
 import { TargetError } from "../../targets/types";
@@ -323,8 +324,9 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
   if (!f || f.status === "completed" || f.status === "failed" || f.position !== chain.position) return resync(f);
   const source = await getSource(s.db, f.tenant_id, f.source_id);
   if (!source) return { done: true }; // the source was deleted, its files with it
-  const model = getModel(f.model);
-  if (!model) return fail(s, source, f, `The model ${f.model} is no longer in the catalog`);
+  const catalogModel = getModel(f.model);
+  if (!catalogModel) return fail(s, source, f, `The model ${f.model} is no longer in the catalog`);
+  const model = await tenantModel(s, f.tenant_id, catalogModel);
   const beat = throttled(s, heartbeat);
 
   let out: Outcome;

@@ -8,6 +8,7 @@ import type { ModelDef } from "../../models";
 import { insertRows, validateItems } from "../../ingest/batch";
 import { batchItems, envelope, idempotent, itemErrors, readJson, send } from "./envelope";
 import { documentBatch } from "./openapi";
+import { tenantModel } from "../../tenants/custom-fields";
 
 /**
  * The reference's batch endpoints: path, top-level key and the noun of the success message
@@ -30,8 +31,9 @@ export const RECORD_MODELS = MODELS.filter((m) => m.family !== "events" && !m.de
  * Validates the batch, then writes it in one D1 batch with its idempotency record.
  * One bad item refuses the whole batch and nothing is written.
  */
-async function ingest(c: Context<AppEnv>, model: ModelDef, keys: readonly string[], noun: string) {
+async function ingest(c: Context<AppEnv>, catalogModel: ModelDef, keys: readonly string[], noun: string) {
   const { raw, body } = await readJson(c);
+  const model = await tenantModel(c.var.services, c.get("principal").tenantId, catalogModel);
   const items = batchItems(body, keys);
   const v = validateItems(model, items, { now: new Date(c.var.services.clock.now()) });
   if (!v.ok) return send(c, itemErrors(v.errors, v.total, items.length));
