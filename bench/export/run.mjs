@@ -2,7 +2,7 @@
 // local D1 shard, local queue, local R2 multipart), timed from `POST /runs` to `finished`,
 // next to `sqlite3 -csv` writing the same rows from a SQLite file in the same run.
 // Also the dev server's peak resident memory during each run (it must not grow with rows).
-// Target: at least 40% of sqlite3's rows/s. Sizes: 100k and 1M rows (`--quick`: 20k).
+// Target: at least 50% of sqlite3's rows/s (issue: 0.5x at 1M rows); /health on the same server during the export. Sizes: 100k and 1M rows (`--quick`: 20k).
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -21,6 +21,30 @@ INSERT INTO participations (tenant_id, ingested_at, user_id, stackinstanceid, st
 SELECT '${tenantId}', 1700000000 + n, 'user-' || n, 'si-' || (n % 997), 'stack-' || (n % 13), n % 1000, n % 2, 1,
        '2026-01-' || printf('%02d', 1 + n % 28) || ' ' || printf('%02d:%02d:%02d', n % 24, n % 60, (n * 7) % 60)
 FROM s;`;
+
+/** Calls GET /health one after another until stopped; answers p50 / p99 / max in ms. */
+function probeHealth(url) {
+  const times = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      const r = await fetch(`${url}/health`);
+      await r.arrayBuffer();
+      times.push(performance.now() - t);
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      times.sort((a, b) => a - b);
+      const at = (q) => round(times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0, 0);
+      return { n: times.length, p50: at(0.5), p99: at(0.99), max: round(times[times.length - 1] ?? 0, 0) };
+    },
+  };
+}
 
 async function api(url, method, path, token, body, retry = true) {
   const r = await fetch(`${url}${path}`, {
@@ -87,6 +111,9 @@ try {
     const anonTimer = setInterval(() => {
       peakAnonKb = Math.max(peakAnonKb, treeAnonKb(dev.pid));
     }, 50);
+    // /health on the same dev server while the export runs: the API worker must not wait behind
+    // the jobs worker's steps (docs/architecture.md, "Two workers").
+    const health = probeHealth(dev.url);
     const t0 = performance.now();
     const started = await api(dev.url, "POST", `/api/1/exports/${exp.id}/runs`, token);
     let run;
@@ -96,6 +123,7 @@ try {
       await new Promise((r) => setTimeout(r, 50));
     }
     const exportS = (performance.now() - t0) / 1000;
+    const healthMs = await health.stop();
     const peakKb = watch.stop();
     clearInterval(anonTimer);
     if (run.status !== "finished") throw new Error(`run failed: ${run.error}`);
@@ -109,7 +137,7 @@ try {
     for (const b of file) if (b === 10) lines++;
     if (lines !== n + 1) throw new Error(`file has ${lines} lines, expected ${n + 1}`);
 
-    results.push({ n, exportS, sqliteS, bytes: run.bytes, sqliteBytes, peakKb, peakAnonKb, rssBefore });
+    results.push({ n, exportS, sqliteS, bytes: run.bytes, sqliteBytes, peakKb, peakAnonKb, rssBefore, health: healthMs });
     console.log(
       `export ${n} rows: ferry ${round(exportS, 2)} s (${run.bytes} B), sqlite3 ${round(sqliteS, 2)} s (${sqliteBytes} B), peak RSS ${round(peakKb / 1024)} MiB (before ${round(rssBefore / 1024)} MiB), peak anonymous ${round(peakAnonKb / 1024)} MiB`,
     );
@@ -128,8 +156,8 @@ try {
         unit: "rows/s",
         baseline: `sqlite3 -csv ${Math.round(sqliteRps)} rows/s`,
         ratio,
-        target: ">= 0.4x sqlite3",
-        met: ratio >= 0.4,
+        target: ">= 0.5x sqlite3",
+        met: ratio >= 0.5,
       },
       {
         metric: `csv ${label} rows: MB/s`,
@@ -140,6 +168,12 @@ try {
       { metric: `csv ${label} rows: time POST -> finished`, value: round(r.exportS, 2), unit: "s", baseline: `sqlite3 ${round(r.sqliteS, 2)} s` },
       { metric: `csv ${label} rows: dev server peak RSS`, value: round(r.peakKb / 1024), unit: "MiB", baseline: `idle ${round(baseRss / 1024)} MiB` },
       { metric: `csv ${label} rows: dev server peak anonymous RSS`, value: round(r.peakAnonKb / 1024), unit: "MiB", baseline: `idle ${round(baseAnon / 1024)} MiB` },
+      {
+        metric: `csv ${label} rows: GET /health during the export p50 / p99 / max`,
+        value: `${r.health.p50} / ${r.health.p99} / ${r.health.max}`,
+        unit: "ms",
+        baseline: `${r.health.n} sequential calls`,
+      },
     );
   }
   if (results.length > 1) {
