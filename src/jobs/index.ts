@@ -5,6 +5,7 @@ import { exportRunJob, webhookJob } from "../runs";
 import { csvIngestJob } from "../ingest/csv/chunks";
 import { sourceFileJob } from "../ingest/sources/chunks";
 import { segmentJob } from "../segments/job";
+import { tenantMoveJob } from "../tenants/moves";
 import { createServices, type Services } from "../services";
 import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dead-letters";
 import { JobMessage } from "./messages";
@@ -17,6 +18,7 @@ export const chainJobs: ChainJobs = {
   source_file: sourceFileJob,
   delivery: deliveryJob(),
   segment: segmentJob,
+  tenant_move: tenantMoveJob,
 };
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */

@@ -7,3 +7,4 @@ export * from "./records";
 export * from "./exports";
 export * from "./segments";
 export * from "./stats";
+export * from "./moves";

@@ -1,5 +1,6 @@
 import { utf8Length } from "../../lib/utf8";
 import type { ModelDef } from "../../models";
+import { fenceGuard } from "./moves";
 import type { TenantData } from "./router";
 
 /**
@@ -160,12 +161,17 @@ export function insertDoneKey(td: TenantData, key: string, fingerprint: string, 
     .bind(td.tenantId, key, fingerprint, now, expiresAt);
 }
 
-/** Deletes expired records of the shard (every tenant's), a bounded number at a time: run along with writes. */
+/**
+ * Deletes expired records of the shard (every tenant's), a bounded number at a time: run along
+ * with writes. A tenant being moved off the shard is left alone: its fence would refuse the
+ * delete, and with it the batch of the tenant whose write carries this statement.
+ */
 export function purgeExpiredKeys(db: D1Database, now: number, limit = 100): D1PreparedStatement {
   return db
     .prepare(
       `DELETE FROM idempotency_keys WHERE (tenant_id, key) IN
-         (SELECT tenant_id, key FROM idempotency_keys WHERE expires_at < ?1 LIMIT ?2)`,
+         (SELECT tenant_id, key FROM idempotency_keys WHERE expires_at < ?1
+            AND tenant_id NOT IN (SELECT tenant_id FROM tenant_fences) LIMIT ?2)`,
     )
     .bind(now, limit);
 }
@@ -174,7 +180,9 @@ export function purgeExpiredKeys(db: D1Database, now: number, limit = 100): D1Pr
 
 /**
  * Deletes every row of one end user from each (model, column) pair in one transaction, with
- * `extra` statements after them; answers the rows deleted per pair, in order.
+ * `extra` statements after them; answers the rows deleted per pair, in order. The fence guard
+ * goes first: while the tenant is being moved off this shard (frozen, or already moved and
+ * served by another shard) the deletion is refused, even when it would match no row here.
  */
 export async function deleteUserRows(
   td: TenantData,
@@ -185,8 +193,8 @@ export async function deleteUserRows(
   const statements = columns.map(({ model, column }) =>
     td.db.prepare(`DELETE FROM ${model} WHERE tenant_id = ?1 AND ${column} = ?2`).bind(td.tenantId, userId),
   );
-  const results = await td.db.batch([...statements, ...extra]);
-  return columns.map((_, i) => results[i]?.meta.changes ?? 0);
+  const results = await td.db.batch([fenceGuard(td.db, td.tenantId), ...statements, ...extra]);
+  return columns.map((_, i) => results[i + 1]?.meta.changes ?? 0);
 }
 
 /** The time (as stored, `YYYY-MM-DD HH:MM:SS`) of the user's latest survey response marked completed; null when none. */
