@@ -5,6 +5,7 @@ import {
   appendRows,
   countTenantRows,
   deleteTenantRows,
+  lastCursor,
   dropLog,
   forgetPlacement,
   readGroups,
@@ -67,8 +68,15 @@ export const MAX_FREEZES = 3;
 export const SETTLE_SECONDS = 90;
 /** Rows per read; a batch of them is written in statements of at most ~90 KB (chunkRows). */
 export const MOVE_CHUNK_ROWS = 500;
-/** Chunks per link: a link stays far inside a Worker's CPU time and the 60 s lease. */
-export const CHUNKS_PER_LINK = 8;
+/** Chunk reads per link (small tables share one): a link stays far inside a Worker's CPU time and the 60 s lease. */
+export const CHUNKS_PER_LINK = 32;
+/**
+ * A copy pass stops at each table's last row when it got there, so it ends while ingestion
+ * goes on; the next pass copies what came meanwhile. Once a pass copies at most this many rows
+ * (or after MAX_PASSES), the rest is small enough for the freeze.
+ */
+export const PASS_ROWS_TO_FREEZE = 2000;
+export const MAX_PASSES = 8;
 /** Log entries (changed groups) per drain read. */
 const DRAIN_ENTRIES = 200;
 
@@ -85,6 +93,10 @@ interface Checkpoint {
   table: number;
   freezes: number;
   verify?: { src: MoveCursor; dst: MoveCursor; srcDone: boolean; dstDone: boolean; s: Tally; d: Tally };
+  /** copy passes: each copies a table up to its last row when the pass reached it (`upto`) */
+  pass?: number;
+  passRows?: number;
+  upto?: MoveCursor;
   /** per table: rows on the source when the move started (progress) */
   total?: number;
   verified?: Record<string, { rows: number }>;
@@ -266,18 +278,13 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
     switch (cp.phase) {
       case "clear": {
         // leftovers of an earlier failed move to the same shard, and its marks and fence
-        const t = tables[cp.table];
         if (cp.table === 0) await setFence(dst, move.tenant_id, move.id, null, now());
-        if (t) {
-          let deleted = 0;
-          for (let i = 0; i < CHUNKS_PER_LINK; i++) {
-            const n = await deleteTenantRows(dst, t, move.tenant_id, MOVE_CHUNK_ROWS);
-            deleted += n;
-            if (n < MOVE_CHUNK_ROWS) return save({ ...cp, table: cp.table + 1 });
-            await ctx.heartbeat();
-          }
-          return save(cp);
+        let table = cp.table;
+        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
+          const n = await deleteTenantRows(dst, tables[table] as ShardTable, move.tenant_id, MOVE_CHUNK_ROWS);
+          if (n < MOVE_CHUNK_ROWS) table++;
         }
+        if (tables[table]) return save({ ...cp, table });
         await setFence(src, move.tenant_id, move.id, "track", now());
         return save({ ...cp, phase: "copy", table: 0 });
       }
@@ -286,21 +293,38 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
         // the freeze link may have died between recording the freeze and fencing: fence now,
         // before anything of the catch-up is read
         if (cp.phase === "catchup" && cp.table === 0) await setFence(src, move.tenant_id, move.id, "freeze", now());
-        const t = tables[cp.table];
-        if (!t) return save({ ...cp, phase: cp.phase === "copy" ? "drain" : "catchdrain", table: 0 });
-        let copied = 0;
-        let finished = false;
-        for (let i = 0; i < CHUNKS_PER_LINK && !finished; i++) {
-          const mark = await readMark(dst, t, move.tenant_id);
-          const { rows, last } = await readRowsAfter(src, t, move.tenant_id, mark, MOVE_CHUNK_ROWS);
-          if (rows.length) {
-            if (!(await appendRows(dst, t, move.tenant_id, rows, mark, last))) throw new Error(`move ${move.id}: the mark of ${t.name} moved under this link`);
-            copied += rows.length;
-          }
-          finished = rows.length < MOVE_CHUNK_ROWS;
-          await ctx.heartbeat();
+        const pass = cp.pass ?? 0;
+        const passRows = cp.passRows ?? 0;
+        if (!tables[cp.table]) {
+          if (cp.phase === "catchup") return save({ ...cp, phase: "catchdrain", table: 0 });
+          if (passRows > PASS_ROWS_TO_FREEZE && pass + 1 < MAX_PASSES) return save({ ...cp, table: 0, pass: pass + 1, passRows: 0 });
+          return save({ ...cp, phase: "drain", table: 0 });
         }
-        return save(finished ? { ...cp, table: cp.table + 1 } : cp, { rows_copied: move.rows_copied + copied });
+        // while writes go on, a pass copies up to each table's last row as it is when the pass
+        // gets there; frozen, to the end. Small tables share a link.
+        let table = cp.table;
+        let upto: MoveCursor | undefined = cp.upto;
+        let copied = 0;
+        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
+          const tt = tables[table] as ShardTable;
+          if (cp.phase === "copy" && upto === undefined) upto = await lastCursor(src, tt, move.tenant_id);
+          let finished = cp.phase === "copy" && upto === null;
+          if (!finished) {
+            const mark = await readMark(dst, tt, move.tenant_id);
+            const { rows, last } = await readRowsAfter(src, tt, move.tenant_id, mark, MOVE_CHUNK_ROWS, upto ?? null);
+            if (rows.length) {
+              if (!(await appendRows(dst, tt, move.tenant_id, rows, mark, last))) throw new Error(`move ${move.id}: the mark of ${tt.name} moved under this link`);
+              copied += rows.length;
+            }
+            finished = rows.length < MOVE_CHUNK_ROWS;
+          }
+          if (finished) {
+            table++;
+            upto = undefined;
+          }
+        }
+        await ctx.heartbeat();
+        return save({ ...cp, table, upto, passRows: passRows + copied }, { rows_copied: move.rows_copied + copied });
       }
       case "drain":
       case "catchdrain": {
@@ -331,29 +355,33 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
         return out;
       }
       case "verify": {
-        const t = tables[cp.table];
-        if (!t) return save({ ...cp, phase: "switch", verify: undefined });
-        const v = cp.verify ?? { src: null, dst: null, srcDone: false, dstDone: false, s: EMPTY, d: EMPTY };
-        for (let i = 0; i < CHUNKS_PER_LINK && !(v.srcDone && v.dstDone); i++) {
+        let table = cp.table;
+        let v = cp.verify ?? { src: null, dst: null, srcDone: false, dstDone: false, s: EMPTY, d: EMPTY };
+        const verified = { ...cp.verified };
+        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
+          const t = tables[table] as ShardTable;
           if (!v.srcDone) {
             const r = await readRowsAfter(src, t, move.tenant_id, v.src, MOVE_CHUNK_ROWS);
-            v.s = tally(v.s, r.rows);
-            v.src = r.last;
-            v.srcDone = r.rows.length < MOVE_CHUNK_ROWS;
+            v = { ...v, s: tally(v.s, r.rows), src: r.last, srcDone: r.rows.length < MOVE_CHUNK_ROWS };
           }
           if (!v.dstDone) {
             const r = await readRowsAfter(dst, t, move.tenant_id, v.dst, MOVE_CHUNK_ROWS);
-            v.d = tally(v.d, r.rows);
-            v.dst = r.last;
-            v.dstDone = r.rows.length < MOVE_CHUNK_ROWS;
+            v = { ...v, d: tally(v.d, r.rows), dst: r.last, dstDone: r.rows.length < MOVE_CHUNK_ROWS };
           }
-          await ctx.heartbeat();
+          if (v.srcDone && v.dstDone) {
+            if (v.s.n !== v.d.n || v.s.a !== v.d.a || v.s.b !== v.d.b) {
+              throw new MoveFailed(
+                `verification failed for ${t.name}: ${v.s.n} rows on shard ${move.from_shard}, ${v.d.n} on shard ${move.to_shard}${v.s.n === v.d.n ? " (same count, different checksum)" : ""}`,
+              );
+            }
+            verified[t.name] = { rows: v.s.n };
+            table++;
+            v = { src: null, dst: null, srcDone: false, dstDone: false, s: EMPTY, d: EMPTY };
+          }
         }
-        if (!(v.srcDone && v.dstDone)) return save({ ...cp, verify: v });
-        if (v.s.n !== v.d.n || v.s.a !== v.d.a || v.s.b !== v.d.b) {
-          throw new MoveFailed(`verification failed for ${t.name}: ${v.s.n} rows on shard ${move.from_shard}, ${v.d.n} on shard ${move.to_shard}${v.s.n === v.d.n ? " (same count, different checksum)" : ""}`);
-        }
-        return save({ ...cp, table: cp.table + 1, verify: undefined, verified: { ...cp.verified, [t.name]: { rows: v.s.n } } });
+        await ctx.heartbeat();
+        if (!tables[table]) return save({ ...cp, phase: "switch", table: 0, verify: undefined, verified });
+        return save({ ...cp, table, verify: v, verified });
       }
       case "switch": {
         // refused for good on the old shard first, then the one control-DB write
@@ -379,20 +407,19 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
         return save({ ...cp, phase: "delete", table: 0 });
       }
       case "delete": {
-        const t = tables[cp.table];
-        if (!t) {
+        let table = cp.table;
+        let deleted = 0;
+        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
+          const n = await deleteTenantRows(src, tables[table] as ShardTable, move.tenant_id, MOVE_CHUNK_ROWS);
+          deleted += n;
+          if (n < MOVE_CHUNK_ROWS) table++;
+        }
+        if (!tables[table]) {
+          await checkpointMove(s.db, move.id, position, position + 1, JSON.stringify({ ...cp, table }), now(), { rows_deleted: move.rows_deleted + deleted });
           await finishMove(s.db, move.id, "done", now());
           return { done: true };
         }
-        let deleted = 0;
-        let finished = false;
-        for (let i = 0; i < CHUNKS_PER_LINK && !finished; i++) {
-          const n = await deleteTenantRows(src, t, move.tenant_id, MOVE_CHUNK_ROWS);
-          deleted += n;
-          finished = n < MOVE_CHUNK_ROWS;
-          await ctx.heartbeat();
-        }
-        return save(finished ? { ...cp, table: cp.table + 1 } : cp, { rows_deleted: move.rows_deleted + deleted });
+        return save({ ...cp, table }, { rows_deleted: move.rows_deleted + deleted });
       }
     }
   } catch (err) {

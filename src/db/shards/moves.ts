@@ -166,23 +166,48 @@ const order = (t: ShardTable) => (t.rowid ? "row_id" : t.pk.join(", "));
 const filter = (t: ShardTable) => (t.where ? ` AND ${t.where}` : "");
 
 /**
- * The next `limit` rows of the tenant in `t` after `cursor`, each as its columns' values
- * (tenant_id first), with the cursor of the last one. A WITHOUT ROWID table's cursor starts
- * below every key: "" sorts before any text.
+ * The next `limit` rows of the tenant in `t` after `cursor` (and, given `upto`, not past it),
+ * each as its columns' values (tenant_id first), with the cursor of the last one.
  */
-export async function readRowsAfter(db: D1Database, t: ShardTable, tenantId: string, cursor: MoveCursor, limit: number): Promise<{ rows: unknown[][]; last: MoveCursor }> {
-  const params = cursorParams(t, cursor);
+export async function readRowsAfter(
+  db: D1Database,
+  t: ShardTable,
+  tenantId: string,
+  cursor: MoveCursor,
+  limit: number,
+  upto: MoveCursor = null,
+): Promise<{ rows: unknown[][]; last: MoveCursor }> {
   const keys = t.rowid ? ["row_id"] : [...t.pk];
-  const sql = `SELECT ${[...keys, ...t.columns].join(", ")} FROM ${t.name} WHERE tenant_id = ?1 AND ${cursor === null && !t.rowid ? "1 = 1" : after(t, 2)}${filter(t)} ORDER BY ${order(t)} LIMIT ?${2 + (cursor === null && !t.rowid ? 0 : params.length)}`;
-  const bound = cursor === null && !t.rowid ? [tenantId, limit] : [tenantId, ...params, limit];
+  const where = ["tenant_id = ?1"];
+  const params: unknown[] = [tenantId];
+  if (cursor !== null) {
+    where.push(after(t, params.length + 1));
+    params.push(...cursorParams(t, cursor));
+  }
+  if (upto !== null) {
+    where.push(upTo(t, params.length + 1));
+    params.push(...cursorParams(t, upto));
+  }
+  params.push(limit);
   const raw = await db
-    .prepare(sql)
-    .bind(...bound)
+    .prepare(`SELECT ${[...keys, ...t.columns].join(", ")} FROM ${t.name} WHERE ${where.join(" AND ")}${filter(t)} ORDER BY ${order(t)} LIMIT ?${params.length}`)
+    .bind(...params)
     .raw();
   const rows = raw.map((r) => r.slice(keys.length));
   const tail = raw[raw.length - 1];
   const last: MoveCursor = tail ? (t.rowid ? (tail[0] as number) : tail.slice(0, keys.length)) : cursor;
   return { rows, last };
+}
+
+/** The cursor of the tenant's last row in `t` now (null: none): where one copy pass stops. */
+export async function lastCursor(db: D1Database, t: ShardTable, tenantId: string): Promise<MoveCursor> {
+  const keys = t.rowid ? ["row_id"] : [...t.pk];
+  const raw = await db
+    .prepare(`SELECT ${keys.join(", ")} FROM ${t.name} WHERE tenant_id = ?1${filter(t)} ORDER BY ${keys.map((k) => `${k} DESC`).join(", ")} LIMIT 1`)
+    .bind(tenantId)
+    .raw();
+  const row = raw[0];
+  return row ? (t.rowid ? (row[0] as number) : row) : null;
 }
 
 const insertSql = (t: ShardTable, guard: string) =>
