@@ -106,8 +106,10 @@ END;`,
   ];
   const refuse = (row: string) =>
     `  SELECT raise(ABORT, '${FENCE_MESSAGE}') FROM tenant_fences WHERE tenant_id = ${row}.tenant_id AND mode IN ('freeze', 'moved');`;
+  // delete, then insert with a new token: a conflict clause (OR REPLACE) inside a trigger gives
+  // way to the writing statement's own (https://www.sqlite.org/lang_createtrigger.html)
   const log = (t: ShardTable, row: string) =>
-    `  INSERT OR REPLACE INTO tenant_move_log (tenant_id, tbl, grp, token)\n    SELECT ${row}.tenant_id, '${t.name}', coalesce(${row}.${t.group}, ''), random() FROM tenant_fences WHERE tenant_id = ${row}.tenant_id AND mode = 'track';`;
+    `  DELETE FROM tenant_move_log WHERE tenant_id = ${row}.tenant_id AND tbl = '${t.name}' AND grp = coalesce(${row}.${t.group}, '');\n  INSERT INTO tenant_move_log (tenant_id, tbl, grp, token)\n    SELECT ${row}.tenant_id, '${t.name}', coalesce(${row}.${t.group}, ''), random() FROM tenant_fences WHERE tenant_id = ${row}.tenant_id AND mode = 'track';`;
   for (const t of shardTables()) {
     const when = (row: string) => `WHEN EXISTS (SELECT 1 FROM tenant_fences WHERE tenant_id = ${row}.tenant_id)`;
     out.push(`CREATE TRIGGER ${t.name}_fence_insert AFTER INSERT ON ${t.name} ${when("NEW")}\nBEGIN\n${refuse("NEW")}${t.rowid ? "" : `\n${log(t, "NEW")}`}\nEND;`);
