@@ -28,7 +28,7 @@ export interface ShardTable {
   rowid: boolean;
   /** the ordering key of a WITHOUT ROWID table (after tenant_id) */
   pk: readonly string[];
-  /** the column the change log names: copying every row of one value again repairs any change in it */
+  /** the column the change log names (NULL logged as ''): copying every row of one value again repairs any change in it */
   group: string;
   /** rows the mover copies and verifies (idempotency claims still in flight stay behind) */
   where?: string;
@@ -274,7 +274,7 @@ export async function readGroups(db: D1Database, t: ShardTable, tenantId: string
   const params = cursorParams(t, mark);
   const r = await db
     .prepare(
-      `SELECT ${t.columns.join(", ")} FROM ${t.name} WHERE tenant_id = ?1 AND ${t.group} IN (SELECT value FROM json_each(?2)) AND ${upTo(t, 3)}${filter(t)} ORDER BY ${order(t)}`,
+      `SELECT ${t.columns.join(", ")} FROM ${t.name} WHERE tenant_id = ?1 AND coalesce(${t.group}, '') IN (SELECT value FROM json_each(?2)) AND ${upTo(t, 3)}${filter(t)} ORDER BY ${order(t)}`,
     )
     .bind(tenantId, JSON.stringify(groups), ...params)
     .raw();
@@ -288,7 +288,7 @@ export async function readGroups(db: D1Database, t: ShardTable, tenantId: string
  */
 export async function replaceGroups(db: D1Database, t: ShardTable, tenantId: string, groups: readonly string[], rows: readonly unknown[][], mark: MoveCursor): Promise<void> {
   const del = db
-    .prepare(`DELETE FROM ${t.name} WHERE tenant_id = ?2 AND ${t.group} IN (SELECT value FROM json_each(?1)) AND ${markIs(t)}`)
+    .prepare(`DELETE FROM ${t.name} WHERE tenant_id = ?2 AND coalesce(${t.group}, '') IN (SELECT value FROM json_each(?1)) AND ${markIs(t)}`)
     .bind(JSON.stringify(groups), tenantId, markJson(mark));
   const ins = db.prepare(insertSql(t, markIs(t)));
   await db.batch([del, ...chunkRows(rows).map((json) => ins.bind(json, tenantId, markJson(mark)))]);
