@@ -247,12 +247,13 @@ export async function appendRows(db: D1Database, t: ShardTable, tenantId: string
 export interface LogEntry {
   tbl: string;
   grp: string;
-  token: number;
+  /** random() is a 64-bit integer, past a JS number's precision: carried as text */
+  token: string;
 }
 
 /** The next `limit` groups changed on the source since the mover last looked. */
 export async function readLog(db: D1Database, tenantId: string, limit: number): Promise<LogEntry[]> {
-  const r = await db.prepare("SELECT tbl, grp, token FROM tenant_move_log WHERE tenant_id = ?1 ORDER BY tbl, grp LIMIT ?2").bind(tenantId, limit).all<LogEntry>();
+  const r = await db.prepare("SELECT tbl, grp, CAST(token AS TEXT) AS token FROM tenant_move_log WHERE tenant_id = ?1 ORDER BY tbl, grp LIMIT ?2").bind(tenantId, limit).all<LogEntry>();
   return r.results;
 }
 
@@ -261,7 +262,7 @@ export async function dropLog(db: D1Database, tenantId: string, entries: readonl
   if (!entries.length) return;
   await db
     .prepare(
-      `DELETE FROM tenant_move_log WHERE tenant_id = ?1 AND (tbl, grp, token) IN
+      `DELETE FROM tenant_move_log WHERE tenant_id = ?1 AND (tbl, grp, CAST(token AS TEXT)) IN
          (SELECT value->>0, value->>1, value->>2 FROM json_each(?2))`,
     )
     .bind(tenantId, JSON.stringify(entries.map((e) => [e.tbl, e.grp, e.token])))
