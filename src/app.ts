@@ -27,6 +27,9 @@ import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
 import type { Toolbox } from "./services";
+import { forgetPlacement, isFenced } from "./db/shards";
+import { FROZEN_RETRY_AFTER_SECONDS } from "./tenants/moves";
+import { forgetTenantCredentials } from "./tenants/tenants";
 import { appRouter } from "./routes/app";
 
 /**
@@ -129,6 +132,22 @@ export function createApp(opts: { toolbox?: Toolbox } = {}) {
       return errorResponse(c, new ApiError(code, err.message || "Bad request"));
     }
     if (err instanceof SyntaxError) return errorResponse(c, new ApiError("bad_request", "Malformed JSON body"));
+    if (isFenced(err)) {
+      // The tenant's shard refused the write: the tenant is frozen for a move to another shard,
+      // or has just moved and this isolate's cached shard is stale (forgotten here, so the retry
+      // finds the new one). docs/architecture.md, "Shards".
+      const tenantId = c.get("principal")?.tenantId;
+      if (tenantId) {
+        forgetPlacement(tenantId);
+        forgetTenantCredentials(tenantId);
+      }
+      return errorResponse(
+        c,
+        new ApiError("unavailable", `This tenant's data is being moved to another shard; nothing was written. Retry after ${FROZEN_RETRY_AFTER_SECONDS} seconds`, {
+          headers: { "Retry-After": String(FROZEN_RETRY_AFTER_SECONDS) },
+        }),
+      );
+    }
     console.error(JSON.stringify({ request_id: c.get("requestId"), error: String(err), stack: (err as Error).stack }));
     return errorResponse(c, new ApiError("internal_error", "Internal error; quote the request id when reporting it"));
   });

@@ -24,6 +24,7 @@ import {
   advanceChain,
   chainId,
   claimChain,
+  deferLink,
   failAttempt,
   finishChain,
   getChainUnscoped,
@@ -33,6 +34,8 @@ import {
   takeStalledChainsUnscoped,
 } from "../db/chains";
 import type { ChainKind, ChainRow } from "../db/schema";
+import { isFenced } from "../db/shards/moves";
+import { forgetPlacement } from "../db/shards/router";
 import { randomId } from "../lib/ids";
 import type { Services } from "../services";
 
@@ -56,9 +59,15 @@ export interface ChainMessage {
   position: number;
 }
 
+/**
+ * How long a link whose tenant is frozen for a shard move waits before it runs again (not a
+ * failed attempt: the freeze is bounded, docs/architecture.md "Shards").
+ */
+export const FROZEN_RETRY_SECONDS = 5;
+
 export type StepOutcome =
-  /** the checkpoint for `next` is recorded: run the next link from there */
-  | { next: number }
+  /** the checkpoint for `next` is recorded: run the next link from there (after `delaySeconds`, if given) */
+  | { next: number; delaySeconds?: number }
   /** the job is complete */
   | { done: true }
   /** the job ended on its own terms (e.g. marked failed with a reason); stop the chain */
@@ -150,6 +159,16 @@ export async function handleChainMessage(s: Services, jobs: ChainJobs, msg: Chai
     if (err instanceof LeaseLost) return; // another worker has the link now
     const error = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
     const now = s.clock.seconds();
+    if (isFenced(err)) {
+      // The tenant's shard refused the write: it is frozen for a move, or moved and this
+      // isolate's placement was stale. Look again shortly; this is not the job failing.
+      forgetPlacement(chain.tenant_id);
+      const wait = FROZEN_RETRY_SECONDS;
+      if (await deferLink(s.db, chain.id, holder, error, now, now + LEASE_SECONDS + wait)) {
+        await s.jobs.send(chainMessage(chain), { delaySeconds: wait }).catch(() => {});
+      }
+      return;
+    }
     const attempts = await failAttempt(s.db, chain.id, holder, error, now, now + LEASE_SECONDS + backoffSeconds(chain.attempts + 1));
     if (attempts === null) return;
     console.error(JSON.stringify({ chain: chain.id, position: chain.position, attempt: attempts, error }));
@@ -163,9 +182,10 @@ export async function handleChainMessage(s: Services, jobs: ChainJobs, msg: Chai
 
   const now = s.clock.seconds();
   if ("next" in outcome) {
-    if (await advanceChain(s.db, chain.id, holder, outcome.next, now, now + LEASE_SECONDS)) {
+    const delay = outcome.delaySeconds ?? 0;
+    if (await advanceChain(s.db, chain.id, holder, outcome.next, now, now + LEASE_SECONDS + delay)) {
       // A lost send costs one lease: the sweep sends it.
-      await s.jobs.send(chainMessage({ id: chain.id, position: outcome.next })).catch(() => {});
+      await s.jobs.send(chainMessage({ id: chain.id, position: outcome.next }), delay ? { delaySeconds: delay } : undefined).catch(() => {});
     }
   } else if ("done" in outcome) {
     await finishChain(s.db, chain.id, holder, "done", now);

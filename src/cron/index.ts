@@ -8,6 +8,7 @@ import { recomputeStaleSegments } from "../segments/service";
 import { createServices, type Services } from "../services";
 import { pruneFailedClientAuth } from "../tenants/lockout";
 import { alertFullShards } from "../tenants/shards";
+import { revertExpiredFreezes } from "../tenants/moves";
 
 /** The cron trigger only finds due work and enqueues it; jobs do the work. */
 export async function runCron(_controller: ScheduledController | undefined, env: Env, _ctx: ExecutionContext, s: Services = createServices(env)): Promise<void> {
@@ -21,6 +22,7 @@ export async function runCron(_controller: ScheduledController | undefined, env:
     ["segments", () => recomputeStaleSegments(s)],
     ["auth failures", () => pruneFailedClientAuth(s)],
     ["shard capacity", () => alertFullShards(s)],
+    ["tenant move freezes", () => revertExpiredFreezes(s)],
   ];
   const results = await Promise.allSettled(tasks.map(([, run]) => run()));
   results.forEach((r, i) => {

@@ -122,6 +122,19 @@ export async function failAttempt(db: ControlDb, id: string, holder: string, err
 }
 
 /**
+ * Releases the current link until `retryAt` without counting a failed attempt: the job could
+ * not work yet (its tenant's data is frozen for a move) and says when to look again.
+ */
+export async function deferLink(db: ControlDb, id: string, holder: string, reason: string, now: number, retryAt: number): Promise<boolean> {
+  const r = await db
+    .update(chains)
+    .set({ last_error: reason, holder: null, lease_until: retryAt, updated_at: now })
+    .where(and(eq(chains.id, id), eq(chains.holder, holder), eq(chains.status, "running")))
+    .run();
+  return r.meta.changes > 0;
+}
+
+/**
  * Running chains whose lease ran out (their message was lost, or their worker died), each
  * re-leased until `leaseUntil` in the same statement so two sweeps never resend the same one.
  * Unscoped: the cron sweeps every tenant.

@@ -26,6 +26,48 @@ export const tenants = sqliteTable(
   (t) => [index("tenants_shard").on(t.shard)],
 );
 
+export const TENANT_MOVE_STATES = ["copying", "frozen", "switched", "done", "failed"] as const;
+export type TenantMoveState = (typeof TENANT_MOVE_STATES)[number];
+
+/**
+ * Moves of a tenant's data from one shard to another (src/tenants/moves.ts, docs/architecture.md
+ * "Shards"), driven by a `tenant_move` chain. `state`: copying (rows are copied while writes go
+ * on), frozen (writes refused until `freeze_until`: the last changes are copied and every table
+ * verified), switched (`tenants.shard` names the new shard; the old copy is deleted once no
+ * reader can still use it), done or failed (`error`). `checkpoint` is the mover's JSON state
+ * (phase, per-table cursors, checksums), compare-and-set on `link` (the chain position it was
+ * written for). At most one unfinished move per tenant (unique partial index).
+ */
+export const tenant_moves = sqliteTable(
+  "tenant_moves",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    from_shard: integer("from_shard").notNull(),
+    to_shard: integer("to_shard").notNull(),
+    state: text("state", { enum: TENANT_MOVE_STATES }).notNull(),
+    link: integer("link").notNull().default(0),
+    checkpoint: text("checkpoint").notNull(),
+    rows_copied: integer("rows_copied").notNull().default(0),
+    rows_deleted: integer("rows_deleted").notNull().default(0),
+    /** while frozen: writes are refused until then, and past it the move reverts (cron) */
+    freeze_until: integer("freeze_until"),
+    frozen_at: integer("frozen_at"),
+    switched_at: integer("switched_at"),
+    error: text("error"),
+    created_at: integer("created_at").notNull(),
+    updated_at: integer("updated_at").notNull(),
+    finished_at: integer("finished_at"),
+  },
+  (t) => [
+    uniqueIndex("tenant_moves_active").on(t.tenant_id).where(sql`${t.state} IN ('copying', 'frozen', 'switched')`),
+    index("tenant_moves_tenant").on(t.tenant_id, t.created_at),
+  ],
+);
+export type TenantMove = typeof tenant_moves.$inferSelect;
+
 /** Rate-limit tiers a tenant is given by the admin API; the tiers are bindings in wrangler.toml. */
 export const RATE_LIMIT_TIERS = ["low", "standard", "high", "unlimited"] as const;
 export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
@@ -482,7 +524,7 @@ export const source_file_errors = sqliteTable(
 
 // ---------------------------------------------------------------- resumable chains
 
-export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "email", "segment", "user_deletion"] as const;
+export const CHAIN_KINDS = ["export_run", "csv_ingest", "source_file", "delivery", "webhook", "email", "segment", "user_deletion", "tenant_move"] as const;
 export const CHAIN_STATUSES = ["running", "done", "failed"] as const;
 
 /**

@@ -1,7 +1,8 @@
 import { type ChainJob, type StepContext, type StepOutcome, startChain } from "../chain";
 import type { UserDeletionRow } from "../db/schema";
-import { type TenantData, deleteUserRowsInRange, deleteUserRowsIndexed, maxRowId, shardForTenant } from "../db/shards";
-import { appendAudit } from "../db/tenants";
+import { type TenantData, deleteUserRowsInRange, deleteUserRowsIndexed, maxRowId, tenantData } from "../db/shards";
+import { latestMove } from "../db/tenant-moves";
+import { appendAudit, getTenant } from "../db/tenants";
 import {
   checkpointUserDeletion,
   claimPendingDeletions,
@@ -73,7 +74,12 @@ interface DeletionState {
   /** largest row id of the pair's table when its pass began; null until then */
   until: number | null;
   deleted: Record<string, Record<string, number>>;
+  /** the shard the row-id positions above belong to (a tenant move changes it; undefined: older checkpoints) */
+  shard?: number;
 }
+
+/** How long a deletion waits, per link, while its tenant is being moved to another shard. */
+const MOVE_WAIT_SECONDS = 15;
 
 export interface UserDeletionView {
   request_id: string;
@@ -190,7 +196,18 @@ async function step(ctx: StepContext, chunks: DeletionChunks): Promise<StepOutco
   const st = JSON.parse(owner.state ?? "null") as DeletionState;
   const batch = await listDeletionBatch(s.db, tenantId, id);
   const users = [...new Set(batch.map((r) => r.user_id))];
-  const td = await shardForTenant(s, tenantId);
+  // A tenant being moved (src/tenants/moves.ts) waits: its rows are being copied, and row ids
+  // differ between shards. Afterwards the pass starts over on the tenant's new shard, read fresh
+  // from the control DB (the router's cached placement may be up to a minute old).
+  const move = await latestMove(s.db, tenantId);
+  if (move && (move.state === "copying" || move.state === "frozen" || move.state === "switched")) {
+    return { next: position, delaySeconds: MOVE_WAIT_SECONDS };
+  }
+  const tenant = await getTenant(s.db, tenantId);
+  if (!tenant) return { failed: `tenant ${tenantId} no longer exists` };
+  if (st.shard !== undefined && st.shard !== tenant.shard) Object.assign(st, { pair: 0, after: 0, until: null });
+  st.shard = tenant.shard;
+  const td = tenantData(s.shards, { tenantId, shard: tenant.shard });
   await deleteSome(td, st, users, chunks, ctx.heartbeat);
   if (st.pair < USER_COLUMNS.length) {
     await checkpointUserDeletion(s.db, id, position, position + 1, JSON.stringify(st));

@@ -8,6 +8,7 @@ import { csvIngestJob } from "../ingest/csv/chunks";
 import { sourceFileJob } from "../ingest/sources/chunks";
 import { segmentJob } from "../segments/job";
 import { userDeletionJob } from "../ingest/deletion";
+import { tenantMoveJob } from "../tenants/moves";
 import { createServices, type Services } from "../services";
 import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dead-letters";
 import { JobMessage } from "./messages";
@@ -22,6 +23,7 @@ export const chainJobs: ChainJobs = {
   delivery: deliveryJob(),
   segment: segmentJob,
   user_deletion: userDeletionJob(),
+  tenant_move: tenantMoveJob,
 };
 
 /** Handlers per message type. Each must be idempotent: delivery is at-least-once and unordered. */

@@ -14,7 +14,8 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "unprocessable"
   | "rate_limited"
-  | "internal_error";
+  | "internal_error"
+  | "unavailable";
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -30,6 +31,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unprocessable: 422,
   rate_limited: 429,
   internal_error: 500,
+  unavailable: 503,
 };
 
 export interface ErrorDetail {

@@ -31,6 +31,11 @@ export class TtlCache<V> {
     this.map.delete(key);
   }
 
+  /** Drops every entry whose value matches. */
+  deleteWhere(match: (value: V) => boolean): void {
+    for (const [k, v] of this.map) if (match(v.value)) this.map.delete(k);
+  }
+
   clear(): void {
     this.map.clear();
   }

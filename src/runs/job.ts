@@ -15,6 +15,7 @@ import {
 } from "../db/runs";
 import type { CheckpointRow, RunRow } from "../db/schema";
 import { getTenant } from "../db/tenants";
+import { shardAt } from "../db/tenant-moves";
 import { countExportRows, readExportChunk } from "../db/shards";
 import type { ExportBody } from "../exports/definition";
 import { defaultEngine, type ExportEngine } from "../exports/engine";
@@ -216,7 +217,8 @@ async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: Ex
     compiler,
     formatter,
     compressor,
-    shard: s.shards.db(tenant.shard),
+    // pinned: the shard the tenant was on when the run was made, across a move (src/tenants/moves.ts)
+    shard: s.shards.db(await shardAt(s.db, tenant.id, tenant.shard, run.created_at)),
     heartbeat,
   };
 }

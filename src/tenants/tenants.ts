@@ -169,6 +169,15 @@ export async function clientState(s: Services, clientId: string): Promise<Client
 
 const apiKeyCache = new TtlCache<Principal | null>(CREDENTIAL_CACHE_MS);
 
+/**
+ * Drops this isolate's cached credentials of a tenant, and with them its cached shard: the
+ * shard refused a write because the tenant moved (src/tenants/moves.ts).
+ */
+export function forgetTenantCredentials(tenantId: string): void {
+  clientCache.deleteWhere((c) => c.tenantId === tenantId);
+  apiKeyCache.deleteWhere((p) => p?.tenantId === tenantId);
+}
+
 /** Resolves an API key to its principal (lookup by SHA-256 of the key, cached per isolate). */
 export async function authenticateApiKey(s: Services, apiKey: string): Promise<Principal | null> {
   const hash = await sha256Hex(apiKey);

@@ -20,6 +20,7 @@ describe("GET /api/1/admin/tenants/:id", () => {
       shard: expect.any(Number),
       created_at: expect.any(Number),
       rate_limits: { ingest: "standard", api: "standard" },
+      move: null,
     });
     const missing = await call("GET", "/api/1/admin/tenants/ten_missing", { headers: ADMIN });
     expect(missing.status).toBe(404);

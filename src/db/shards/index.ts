@@ -8,3 +8,4 @@ export * from "./exports";
 export * from "./segments";
 export * from "./stats";
 export * from "./campaigns";
+export * from "./moves";

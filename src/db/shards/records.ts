@@ -259,12 +259,17 @@ export function deleteExpiredKey(td: TenantData, key: string, now: number): D1Pr
   return td.db.prepare("DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2 AND expires_at < ?3").bind(td.tenantId, key, now);
 }
 
-/** Deletes expired records of the shard (every tenant's), a bounded number at a time: run along with writes. */
+/**
+ * Deletes expired records of the shard (every tenant's), a bounded number at a time: run along
+ * with writes. A tenant being moved off the shard is left alone: its fence would refuse the
+ * delete, and with it the batch of the tenant whose write carries this statement.
+ */
 export function purgeExpiredKeys(db: D1Database, now: number, limit = 100): D1PreparedStatement {
   return db
     .prepare(
       `DELETE FROM idempotency_keys WHERE (tenant_id, key) IN
-         (SELECT tenant_id, key FROM idempotency_keys WHERE expires_at < ?1 LIMIT ?2)`,
+         (SELECT tenant_id, key FROM idempotency_keys WHERE expires_at < ?1
+            AND tenant_id NOT IN (SELECT tenant_id FROM tenant_fences) LIMIT ?2)`,
     )
     .bind(now, limit);
 }

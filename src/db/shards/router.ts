@@ -55,8 +55,19 @@ export function tenantData(from: ShardBindings | Shards, tenant: { tenantId: str
 /** A tenant by id (its shard is looked up in the control DB) or already placed. */
 export type TenantRef = string | { tenantId: string; shard: number };
 
-/** Tenants never move between shards, so a placement read once is kept a minute per isolate. */
-const placements = new TtlCache<number>(60_000);
+/**
+ * How long a placement read once is kept per isolate. A tenant can move (src/tenants/moves.ts):
+ * a stale placement is harmless because the old shard's fence refuses every write of a moved
+ * tenant (src/db/shards/moves.ts), and the old copy is kept, for reads, PLACEMENT_CACHE_MS and
+ * more after the switch.
+ */
+export const PLACEMENT_CACHE_MS = 60_000;
+const placements = new TtlCache<number>(PLACEMENT_CACHE_MS);
+
+/** Drops this isolate's cached placement of a tenant (its shard refused a write: it moved). */
+export function forgetPlacement(tenantId: string): void {
+  placements.delete(tenantId);
+}
 
 /** The data of a tenant, looking its shard up when only the id is known (queue jobs, cron). */
 export async function shardForTenant(s: { db: ControlDb; shards: Shards }, tenant: TenantRef): Promise<TenantData> {

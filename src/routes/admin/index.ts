@@ -21,6 +21,7 @@ import {
 } from "../../tenants/tenants";
 import { MAX_TOKEN_TTL_SECONDS, tokenTtl } from "../../tenants/tokens";
 import { shardOverview } from "../../tenants/shards";
+import { FREEZE_SECONDS, startMove, tenantMove } from "../../tenants/moves";
 import { RATE_LIMIT_TIERS, USER_ROLES, type Tenant as TenantRow } from "../../db/schema";
 import { TIER_LIMITS, TOKEN_LIMITS, effectiveRateLimits } from "../../tenants/rate-limits";
 import { inviteUser } from "../../users/users";
@@ -40,7 +41,31 @@ const Tier = z.enum(RATE_LIMIT_TIERS);
 const RateLimits = z.object({ ingest: Tier, api: Tier }).openapi({
   description: "Rate-limit tier per scope: ingest = per API key on /v1, api = per client on /api/1 (docs/rate-limits.md)",
 });
-const TenantView = Tenant.extend({ rate_limits: RateLimits });
+const MoveView = z
+  .object({
+    id: z.string(),
+    from_shard: z.number().int(),
+    to_shard: z.number().int(),
+    state: z.enum(["copying", "frozen", "switched", "done", "failed"]).openapi({
+      description:
+        "copying: rows are copied while writes go on; frozen: the tenant's writes answer 503 with Retry-After (at most FREEZE_SECONDS) while the last changes are copied and verified; switched: the tenant is served by to_shard and the old copy is being deleted; done; failed (error says why; the tenant stays where it was unless switched_at is set)",
+    }),
+    phase: z.string().openapi({ description: "the mover's step: clear, copy, drain, freeze, catchup, catchdrain, verify, switch, wait, delete" }),
+    rows_copied: z.number().int(),
+    rows_total: z.number().int().nullable().openapi({ description: "the tenant's rows when the move started" }),
+    rows_deleted: z.number().int().openapi({ description: "rows of the old copy deleted so far" }),
+    progress: z.number().openapi({ description: "0 to 1" }),
+    freeze_until: z.number().int().nullable(),
+    switched_at: z.number().int().nullable(),
+    error: z.string().nullable(),
+    created_at: z.number().int(),
+    finished_at: z.number().int().nullable(),
+  })
+  .openapi("TenantMove");
+const TenantView = Tenant.extend({
+  rate_limits: RateLimits,
+  move: MoveView.nullable().openapi({ description: "the tenant's latest move between shards (null: never moved)" }),
+});
 const tenantView = (t: TenantRow) => ({
   id: t.id,
   name: t.name,
@@ -93,7 +118,29 @@ adminRouter.openapi(
     request: { params: TenantParam },
     responses: { 200: json(TenantView, "The tenant"), 404: { description: "Unknown tenant" } },
   }),
-  async (c) => c.json(tenantView(await tenantOr404(c.var.services, c.req.valid("param").id)), 200),
+  async (c) => {
+    const t = await tenantOr404(c.var.services, c.req.valid("param").id);
+    return c.json({ ...tenantView(t), move: await tenantMove(c.var.services, t.id) }, 200);
+  },
+);
+
+adminRouter.openapi(
+  createRoute({
+    method: "post",
+    path: "/tenants/{id}/move",
+    tags: ["admin"],
+    summary: "Move a tenant's data to another shard, online",
+    description: `Copies every row of the tenant to \`shard\` while ingestion goes on, freezes the tenant's writes (503 with Retry-After) for at most ${FREEZE_SECONDS} seconds to copy the last changes and verify every table, switches the tenant to the new shard, and deletes the old copy. Follow it on GET /api/1/admin/tenants/{id} (\`move\`). docs/architecture.md, Shards.`,
+    security,
+    request: { params: TenantParam, ...body(z.object({ shard: z.number().int().min(0).openapi({ example: 1 }) }).strict()) },
+    responses: {
+      202: json(MoveView, "The move started"),
+      400: { description: "Unknown shard, or the tenant's own" },
+      404: { description: "Unknown tenant" },
+      409: { description: "The tenant is already being moved" },
+    },
+  }),
+  async (c) => c.json(await startMove(c.var.services, c.req.valid("param").id, c.req.valid("json").shard), 202),
 );
 
 const ShardView = z.object({

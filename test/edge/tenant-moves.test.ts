@@ -1,0 +1,418 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { type ChainMessage, LEASE_SECONDS, handleChainMessage, sweepStalledChains } from "../../src/chain";
+import { shardDb, shardTables } from "../../src/db/shards";
+import type { Env } from "../../src/env";
+import { chainJobs } from "../../src/jobs";
+import { type Services, createServices, fixedClock } from "../../src/services";
+import { FREEZE_SECONDS, SETTLE_SECONDS, revertExpiredFreezes, startMove } from "../../src/tenants/moves";
+import { ADMIN, call, setupTenant, waitFor } from "../helpers";
+
+const e = env as unknown as Env;
+const SHARDS = [0, 1];
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The move's own queue and clock: links are delivered by the test, one at a time. */
+class MoveQueue {
+  sent: { m: ChainMessage; delay: number }[] = [];
+  clock = fixedClock(Date.now());
+  s: Services;
+  /** this test's move: messages of other chains (other tests' moves) are left alone */
+  chain: string | undefined;
+  constructor() {
+    this.s = createServices(e, { clock: this.clock, jobs: { send: async (m, o) => void this.sent.push({ m: m as ChainMessage, delay: o?.delaySeconds ?? 0 }) } });
+  }
+  take(): ChainMessage | undefined {
+    for (;;) {
+      const next = this.sent.shift();
+      if (!next) return undefined;
+      if (!next.m.chain_id.startsWith("tenant_move:") || (this.chain && next.m.chain_id !== this.chain)) continue;
+      if (next.delay) this.clock.advance(next.delay);
+      return next.m;
+    }
+  }
+  deliver(m: ChainMessage, s: Services = this.s) {
+    return handleChainMessage(s, chainJobs, m);
+  }
+  /** Delivers links until the move ends, `between` after each (other work interleaves there). */
+  async drain(between: () => Promise<void> = async () => {}): Promise<number> {
+    let n = 0;
+    for (let m = this.take(); m; m = this.take()) {
+      await this.deliver(m);
+      await between();
+      if (++n > 5000) throw new Error("the move does not end");
+    }
+    return n;
+  }
+  /** Delivers links until the move's checkpoint reaches `phase`. */
+  async until(tenantId: string, phase: string): Promise<void> {
+    for (let i = 0; i < 5000; i++) {
+      if ((await moveOf(tenantId)).phase === phase) return;
+      const m = this.take();
+      if (!m) throw new Error(`the move ended before ${phase}`);
+      await this.deliver(m);
+    }
+  }
+}
+
+async function moveOf(tenantId: string) {
+  const r = await call("GET", `/api/1/admin/tenants/${tenantId}`, { headers: ADMIN });
+  expect(r.status).toBe(200);
+  return { ...r.json.move, shard: r.json.shard };
+}
+
+/** Every row of a tenant per table on one shard, as sorted JSON (row_id left out: it differs between shards). */
+async function snapshot(shard: number, tenantId: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const t of shardTables()) {
+    const r = await shardDb(e, shard)
+      .prepare(`SELECT ${t.columns.join(", ")} FROM ${t.name} WHERE tenant_id = ?1`)
+      .bind(tenantId)
+      .raw();
+    if (r.length) out[t.name] = r.map((x) => JSON.stringify(x)).sort();
+  }
+  return out;
+}
+
+/** Tenants until there is one on each shard besides `mover` (placement alternates between tied shards). */
+async function tenantsOnEveryShard(prefix: string) {
+  const byShard = new Map<number, Awaited<ReturnType<typeof setupTenant>>>();
+  for (let i = 0; byShard.size < SHARDS.length && i < 8; i++) {
+    const t = await setupTenant(`${prefix}-${i}`);
+    const { shard } = await moveOf(t.tenant.id);
+    if (!byShard.has(shard)) byShard.set(shard, t);
+  }
+  return byShard;
+}
+
+const action = (client: number, batch: number, i: number, user = `c${client}-b${batch}-${i}`) => ({
+  timestamp: "2026-01-02 03:04:05",
+  user_id: user,
+  action_id: `a${i}`,
+  action_name: "buy_item",
+  action_params: [{ key: "batch", value: String(batch) }],
+});
+const item = (client: number, i: number, price: number) => ({ item_id: `c${client}-item-${i}`, price, currency: "EUR", name: `item ${i}` });
+const trait = (client: number, batch: number, i: number) => ({
+  user_id: `c${client}-u${i}`,
+  category: "play",
+  trait: `t${batch}`,
+  score: (client * 10 + batch + i) % 100,
+  timestamp: "2026-01-02 03:04:05",
+});
+
+/** Posts until answered (not 503): a 503 is retried after its Retry-After, with the same Idempotency-Key. */
+async function post(apiKey: string, path: string, key: string, body: unknown, refused: { n: number; retryAfter: Set<string> }) {
+  for (let i = 0; i < 200; i++) {
+    const r = await call("POST", path, { token: apiKey, headers: { "Idempotency-Key": key }, body });
+    if (r.status !== 503) return r;
+    refused.n++;
+    expect(r.json).toEqual({ code: 503, message: expect.stringContaining("being moved to another shard"), data: null });
+    const after = r.headers.get("retry-after") ?? "";
+    refused.retryAfter.add(after);
+    await sleep(Number(after) * 1000);
+  }
+  throw new Error(`${path} kept answering 503`);
+}
+
+describe("the shard schema and the mover agree", () => {
+  it("shardTables() names every tenant table of a migrated shard, with its columns, and every one has its three fence triggers", async () => {
+    const db = shardDb(e, 0);
+    const own = new Set(["tenant_fences", "tenant_move_log", "tenant_move_marks", "tenant_fence_probe", "d1_migrations"]);
+    const tables = (
+      await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'").all<{ name: string }>()
+    ).results
+      .map((r) => r.name)
+      .filter((n) => !own.has(n))
+      .sort();
+    expect(shardTables().map((t) => t.name).sort()).toEqual(tables);
+    const triggers = new Set((await db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all<{ name: string }>()).results.map((r) => r.name));
+    for (const t of shardTables()) {
+      const cols = (await db.prepare(`SELECT name, "notnull" AS nn FROM pragma_table_info('${t.name}')`).all<{ name: string; nn: number }>()).results;
+      expect(cols.map((c) => c.name).filter((c) => c !== "row_id"), t.name).toEqual([...t.columns]);
+      expect(cols.some((c) => c.name === "row_id"), t.name).toBe(t.rowid);
+      expect(cols.some((c) => c.name === t.group), `${t.name}.${t.group}`).toBe(true);
+      for (const op of ["insert", "update", "delete"]) expect(triggers.has(`${t.name}_fence_${op}`), `${t.name}_fence_${op}`).toBe(true);
+    }
+  });
+});
+
+describe("POST /api/1/admin/tenants/:id/move", () => {
+  it("refuses the tenant's own shard, an unknown shard and an unknown tenant; needs the admin token", async () => {
+    const { tenant } = await setupTenant("move-errors");
+    const { shard } = await moveOf(tenant.id);
+    const own = await call("POST", `/api/1/admin/tenants/${tenant.id}/move`, { headers: ADMIN, body: { shard } });
+    expect(own.status).toBe(400);
+    expect(own.json.error.message).toContain(`already on shard ${shard}`);
+    const unknown = await call("POST", `/api/1/admin/tenants/${tenant.id}/move`, { headers: ADMIN, body: { shard: 7 } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error.message).toContain("Unknown shard 7");
+    const negative = await call("POST", `/api/1/admin/tenants/${tenant.id}/move`, { headers: ADMIN, body: { shard: -1 } });
+    expect(negative.status).toBe(400);
+    const missing = await call("POST", "/api/1/admin/tenants/ten_missing/move", { headers: ADMIN, body: { shard: 0 } });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.code).toBe("not_found");
+    expect((await call("POST", `/api/1/admin/tenants/${tenant.id}/move`, { body: { shard: 1 - shard } })).status).toBe(401);
+    expect((await moveOf(tenant.id)).id).toBeUndefined();
+  });
+
+  it("answers 202 with the move, runs it on the queue, and GET shows its progress until the tenant is on the new shard", async () => {
+    const { tenant, apiKey } = await setupTenant("move-api");
+    const from = (await moveOf(tenant.id)).shard;
+    const users = Array.from({ length: 30 }, (_, i) => ({ user_id: `u${i}`, timestamp: "2026-01-01 00:00:00" }));
+    expect((await call("POST", "/v1/logins", { token: apiKey, body: { users } })).status).toBe(201);
+    const r = await call("POST", `/api/1/admin/tenants/${tenant.id}/move`, { headers: ADMIN, body: { shard: 1 - from } });
+    expect(r.status).toBe(202);
+    expect(r.json).toMatchObject({ id: expect.stringMatching(/^mov_/), from_shard: from, to_shard: 1 - from, state: "copying", rows_total: 30, rows_copied: 0 });
+    const again = await call("POST", `/api/1/admin/tenants/${tenant.id}/move`, { headers: ADMIN, body: { shard: 1 - from } });
+    expect([400, 409]).toContain(again.status);
+    // the worker's own queue consumer runs the chain up to the switch; the old copy then waits SETTLE_SECONDS
+    const switched = await waitFor(async () => {
+      const m = await moveOf(tenant.id);
+      return m.state === "switched" ? m : undefined;
+    }, "the switch");
+    expect(switched).toMatchObject({ shard: 1 - from, phase: "wait", rows_copied: 30, switched_at: expect.any(Number) });
+    expect(switched.progress).toBeGreaterThanOrEqual(0.85);
+    expect((await snapshot(1 - from, tenant.id)).logins).toHaveLength(30);
+    // ingestion goes to the new shard now
+    expect((await call("POST", "/v1/logins", { token: apiKey, body: { users: [{ user_id: "after" }] } })).status).toBe(201);
+    expect((await snapshot(1 - from, tenant.id)).logins).toHaveLength(31);
+    expect((await snapshot(from, tenant.id)).logins).toHaveLength(30);
+  });
+});
+
+describe("moving a tenant while it ingests", () => {
+  it("4 clients ingest through the move: every row arrives once on the new shard, the old shard keeps none, other tenants are untouched", async () => {
+    const [mover] = [...(await tenantsOnEveryShard("mover")).values()];
+    const others = await tenantsOnEveryShard("bystander");
+    const tenantId = mover!.tenant.id;
+    const apiKey = mover!.apiKey;
+    const from = (await moveOf(tenantId)).shard;
+    const to = 1 - from;
+    const refused = { n: 0, retryAfter: new Set<string>() };
+
+    // data before the move: events, entities (upserted later), traits, a user who is deleted during the move
+    const expected = { actions: new Set<string>(), items: new Map<string, number>(), traits: new Set<string>(), keys: new Set<string>() };
+    for (let b = 0; b < 4; b++) {
+      const body = { actions: Array.from({ length: 150 }, (_, i) => action(9, b, i, i < 5 ? "doomed" : undefined)) };
+      expect((await post(apiKey, "/v1/actions", `pre-${b}`, body, refused)).status).toBe(201);
+      expected.keys.add(`pre-${b}`);
+      for (const a of body.actions) if (a.user_id !== "doomed") expected.actions.add(`${a.user_id}|${a.action_id}`);
+    }
+    const segmentVectors = shardDb(e, from).prepare(
+      "INSERT INTO segment_vectors (tenant_id, segment_id, run_id, user_id, vector) VALUES (?1, 'default', 'run1', ?2, '[1,2]')",
+    );
+    await shardDb(e, from).batch(Array.from({ length: 20 }, (_, i) => segmentVectors.bind(tenantId, `v${i}`)));
+    for (const [, o] of others) {
+      expect((await call("POST", "/v1/actions", { token: o.apiKey, headers: { "Idempotency-Key": "o-1" }, body: { actions: [action(7, 0, 0), action(7, 0, 1)] } })).status).toBe(201);
+      expect((await call("POST", "/v1/items", { token: o.apiKey, body: { items: [item(7, 0, 1)] } })).status).toBe(201);
+    }
+    const before = await Promise.all(SHARDS.map(async (sh) => Object.fromEntries(await Promise.all([...others.values()].map(async (o) => [o.tenant.id, await snapshot(sh, o.tenant.id)])))));
+
+    const q = new MoveQueue();
+    const started = await startMove(q.s, tenantId, to);
+    q.chain = `tenant_move:${started.id}`;
+    expect(started.rows_total).toBe(600 + 4 + 20); // actions, their idempotency keys, vectors
+    let deletion = "";
+    const mover$ = q.drain();
+
+    const client = async (c: number) => {
+      // a few batches each, side by side with the move's links (the move may end before or after them)
+      for (let b = 0; b < 5; b++) {
+        const acts = { actions: Array.from({ length: 40 }, (_, i) => action(c, b, i)) };
+        const r1 = await post(apiKey, "/v1/actions", `c${c}-a${b}`, acts, refused);
+        expect(r1.status, r1.text).toBe(201);
+        // a client retrying a batch it already sent (its answer was lost) gets the stored answer
+        if (b % 3 === 1) {
+          const dup = await post(apiKey, "/v1/actions", `c${c}-a${b}`, acts, refused);
+          expect(dup.status).toBe(201);
+          expect(dup.headers.get("idempotent-replayed")).toBe("true");
+        }
+        for (const a of acts.actions) expected.actions.add(`${a.user_id}|${a.action_id}`);
+        // the same items again with a new price: updates in place on the shard
+        const items = { items: Array.from({ length: 5 }, (_, i) => item(c, i, b + 1)) };
+        expect((await post(apiKey, "/v1/items", `c${c}-i${b}`, items, refused)).status).toBe(201);
+        for (const it of items.items) expected.items.set(it.item_id, it.price);
+        const traits = { user_traits: Array.from({ length: 10 }, (_, i) => trait(c, b, i)) };
+        expect((await post(apiKey, "/v1/records/user_traits", `c${c}-t${b}`, traits, refused)).status).toBe(201);
+        for (const t of traits.user_traits) expected.traits.add(`${t.user_id}|${t.trait}|${t.score}`);
+        for (const k of ["a", "i", "t"]) expected.keys.add(`c${c}-${k}${b}`);
+        if (c === 0 && b === 1) {
+          // a deletion is recorded here and runs as its own chain, which waits while the tenant moves
+          const del = await post(apiKey, "/v1/user-data", "delete-doomed", { id: "doomed" }, refused);
+          expect(del.status).toBe(202);
+          deletion = (del.json as { data: { request_id: string } }).data.request_id;
+          expected.keys.add("delete-doomed");
+        }
+      }
+    };
+    await Promise.all([mover$, ...[0, 1, 2, 3].map(client)]);
+
+    const done = await moveOf(tenantId);
+    expect(done).toMatchObject({ state: "done", shard: to, progress: 1, error: null });
+    // the deletion (on the worker's real queue) finishes on the new shard after the move
+    expect(deletion).not.toBe("");
+    for (let i = 0; i < 120; i++) {
+      const st = await call("GET", `/v1/user-data/${deletion}`, { token: apiKey });
+      if ((st.json as { data: { status: string } }).data.status === "done") break;
+      await sleep(500);
+    }
+    expect((await call("GET", `/v1/user-data/${deletion}`, { token: apiKey })).json).toMatchObject({ data: { status: "done" } });
+    // the old shard holds nothing of the tenant; the new one exactly what was sent
+    expect(await snapshot(from, tenantId)).toEqual({});
+    const now = await snapshot(to, tenantId);
+    const actions = now.actions!.map((j) => JSON.parse(j) as unknown[]);
+    const actionCols = shardTables().find((t) => t.name === "actions")!.columns;
+    const col = (name: string) => actionCols.indexOf(name);
+    expect(actions.map((r) => `${r[col("user_id")]}|${r[col("action_id")]}`).sort()).toEqual([...expected.actions].sort());
+    const itemCols = shardTables().find((t) => t.name === "items")!.columns;
+    expect(Object.fromEntries(now.items!.map((j) => JSON.parse(j) as unknown[]).map((r) => [r[itemCols.indexOf("item_id")], r[itemCols.indexOf("price")]]))).toEqual(
+      Object.fromEntries(expected.items),
+    );
+    const traitCols = shardTables().find((t) => t.name === "user_traits")!.columns;
+    expect(
+      now.user_traits!
+        .map((j) => JSON.parse(j) as unknown[])
+        .map((r) => `${r[traitCols.indexOf("user_id")]}|${r[traitCols.indexOf("trait")]}|${r[traitCols.indexOf("score")]}`)
+        .sort(),
+    ).toEqual([...expected.traits].sort());
+    expect(now.segment_vectors).toHaveLength(20);
+    const keys = now.idempotency_keys!.map((j) => JSON.parse(j) as unknown[]).map((r) => r[1] as string);
+    expect(keys.sort()).toEqual([...expected.keys].sort());
+    expect(actions.some((r) => r[col("user_id")] === "doomed")).toBe(false);
+
+    // a batch retried after the move is still deduplicated
+    const replay = await call("POST", "/v1/actions", {
+      token: apiKey,
+      headers: { "Idempotency-Key": "pre-0" },
+      body: { actions: Array.from({ length: 150 }, (_, i) => action(9, 0, i, i < 5 ? "doomed" : undefined)) },
+    });
+    expect(replay.status, replay.text).toBe(201);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect((await snapshot(to, tenantId)).actions).toHaveLength(actions.length);
+
+    const after = await Promise.all(SHARDS.map(async (sh) => Object.fromEntries(await Promise.all([...others.values()].map(async (o) => [o.tenant.id, await snapshot(sh, o.tenant.id)])))));
+    expect(after).toEqual(before);
+    if (refused.n) expect([...refused.retryAfter]).toEqual(["2"]);
+  });
+
+  it("during the freeze a write is a 503 with Retry-After in the /v1 envelope; after the switch it lands on the new shard, also from a stale placement", async () => {
+    const { tenant, apiKey } = await setupTenant("move-freeze");
+    const from = (await moveOf(tenant.id)).shard;
+    expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: [action(1, 0, 0)] } })).status).toBe(201);
+    const q = new MoveQueue();
+    q.chain = `tenant_move:${(await startMove(q.s, tenant.id, 1 - from)).id}`;
+    await q.until(tenant.id, "catchup");
+    const m = await moveOf(tenant.id);
+    expect(m).toMatchObject({ state: "frozen", freeze_until: expect.any(Number) });
+    expect(m.freeze_until - q.clock.seconds()).toBe(FREEZE_SECONDS);
+
+    const frozen = await call("POST", "/v1/actions", { token: apiKey, headers: { "Idempotency-Key": "f-1" }, body: { actions: [action(1, 1, 0)] } });
+    expect(frozen.status).toBe(503);
+    expect(frozen.headers.get("retry-after")).toBe("2");
+    expect(frozen.json).toEqual({ code: 503, message: expect.stringContaining("Retry after 2 seconds"), data: null });
+    // a deletion request is only recorded in the control DB (202); its chain waits until the move ends
+    const del = await call("POST", "/v1/user-data", { token: apiKey, body: { id: "nobody-at-all" } });
+    expect(del.status).toBe(202);
+
+    await q.until(tenant.id, "wait");
+    expect((await moveOf(tenant.id)).shard).toBe(1 - from);
+    // the old shard refuses the tenant for good: a write with a stale placement is refused there
+    const stale = await shardDb(e, from)
+      .prepare("INSERT INTO actions (tenant_id, ingested_at, user_id, action_id, action_name) VALUES (?1, 0, 'x', 'y', 'z')")
+      .bind(tenant.id)
+      .run()
+      .catch((err: unknown) => err);
+    expect(String(stale)).toContain("ferry:tenant_fenced");
+    const retried = await call("POST", "/v1/actions", { token: apiKey, headers: { "Idempotency-Key": "f-1" }, body: { actions: [action(1, 1, 0)] } });
+    expect(retried.status).toBe(201);
+    expect((await snapshot(1 - from, tenant.id)).actions).toHaveLength(2);
+    // the old copy stays for readers until SETTLE_SECONDS after the switch, then goes
+    expect((await snapshot(from, tenant.id)).actions).toHaveLength(1);
+    await q.drain();
+    expect(q.clock.seconds() - (await moveOf(tenant.id)).switched_at).toBeGreaterThanOrEqual(SETTLE_SECONDS);
+    expect(await snapshot(from, tenant.id)).toEqual({});
+    expect((await moveOf(tenant.id)).state).toBe("done");
+  });
+
+  it("a freeze whose worker died ends by itself: the cron reverts it after FREEZE_SECONDS and the move freezes again later", async () => {
+    const { tenant, apiKey } = await setupTenant("move-revert");
+    const from = (await moveOf(tenant.id)).shard;
+    expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: [action(2, 0, 0)] } })).status).toBe(201);
+    const q = new MoveQueue();
+    q.chain = `tenant_move:${(await startMove(q.s, tenant.id, 1 - from)).id}`;
+    await q.until(tenant.id, "catchup");
+    // the link's worker dies here: its message is lost
+    const lost = q.take()!;
+    expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: [action(2, 1, 0)] } })).status).toBe(503);
+    q.clock.advance(FREEZE_SECONDS - 1);
+    await revertExpiredFreezes(q.s);
+    expect((await moveOf(tenant.id)).state).toBe("frozen");
+    q.clock.advance(1);
+    expect(await revertExpiredFreezes(q.s)).toBeGreaterThanOrEqual(1);
+    expect((await moveOf(tenant.id)).state).toBe("copying");
+    expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: [action(2, 1, 0)] } })).status).toBe(201);
+    // the lost link comes back (sweep) and sees the reverted move: it copies on and freezes again
+    q.clock.advance(LEASE_SECONDS);
+    await sweepStalledChains(q.s);
+    expect(q.sent.map((x) => x.m)).toContainEqual(lost);
+    await q.drain();
+    const m = await moveOf(tenant.id);
+    expect(m).toMatchObject({ state: "done", shard: 1 - from });
+    expect((await snapshot(1 - from, tenant.id)).actions).toHaveLength(2);
+    expect(await snapshot(from, tenant.id)).toEqual({});
+  });
+
+  it("a link killed after writing to the new shard is resumed by the sweep and copies nothing twice; the move verifies", async () => {
+    const { tenant, apiKey } = await setupTenant("move-crash");
+    const from = (await moveOf(tenant.id)).shard;
+    for (let b = 0; b < 3; b++) {
+      expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: Array.from({ length: 400 }, (_, i) => action(3, b, i)) } })).status).toBe(201);
+    }
+    const q = new MoveQueue();
+    q.chain = `tenant_move:${(await startMove(q.s, tenant.id, 1 - from)).id}`;
+    await q.until(tenant.id, "copy");
+    // one copy link whose process dies right after its first batch committed on the new shard
+    const link = q.take()!;
+    const real = shardDb(e, 1 - from);
+    let killed = false;
+    const dying: Services = {
+      ...q.s,
+      shards: {
+        count: () => q.s.shards.count(),
+        db: (n) =>
+          n !== 1 - from
+            ? q.s.shards.db(n)
+            : (new Proxy(real, {
+                get(target, p) {
+                  const v = Reflect.get(target, p);
+                  if (p !== "batch") return typeof v === "function" ? v.bind(target) : v;
+                  return async (stmts: D1PreparedStatement[]) => {
+                    const r = await target.batch(stmts);
+                    if (!killed) {
+                      killed = true;
+                      return new Promise(() => {}); // never answers: the worker is gone
+                    }
+                    return r;
+                  };
+                },
+              }) as D1Database),
+      },
+    };
+    void q.deliver(link, dying);
+    await waitFor(async () => (killed ? true : undefined), "the copy batch");
+    expect((await snapshot(1 - from, tenant.id)).actions?.length).toBeGreaterThan(0);
+    // not before the lease ran out; then the sweep sends the link again and the move finishes
+    await sweepStalledChains(q.s);
+    expect(q.sent.filter((x) => x.m.chain_id === q.chain)).toEqual([]);
+    q.clock.advance(LEASE_SECONDS + 1);
+    expect(await sweepStalledChains(q.s)).toBeGreaterThanOrEqual(1);
+    await q.drain();
+    const m = await moveOf(tenant.id);
+    expect(m).toMatchObject({ state: "done", shard: 1 - from, error: null });
+    const rows = (await snapshot(1 - from, tenant.id)).actions!;
+    expect(rows).toHaveLength(1200);
+    expect(new Set(rows).size).toBe(1200);
+    expect(await snapshot(from, tenant.id)).toEqual({});
+  });
+});
