@@ -26,7 +26,7 @@ import { renderDocs } from "./routes/system/docs";
 import { meRouter } from "./routes/system/me";
 import { targetsRouter } from "./routes/targets";
 import { sourcesRouter } from "./routes/sources";
-import type { Toolbox } from "./services";
+import type { ServiceOverrides } from "./services";
 import { forgetPlacement, isFenced } from "./db/shards";
 import { FROZEN_RETRY_AFTER_SECONDS } from "./tenants/moves";
 import { forgetTenantCredentials } from "./tenants/tenants";
@@ -69,7 +69,7 @@ export const OPENAPI_INFO = {
  * The HTTP API and the back office. `toolbox`: the in-process one where the target drivers and
  * OpenPGP are bundled (src/index.ts); by default, the jobs worker's over the TOOLBOX binding.
  */
-export function createApp(opts: { toolbox?: Toolbox } = {}) {
+export function createApp(opts: { toolbox?: ServiceOverrides["toolbox"] } = {}) {
   const app = new OpenAPIHono<AppEnv>();
   const overrides = opts.toolbox ? { toolbox: opts.toolbox } : {};
   app.use("*", requestId());

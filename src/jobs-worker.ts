@@ -18,19 +18,19 @@ export class Toolbox extends WorkerEntrypoint<Env> implements ToolboxRpc {
   }
   checkTarget(target: DeliveryTarget) {
     const s = this.services();
-    return toToolResult(() => localToolbox.checkTarget(s, target));
+    return toToolResult(() => s.toolbox.checkTarget(target));
   }
   checkPublicKey(armored: string) {
     const s = this.services();
-    return toToolResult(() => localToolbox.checkPublicKey(s, armored));
+    return toToolResult(() => s.toolbox.checkPublicKey(armored));
   }
   unlockPrivateKey(armored: string, passphrase: string | undefined) {
     const s = this.services();
-    return toToolResult(() => localToolbox.unlockPrivateKey(s, armored, passphrase));
+    return toToolResult(() => s.toolbox.unlockPrivateKey(armored, passphrase));
   }
   abortDelivery(tenantId: string, runId: string) {
     const s = this.services();
-    return toToolResult(() => localToolbox.abortDelivery(s, tenantId, runId));
+    return toToolResult(() => s.toolbox.abortDelivery(tenantId, runId));
   }
   /** The cron's work on demand: how `npm run dev`'s minute tick reaches this worker (src/api.ts). */
   runCron() {

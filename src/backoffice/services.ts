@@ -40,7 +40,7 @@ export const listRuns = (s: Services, tenantId: string, exportId: string, page: 
 export { type DeliveryView, redeliver } from "../deliveries";
 
 /** The connection test of POST /api/1/targets/test. */
-export const testTarget = (s: Services, target: DeliveryTarget) => s.toolbox.checkTarget(s, target);
+export const testTarget = (s: Services, target: DeliveryTarget) => s.toolbox.checkTarget(target);
 
 // API keys (routes/admin): create (shown once), list, revoke.
 export { createApiKey, listApiKeys, revokeApiKey } from "../tenants/tenants";

@@ -193,7 +193,7 @@ export async function createExport(
   await assertNotificationHost(s, def);
   await assertNameFree(s, tenantId, def.name);
   // Secret fields (target credentials, the notification secret) are stored sealed (docs/targets.md).
-  if (def.encryption) await s.toolbox.checkPublicKey(s, def.encryption.public_key);
+  if (def.encryption) await s.toolbox.checkPublicKey(def.encryption.public_key);
   def = await sealSecrets(s.secrets, ExportBody, def);
   const id = newId("exp");
   const now = s.clock.seconds();
@@ -250,7 +250,7 @@ export async function updateExport(s: Services, tenantId: string, id: string, de
   await assertNotificationHost(s, def);
   await assertNameFree(s, tenantId, def.name, id);
   // Secret fields are stored sealed; "****" keeps the stored value (docs/targets.md).
-  if (def.encryption) await s.toolbox.checkPublicKey(s, def.encryption.public_key);
+  if (def.encryption) await s.toolbox.checkPublicKey(def.encryption.public_key);
   def = await sealSecrets(s.secrets, ExportBody, def, cur.definition ?? undefined);
   const status: ExportStatus = publish ? "active" : cur.status;
   const stored = { ...def, status: status === "active" ? ("active" as const) : ("draft" as const) };

@@ -45,7 +45,7 @@ export async function redeliver(s: Services, tenantId: string, exportId: string,
   }
 
   // Parts of the failed upload are dropped with the target they were sent to (billed until then on S3).
-  await s.toolbox.abortDelivery(s, tenantId, runId);
+  await s.toolbox.abortDelivery(tenantId, runId);
   const reset = await resetForRedelivery(
     s.db,
     { id: row?.id ?? newId("dlv"), tenantId, runId, targetType: target.type, target: target.sealed },

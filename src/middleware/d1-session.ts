@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { BOOKMARK_HEADER, BookmarkError, openSessions, parseBookmarks } from "../db/sessions";
 import { ApiError } from "../lib/errors";
-import { createServices, type Services } from "../services";
+import { createServices, type ServiceOverrides } from "../services";
 
 /**
  * Every request: the services are built on session-backed D1 bindings whose first query goes
@@ -11,7 +11,7 @@ import { createServices, type Services } from "../services";
  * sends it back reads its own writes on the read-replica routes below (docs/architecture.md,
  * "Read replicas").
  */
-export const d1Sessions = (overrides: Partial<Omit<Services, "env">> = {}) =>
+export const d1Sessions = (overrides: ServiceOverrides = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     let given: Map<string, string>;
     try {

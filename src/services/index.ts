@@ -68,8 +68,15 @@ export interface Secrets {
   unseal(sealed: string): Promise<string>;
 }
 
-export function createServices(env: Env, overrides: Partial<Omit<Services, "env">> = {}): Services {
-  return {
+/**
+ * `toolbox`: an instance, or a factory given the services being built (the in-process one,
+ * src/jobs/toolbox.ts); by default the jobs worker's over the TOOLBOX binding, if there is one.
+ */
+export type ServiceOverrides = Partial<Omit<Services, "env" | "toolbox">> & { toolbox?: Toolbox | ((s: Services) => Toolbox) };
+
+export function createServices(env: Env, overrides: ServiceOverrides = {}): Services {
+  const { toolbox, ...rest } = overrides;
+  const s: Services = {
     env,
     db: controlDb(env),
     d1: env.DB,
@@ -88,6 +95,8 @@ export function createServices(env: Env, overrides: Partial<Omit<Services, "env"
     // The API worker reaches the jobs worker's toolbox over its service binding; the jobs worker
     // and the all-in-one entry pass the in-process one (src/jobs/toolbox.ts) as an override.
     toolbox: env.TOOLBOX ? remoteToolbox(env.TOOLBOX) : missingToolbox,
-    ...overrides,
+    ...rest,
   };
+  if (toolbox) s.toolbox = typeof toolbox === "function" ? toolbox(s) : toolbox;
+  return s;
 }

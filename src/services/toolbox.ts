@@ -1,6 +1,5 @@
 import { ApiError, type ErrorCode, type ErrorDetail } from "../lib/errors";
 import type { DeliveryTarget } from "../targets/config";
-import type { Services } from ".";
 
 /**
  * What the API needs done with the jobs worker's libraries: connecting to a delivery target
@@ -14,16 +13,16 @@ import type { Services } from ".";
  */
 export interface Toolbox {
   /** "Test connection": connect and authenticate as a delivery would (400 masked secrets, 422 refused). */
-  checkTarget(s: Services, target: DeliveryTarget): Promise<void>;
+  checkTarget(target: DeliveryTarget): Promise<void>;
   /** An armored OpenPGP public key that can encrypt, or a 400 naming what is wrong with it. */
-  checkPublicKey(s: Services, armored: string): Promise<void>;
+  checkPublicKey(armored: string): Promise<void>;
   /**
    * A bucket source's decryption key, unlocked with its passphrase and armored again (stored
    * sealed, so the passphrase's seconds of S2K CPU are paid once); a 400 on config.decryption_key.
    */
-  unlockPrivateKey(s: Services, armored: string, passphrase: string | undefined): Promise<string>;
+  unlockPrivateKey(armored: string, passphrase: string | undefined): Promise<string>;
   /** Abort the multipart upload a failed delivery of the run left on its target, if any (best effort). */
-  abortDelivery(s: Services, tenantId: string, runId: string): Promise<void>;
+  abortDelivery(tenantId: string, runId: string): Promise<void>;
 }
 
 /** An ApiError as it crosses the RPC boundary: errors thrown over RPC keep only their message. */
@@ -58,10 +57,10 @@ function unwrap<T>(r: ToolResult<T>): T {
 /** The toolbox over the `TOOLBOX` service binding (the API worker's). */
 export function remoteToolbox(rpc: ToolboxRpc): Toolbox {
   return {
-    checkTarget: async (_s, target) => unwrap(await rpc.checkTarget(target)),
-    checkPublicKey: async (_s, armored) => unwrap(await rpc.checkPublicKey(armored)),
-    unlockPrivateKey: async (_s, armored, passphrase) => unwrap(await rpc.unlockPrivateKey(armored, passphrase)),
-    abortDelivery: async (_s, tenantId, runId) => unwrap(await rpc.abortDelivery(tenantId, runId)),
+    checkTarget: async (target) => unwrap(await rpc.checkTarget(target)),
+    checkPublicKey: async (armored) => unwrap(await rpc.checkPublicKey(armored)),
+    unlockPrivateKey: async (armored, passphrase) => unwrap(await rpc.unlockPrivateKey(armored, passphrase)),
+    abortDelivery: async (tenantId, runId) => unwrap(await rpc.abortDelivery(tenantId, runId)),
   };
 }
 

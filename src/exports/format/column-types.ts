@@ -1,6 +1,7 @@
 import { type CustomFieldDef, type FieldDef, type FieldType, type ModelDef, getField, getModel, withCustomFields } from "../../models";
 import type { ExportBody, FieldSpec } from "../definition";
-import type { ColumnType } from "./parquet";
+/** Parquet column types the formatter writes; any other catalog type is written as STRING. */
+export type ColumnType = "string" | "integer" | "float" | "boolean";
 
 const fromCatalog = (t: FieldType | undefined): ColumnType =>
   t === "integer" ? "integer" : t === "float" ? "float" : t === "boolean" ? "boolean" : "string";

@@ -2,11 +2,12 @@ import type { CustomFieldDef } from "../../models";
 import type { ExportBody } from "../definition";
 import type { Formatter } from "../types";
 import { columnTypesFor } from "./column-types";
-import { type ColumnType, parquetFormatter } from "./parquet";
+import type { ColumnType } from "./column-types";
+import { parquetFormatter } from "./parquet";
 import { textFormatterFor } from "./text-formats";
 
 export { FormatError } from "./delimited";
-export type { ColumnType } from "./parquet";
+export type { ColumnType } from "./column-types";
 export { columnTypesFor, TXT_WIDTHS, txtWidthsFor } from "./column-types";
 
 export { FIXED_DELIMITERS, jsonRootKey, textFormatterFor } from "./text-formats";

@@ -1,10 +1,8 @@
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type { Formatter, FormatterState, Row } from "../types";
 import { FormatError, numberText } from "./delimited";
+import type { ColumnType } from "./column-types";
 import { PARQUET_CONTENT_TYPE } from "./text-formats";
-
-/** Parquet column types the formatter writes; any other catalog type is written as STRING. */
-export type ColumnType = "string" | "integer" | "float" | "boolean";
 
 const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
 

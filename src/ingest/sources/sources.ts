@@ -45,7 +45,7 @@ async function unlockDecryptionKey(s: Services, cfg: SourceConfig): Promise<Sour
   }
   if (!cfg.decryption_key) return cfg;
   // OpenPGP runs in the jobs worker (services.toolbox), which the API asks over RPC.
-  const unlocked = await s.toolbox.unlockPrivateKey(s, cfg.decryption_key, cfg.decryption_passphrase);
+  const unlocked = await s.toolbox.unlockPrivateKey(cfg.decryption_key, cfg.decryption_passphrase);
   const { decryption_passphrase: _, ...rest } = cfg;
   return { ...rest, decryption_key: unlocked };
 }

@@ -36,7 +36,7 @@ targetsRouter.openapi(
     },
   }),
   async (c) => {
-    await c.var.services.toolbox.checkTarget(c.var.services, c.req.valid("json"));
+    await c.var.services.toolbox.checkTarget(c.req.valid("json"));
     return c.json({ ok: true as const }, 200);
   },
 );
