@@ -108,7 +108,7 @@ describe("npm run dev runs both workers", () => {
     token = ((await t.json()) as { access_token: string }).access_token;
     const key = (await call("POST", `/api/1/admin/tenants/${tenant.id}/api-keys`, { name: "k" }, ADMIN.Authorization)).body.api_key;
     const rows = Array.from({ length: 30 }, (_, i) => ({ user_id: `u-${i}`, stackinstanceid: "si", stackid: "st", value: i, has_won: i % 2 === 0, participation_date: "2026-11-01 10:00:00" }));
-    expect((await call("POST", "/v1/records/participations", { participations: rows }, `Bearer ${key}`)).status).toBe(200);
+    expect((await call("POST", "/v1/records/participations", { participations: rows }, `Bearer ${key}`)).status).toBe(201);
   }, 420_000);
 
   afterAll(async () => {
