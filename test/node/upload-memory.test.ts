@@ -46,8 +46,14 @@ function chunkedUpload(url: string, apiKey: string, total: number): Promise<{ st
       res.on("data", (d) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, sent: at, body }));
     });
-    req.on("error", (err) => {
-      if (!answered) reject(err);
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (answered) return;
+      // The server refused and closed while we were still writing: the reset can reach us before
+      // its 413 does. That is a refusal too; `status` 0 says the answer was not read.
+      if (err.code === "ECONNRESET" || err.code === "EPIPE") {
+        answered = true;
+        resolve({ status: 0, sent, body: "" });
+      } else reject(err);
     });
     const pump = () => {
       if (sent === 0) {
@@ -103,8 +109,9 @@ describe("a 200 MB chunked CSV upload under npm run dev", () => {
         `RSS idle ${mb(idle)} MiB, peak ${mb(peak)} MiB, 20 s after ${mb(after)} MiB, 20 s after a second upload ${mb(afterSecond)} MiB`,
     );
     for (const r of [big, again]) {
-      expect(r.status, r.body).toBe(413);
-      expect(JSON.parse(r.body).message).toMatch(/larger than the upload limit of 104857600 bytes/);
+      // 413 with its message, or (status 0) the connection closed before the answer was read
+      expect([413, 0], r.body).toContain(r.status);
+      if (r.status === 413) expect(JSON.parse(r.body).message).toMatch(/larger than the upload limit of 104857600 bytes/);
       // Refused at the limit: well before the whole body was sent.
       expect(r.sent).toBeLessThan(TOTAL - 50 * MiB);
     }
