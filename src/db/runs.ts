@@ -29,11 +29,21 @@ export function getRun(db: ControlDb, tenantId: string, key: string | { exportId
     .get();
 }
 
+/**
+ * The definition's `automated` flag (ExportBody; absent in definitions saved before it, which
+ * counts as true), read from the stored JSON. The one rule for what the automated exports API
+ * shows: the list, the results and the fetch all use it.
+ */
+const automatedDefinition = sql`coalesce(json_extract(${exports.definition}, '$.automated'), 1) = 1`;
+
 /** What a download link needs of a run, nothing else: its file, status and expiry (no definition snapshot). */
 export type RunFileRow = Pick<RunRow, "id" | "tenant_id" | "export_id" | "status" | "file_key" | "expires_at" | "expired_at">;
 
-/** A run's file columns by id, scoped by tenant (the automated fetch answers from these alone). */
-export function getRunFile(db: ControlDb, tenantId: string, runId: string): Promise<RunFileRow | undefined> {
+/**
+ * A run's file columns by id, scoped by tenant, and `automated`: 0 when its live definition keeps
+ * it out of the automated exports API. The automated fetch's one query.
+ */
+export function getRunFile(db: ControlDb, tenantId: string, runId: string): Promise<(RunFileRow & { automated: number }) | undefined> {
   return db
     .select({
       id: export_runs.id,
@@ -43,10 +53,23 @@ export function getRunFile(db: ControlDb, tenantId: string, runId: string): Prom
       file_key: export_runs.file_key,
       expires_at: export_runs.expires_at,
       expired_at: export_runs.expired_at,
+      // a run of a deleted definition has no row here: coalesce makes it 1, as before
+      automated: sql<number>`${automatedDefinition}`,
     })
     .from(export_runs)
+    .leftJoin(exports, and(eq(exports.tenant_id, export_runs.tenant_id), eq(exports.id, export_runs.export_id), isNull(exports.deleted_at)))
     .where(and(eq(export_runs.tenant_id, tenantId), eq(export_runs.id, runId)))
     .get();
+}
+
+/** The id of a tenant's live definition named `name` when the automated exports API shows it. */
+export async function automatedExportId(db: ControlDb, tenantId: string, name: string): Promise<string | undefined> {
+  const row = await db
+    .select({ id: exports.id })
+    .from(exports)
+    .where(and(eq(exports.tenant_id, tenantId), eq(exports.name, name), isNull(exports.deleted_at), automatedDefinition))
+    .get();
+  return row?.id;
 }
 
 /**
@@ -252,12 +275,6 @@ const isResult = (tenantId: string, now: number) =>
 export type ResultRow = Pick<RunRow, "id" | "expires_at" | "created_at">;
 
 /** Every active export of a tenant by name, with its newest result (or null), in one statement. */
-/**
- * The definition's `automated` flag (ExportBody; absent in definitions saved before it, which
- * counts as true). Read from the stored JSON: the list scans one tenant's definitions only.
- */
-const automatedDefinition = sql`coalesce(json_extract(${exports.definition}, '$.automated'), 1) = 1`;
-
 export async function activeExportsWithLastResult(
   db: ControlDb,
   tenantId: string,

@@ -1,5 +1,4 @@
-import { getExportRow } from "../db/exports";
-import { activeExportsWithLastResult, getRunFile, type ResultRow, resultsOf } from "../db/runs";
+import { activeExportsWithLastResult, automatedExportId, getRunFile, type ResultRow, resultsOf } from "../db/runs";
 import { ApiError } from "../lib/errors";
 import { isoSeconds } from "../lib/time";
 import type { Services } from "../services";
@@ -9,15 +8,6 @@ import { downloadUrl } from "./downloads";
  * Results for the automated exports API (reference: automated-exports-api.txt): a "result" is
  * a finished run whose file is still kept. Dates are ISO 8601 with a `+00:00` offset.
  */
-
-/** The stored definition's `automated` flag; definitions saved before it are listed (true). */
-function isAutomated(definitionJson: string): boolean {
-  try {
-    return (JSON.parse(definitionJson) as { automated?: unknown }).automated !== false;
-  } catch {
-    return true;
-  }
-}
 
 const toResult = (r: ResultRow) => ({ id: r.id, expires_at: isoSeconds(r.expires_at), created_at: isoSeconds(r.created_at) as string });
 
@@ -29,18 +19,16 @@ export async function automatedExports(s: Services, tenantId: string) {
 
 /** Results of the export named `name`, newest first. */
 export async function automatedResults(s: Services, tenantId: string, name: string, page: { page: number; perPage: number }) {
-  const exp = await getExportRow(s.db, tenantId, { name });
-  if (!exp || !isAutomated(exp.definition)) throw new ApiError("not_found", `No automated export named ${name}`);
-  const { results, total } = await resultsOf(s.db, tenantId, exp.id, s.clock.seconds(), { limit: page.perPage, offset: (page.page - 1) * page.perPage });
+  const exportId = await automatedExportId(s.db, tenantId, name);
+  if (!exportId) throw new ApiError("not_found", `No automated export named ${name}`);
+  const { results, total } = await resultsOf(s.db, tenantId, exportId, s.clock.seconds(), { limit: page.perPage, offset: (page.page - 1) * page.perPage });
   return { results: results.map(toResult), total };
 }
 
 /** A signed download URL for one result; 410 once its file expired or was deleted. */
 export async function fetchResult(s: Services, tenantId: string, resultId: string, origin: string) {
   const run = await getRunFile(s.db, tenantId, resultId);
-  if (!run || run.status !== "finished") throw new ApiError("not_found", `No result ${resultId}`);
-  const exp = await getExportRow(s.db, tenantId, run.export_id);
-  if (exp && !isAutomated(exp.definition)) throw new ApiError("not_found", `No result ${resultId}`);
+  if (!run || run.status !== "finished" || !run.automated) throw new ApiError("not_found", `No result ${resultId}`);
   if (!run.file_key || run.expired_at != null || (run.expires_at != null && run.expires_at <= s.clock.seconds())) {
     throw new ApiError(
       "gone",
