@@ -2,6 +2,7 @@
 // seed a tenant, measure process memory, and record results.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -123,6 +124,86 @@ function treeStatusKb(rootPid, field) {
     stack.push(...(children.get(pid) ?? []));
   }
   return total;
+}
+
+/**
+ * Each process of a tree with its resident memory (kB, from `/proc/<pid>/status`): `rss` (VmRSS)
+ * and `anon` (RssAnon). `name` tells the dev server's processes apart: `dev.mjs` (scripts/dev.mjs),
+ * `wrangler` (wrangler's node process), `workerd` (the runtime: our workers, the local D1, R2 and
+ * queues, and wrangler's proxy worker), or the process's own name.
+ */
+export function processTree(rootPid) {
+  const children = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch {}
+  }
+  const out = [];
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop();
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const field = (f) => Number(new RegExp(`${f}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      const name = /scripts\/dev\.mjs/.test(cmd) ? "dev.mjs" : /wrangler/.test(cmd) && /node/.test(comm + cmd) ? "wrangler" : /workerd/.test(cmd) ? "workerd" : comm;
+      out.push({ pid, name, rss: field("VmRSS"), anon: field("RssAnon") });
+    } catch {}
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/**
+ * Streams a multipart/form-data body of about `total` bytes with chunked transfer encoding (no
+ * Content-Length, so a declared size cannot refuse it): the CSV `header` line, then 1 MiB chunks
+ * of `line`. Resolves with the status (0 when the server reset the connection before its answer
+ * could be read: a refusal too), the bytes written before the answer came, and the body.
+ */
+export function chunkedUpload(url, headers, total, { header = "timestamp,user_id,register_date,churn_date,kpi_id,value", line = "2026-11-01 10:00:00,u-123456,2026-01-01,,dau,42" } = {}) {
+  const boundary = "ferry-bench-upload";
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n${header}\r\n`);
+  const chunk = Buffer.from(`${line}\r\n`.repeat(Math.floor((1024 * 1024) / (line.length + 2))));
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = httpRequest(url, {
+      method: "POST",
+      headers: { ...headers, "Content-Type": `multipart/form-data; boundary=${boundary}`, "Transfer-Encoding": "chunked" },
+    });
+    req.on("response", (res) => {
+      answered = true;
+      const at = sent;
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, sent: at, body }));
+    });
+    req.on("error", (err) => {
+      if (answered) return;
+      if (err.code === "ECONNRESET" || err.code === "EPIPE") {
+        answered = true;
+        resolve({ status: 0, sent, body: "" });
+      } else reject(err);
+    });
+    const pump = () => {
+      if (sent === 0) {
+        req.write(head);
+        sent += head.length;
+      }
+      while (!answered && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once("drain", pump);
+      }
+      if (!answered) req.end(`\r\n--${boundary}--\r\n`);
+    };
+    pump();
+  });
 }
 
 /** Samples peak tree RSS every `everyMs` until stopped. */
