@@ -129,8 +129,9 @@ function treeStatusKb(rootPid, field) {
 /**
  * Each process of a tree with its resident memory (kB, from `/proc/<pid>/status`): `rss` (VmRSS)
  * and `anon` (RssAnon). `name` tells the dev server's processes apart: `dev.mjs` (scripts/dev.mjs),
- * `wrangler` (wrangler's node process), `workerd` (the runtime: our workers, the local D1, R2 and
- * queues, and wrangler's proxy worker), or the process's own name.
+ * `wrangler` (wrangler's node process), `workerd-proxy` (the workerd that listens on the dev port
+ * and runs wrangler's proxy worker), `workerd` (the one that runs our workers and the local D1, R2
+ * and queues), or the process's own name (`esbuild`: wrangler's bundler service).
  */
 export function processTree(rootPid) {
   const children = new Map();
@@ -152,7 +153,8 @@ export function processTree(rootPid) {
       const field = (f) => Number(new RegExp(`${f}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
       const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-      const name = /scripts\/dev\.mjs/.test(cmd) ? "dev.mjs" : /wrangler/.test(cmd) && /node/.test(comm + cmd) ? "wrangler" : /workerd/.test(cmd) ? "workerd" : comm;
+      const name =
+        comm === "workerd" ? (/entry=localhost:/.test(cmd) ? "workerd-proxy" : "workerd") : comm === "node" && /scripts\/dev\.mjs/.test(cmd) ? "dev.mjs" : comm === "node" && /wrangler/.test(cmd) ? "wrangler" : comm;
       out.push({ pid, name, rss: field("VmRSS"), anon: field("RssAnon") });
     } catch {}
     stack.push(...(children.get(pid) ?? []));

@@ -83,8 +83,8 @@ try {
   const started = Date.now();
   const sample = () => {
     const procs = processTree(dev.pid);
-    const sum = (n) => procs.filter((p) => p.name === n).reduce((a, p) => a + p.rss, 0);
-    rss.push({ s: Math.round((Date.now() - started) / 1000), mib: round(treeRssKb(dev.pid) / 1024), wrangler: round(sum("wrangler") / 1024), workerd: round(sum("workerd") / 1024) });
+    const sum = (n, k = "rss") => round(procs.filter((p) => p.name === n).reduce((a, p) => a + p[k], 0) / 1024);
+    rss.push({ s: Math.round((Date.now() - started) / 1000), mib: round(treeRssKb(dev.pid) / 1024), wrangler: sum("wrangler"), workerd: sum("workerd"), workerdAnon: sum("workerd", "anon") });
   };
   sample();
   const sampler = setInterval(sample, 1000);
@@ -218,7 +218,7 @@ try {
     counts,
     targets: per,
     data: { sent: counts.sent, in_last_export: lastRows, lost },
-    rss_growth_mib_per_min_last_half: { tree: slope("mib"), wrangler: slope("wrangler"), workerd: slope("workerd") },
+    rss_growth_mib_per_min_last_half: { tree: slope("mib"), wrangler: slope("wrangler"), workerd: slope("workerd"), workerd_anon: slope("workerdAnon") },
     rss_mib: series,
     errors: errors.slice(0, 50),
     rows: [
@@ -237,15 +237,16 @@ try {
         target: "0 lost",
         met: !anyLost,
       },
-      { metric: "dev server RSS start / peak / end", value: `${rss[0]?.mib} / ${peak} / ${rss.at(-1)?.mib}`, unit: "MiB" },
+      { metric: "dev server RSS start / peak / end (whole tree)", value: `${rss[0]?.mib} / ${peak} / ${rss.at(-1)?.mib}`, unit: "MiB" },
+      { metric: "workerd RSS start / peak / end (anonymous)", value: `${rss[0]?.workerd} / ${Math.max(...rss.map((x) => x.workerd))} / ${rss.at(-1)?.workerd} (${rss[0]?.workerdAnon} / ${Math.max(...rss.map((x) => x.workerdAnon))} / ${rss.at(-1)?.workerdAnon})`, unit: "MiB" },
       {
-        metric: "RSS growth over the last half of the load (tree; wrangler, workerd)",
-        value: `${slope("mib")}; ${slope("wrangler")}, ${slope("workerd")}`,
+        metric: "RSS growth over the last half of the load (tree; wrangler, workerd, workerd anonymous)",
+        value: `${slope("mib")}; ${slope("wrangler")}, ${slope("workerd")}, ${slope("workerdAnon")}`,
         unit: "MiB/min",
       },
     ],
   });
-  console.log(`soak RSS over time (s: tree MiB, wrangler, workerd): ${series.map((x) => `${x.s}: ${x.mib} (${x.wrangler}, ${x.workerd})`).join("; ")}`);
+  console.log(`soak RSS over time (s: tree MiB, wrangler, workerd, workerd anonymous): ${series.map((x) => `${x.s}: ${x.mib} (${x.wrangler}, ${x.workerd}, ${x.workerdAnon})`).join("; ")}`);
   for (const e of errors.slice(0, 20)) console.log(`soak: ${e}`);
   if (counts.status5xx || sum("failed") || sum("stuck") || anyLost || errors.length) exitCode = 1;
 } finally {
