@@ -20,8 +20,10 @@ import { QUICK, ROOT, processTree, record, round, seedTenant, startDev, treeRssK
 const DURATION_MS = (QUICK ? 60 : 600) * 1000;
 const BATCH = 200;
 const RUN_EVERY_MS = 5000;
-/** A run (and its delivery) still not finished or failed this long after the load stopped is stuck. */
+/** Runs (and deliveries) still not finished or failed when none moved for this long are stuck. */
 const SETTLE_MS = 180_000;
+/** ... or when they are not all done this long after the load stopped. */
+const SETTLE_CAP_MS = 40 * 60_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 const S3_CREDS = { accessKeyId: "AKIAFERRYSOAK0000001", secretAccessKey: "ferry/soak/secret/key/0123456789abcdefABCD", region: "eu-soak-1" };
@@ -123,19 +125,27 @@ try {
     if (r.status >= 300) throw new Error(`last run of ${name}: ${r.status} ${JSON.stringify(r.json)}`);
     last[name] = r.json.id;
   }
-  const settleBy = Date.now() + SETTLE_MS;
+  // Settle: poll every unfinished run until all are finished or failed (with their deliveries
+  // delivered or failed). A 10-minute load leaves a backlog of runs queued behind each other, so
+  // a run is stuck only when nothing moved (no run's status, progress or delivery changed) for
+  // SETTLE_MS, or the backlog is not drained after SETTLE_CAP_MS.
   const terminal = (run) => (run?.status === "finished" && (!run.delivery || ["delivered", "failed"].includes(run.delivery.status))) || run?.status === "failed";
-  const final = new Map();
-  for (const { name, id } of runs) {
-    for (;;) {
+  const fingerprint = (run) => `${run?.status}|${run?.progress}|${run?.rows}|${run?.delivery?.status}|${run?.delivery?.attempts}`;
+  const final = new Map(runs.map(({ name, id }) => [id, { name, run: null }]));
+  const pending = new Set(runs.map((r) => r.id));
+  let lastChange = Date.now();
+  while (pending.size && Date.now() - lastChange < SETTLE_MS && Date.now() - loadEnded < SETTLE_CAP_MS) {
+    for (const { name, id } of runs) {
+      if (!pending.has(id)) continue;
       const r = await call("GET", `/api/1/exports/${defs[name]}/runs/${id}`, token);
-      if (terminal(r.json) || Date.now() > settleBy) {
-        final.set(id, { name, run: r.json });
-        break;
-      }
-      await sleep(500);
+      const before = final.get(id).run;
+      if (!before || fingerprint(before) !== fingerprint(r.json)) lastChange = Date.now();
+      final.set(id, { name, run: r.json });
+      if (terminal(r.json)) pending.delete(id);
     }
+    if (pending.size) await sleep(1000);
   }
+  const drainedS = pending.size ? null : round((Date.now() - loadEnded) / 1000, 0);
 
   // Every finished file: downloaded and checked against the run's sha256; a pushed one read back
   // from its server and checked against the download.
@@ -216,6 +226,7 @@ try {
   record("soak", {
     duration_s: DURATION_MS / 1000,
     counts,
+    drained_s: drainedS,
     targets: per,
     data: { sent: counts.sent, in_last_export: lastRows, lost },
     rss_growth_mib_per_min_last_half: { tree: slope("mib"), wrangler: slope("wrangler"), workerd: slope("workerd"), workerd_anon: slope("workerdAnon") },
@@ -224,6 +235,7 @@ try {
     rows: [
       { metric: `${DURATION_MS / 1000} s: requests / 5xx`, value: `${counts.requests} / ${counts.status5xx}`, target: "0 5xx", met: counts.status5xx === 0 },
       { metric: "export runs started / failed / stuck", value: `${final.size} / ${sum("failed")} / ${sum("stuck")}`, target: "0 failed, 0 stuck", met: sum("failed") === 0 && sum("stuck") === 0 },
+      { metric: "backlog: every run and delivery done, after the load stopped", value: drainedS ?? "never", unit: drainedS === null ? "" : "s" },
       {
         metric: "downloads: files / sha256 = the run's",
         value: `${sum("downloads")} / ${sum("downloads") - sum("badDownloads")}`,
