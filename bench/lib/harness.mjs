@@ -2,7 +2,6 @@
 // seed a tenant, measure process memory, and record results.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -93,38 +92,13 @@ export async function seedTenant(url, name = "bench") {
 }
 
 /** Resident memory (kB) of a process and all its descendants, from /proc. */
-export const treeRssKb = (rootPid) => treeStatusKb(rootPid, "VmRSS");
+export const treeRssKb = (rootPid) => processTree(rootPid).reduce((n, p) => n + p.rss, 0);
 
 /**
  * Anonymous resident memory (kB) of a process tree: leaves out file pages (the local D1 and R2
  * are files inside the dev server, whose cached pages grow with the data, not with the work).
  */
-export const treeAnonKb = (rootPid) => treeStatusKb(rootPid, "RssAnon");
-
-/** Sum of one `/proc/<pid>/status` field (kB) over a process and all its descendants. */
-function treeStatusKb(rootPid, field) {
-  const children = new Map();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(d));
-    } catch {}
-  }
-  let total = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const pid = stack.pop();
-    try {
-      const m = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) total += Number(m[1]);
-    } catch {}
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
+export const treeAnonKb = (rootPid) => processTree(rootPid).reduce((n, p) => n + p.anon, 0);
 
 /**
  * Each process of a tree with its resident memory (kB, from `/proc/<pid>/status`): `rss` (VmRSS)
@@ -160,52 +134,6 @@ export function processTree(rootPid) {
     stack.push(...(children.get(pid) ?? []));
   }
   return out.sort((a, b) => a.pid - b.pid);
-}
-
-/**
- * Streams a multipart/form-data body of about `total` bytes with chunked transfer encoding (no
- * Content-Length, so a declared size cannot refuse it): the CSV `header` line, then 1 MiB chunks
- * of `line`. Resolves with the status (0 when the server reset the connection before its answer
- * could be read: a refusal too), the bytes written before the answer came, and the body.
- */
-export function chunkedUpload(url, headers, total, { header = "timestamp,user_id,register_date,churn_date,kpi_id,value", line = "2026-11-01 10:00:00,u-123456,2026-01-01,,dau,42" } = {}) {
-  const boundary = "ferry-bench-upload";
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n${header}\r\n`);
-  const chunk = Buffer.from(`${line}\r\n`.repeat(Math.floor((1024 * 1024) / (line.length + 2))));
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let answered = false;
-    const req = httpRequest(url, {
-      method: "POST",
-      headers: { ...headers, "Content-Type": `multipart/form-data; boundary=${boundary}`, "Transfer-Encoding": "chunked" },
-    });
-    req.on("response", (res) => {
-      answered = true;
-      const at = sent;
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, sent: at, body }));
-    });
-    req.on("error", (err) => {
-      if (answered) return;
-      if (err.code === "ECONNRESET" || err.code === "EPIPE") {
-        answered = true;
-        resolve({ status: 0, sent, body: "" });
-      } else reject(err);
-    });
-    const pump = () => {
-      if (sent === 0) {
-        req.write(head);
-        sent += head.length;
-      }
-      while (!answered && sent < total) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once("drain", pump);
-      }
-      if (!answered) req.end(`\r\n--${boundary}--\r\n`);
-    };
-    pump();
-  });
 }
 
 /** Samples peak tree RSS every `everyMs` until stopped. */

@@ -11,7 +11,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QUICK, ROOT, chunkedUpload, freePort, processTree, record, round, seedTenant, startDev } from "../lib/harness.mjs";
+import { QUICK, ROOT, freePort, processTree, record, round, seedTenant, startDev } from "../lib/harness.mjs";
+import { chunkedUpload } from "../lib/upload.mjs";
 
 const MiB = 1024 * 1024;
 const TOTAL = 200 * MiB;
