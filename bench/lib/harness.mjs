@@ -127,8 +127,10 @@ export function processTree(rootPid) {
       const field = (f) => Number(new RegExp(`${f}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
       const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      // Node 24 names its main thread "MainThread", so node is told by its executable.
+      const node = /(^|\/)node$/.test(cmd.split(" ")[0]);
       const name =
-        comm === "workerd" ? (/entry=localhost:/.test(cmd) ? "workerd-proxy" : "workerd") : comm === "node" && /scripts\/dev\.mjs/.test(cmd) ? "dev.mjs" : comm === "node" && /wrangler/.test(cmd) ? "wrangler" : comm;
+        comm === "workerd" ? (/entry=localhost:/.test(cmd) ? "workerd-proxy" : "workerd") : node && /scripts\/dev\.mjs/.test(cmd) ? "dev.mjs" : node && /wrangler/.test(cmd) ? "wrangler" : comm;
       out.push({ pid, name, rss: field("VmRSS"), anon: field("RssAnon") });
     } catch {}
     stack.push(...(children.get(pid) ?? []));
