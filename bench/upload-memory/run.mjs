@@ -21,7 +21,11 @@ const SETTLE_MS = QUICK ? 5_000 : 20_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mib = (kb) => round(kb / 1024, 0);
 
-/** V8 heap of every worker the inspector lists, after a forced GC: { name: { used, total } } in MiB. */
+/**
+ * V8 heap of the workers the inspector lists, after a forced GC, in MiB: { name: { used, total,
+ * array_buffers } } (`total`: the heap V8 has committed; `array_buffers`: ArrayBuffer backing
+ * stores, which live outside the V8 heap).
+ */
 async function heaps(inspectorPort) {
   const out = {};
   let targets = [];
@@ -34,7 +38,8 @@ async function heaps(inspectorPort) {
     if (!t.webSocketDebuggerUrl) continue;
     try {
       out[t.title ?? t.id] = await new Promise((resolve, reject) => {
-        const ws = new WebSocket(t.webSocketDebuggerUrl);
+        // wrangler's inspector proxy refuses a connection without an allowed Origin.
+        const ws = new WebSocket(t.webSocketDebuggerUrl, { headers: { Origin: "http://localhost" } });
         const timer = setTimeout(() => (ws.close(), reject(new Error("inspector timeout"))), 15_000);
         ws.onerror = () => (clearTimeout(timer), reject(new Error("inspector error")));
         ws.onopen = () => {
@@ -46,7 +51,8 @@ async function heaps(inspectorPort) {
           if (msg.id !== 2) return;
           clearTimeout(timer);
           ws.close();
-          resolve({ used: round(msg.result.usedSize / MiB, 1), total: round(msg.result.totalSize / MiB, 1) });
+          const h = msg.result;
+          resolve({ used: round(h.usedSize / MiB, 1), total: round(h.totalSize / MiB, 1), array_buffers: round((h.backingStorageSize ?? 0) / MiB, 1) });
         };
       });
     } catch {}
@@ -107,7 +113,7 @@ async function measure(label, pid, url, headers, inspectorPort, warm) {
   }));
   console.log(`\n[upload-memory] ${label}: uploads ${JSON.stringify(uploads)}`);
   console.table(table);
-  for (const s of samples) console.log(`[upload-memory] ${label} V8 heaps ${s.at} (used / committed MiB after GC): ${JSON.stringify(s.heaps)}`);
+  for (const s of samples) console.log(`[upload-memory] ${label} V8 heaps ${s.at} (used / committed / array buffers, MiB, after GC): ${JSON.stringify(s.heaps)}`);
   return { label, uploads, table, heaps: samples.map((s) => ({ at: s.at, heaps: s.heaps })) };
 }
 
@@ -186,6 +192,6 @@ for (const res of results) {
   });
   if (workerd) rows.push({ metric: `${res.label}: workerd RSS idle / peak / after (anon)`, value: `${workerd.idle} / ${workerd.peak} / ${workerd.after.join(" / ")} (${workerd.idle_anon} / ${workerd.peak_anon} / ${workerd.after_anon.join(" / ")})`, unit: "MiB" });
   const h = res.heaps.at(-1)?.heaps ?? {};
-  if (Object.keys(h).length) rows.push({ metric: `${res.label}: V8 heaps after the last upload, GC'd (used / committed)`, value: Object.entries(h).map(([k, v]) => `${k} ${v.used} / ${v.total}`).join(", "), unit: "MiB" });
+  if (Object.keys(h).length) rows.push({ metric: `${res.label}: V8 heap after the last upload, GC'd (used / committed / array buffers)`, value: Object.entries(h).map(([k, v]) => `${k} ${v.used} / ${v.total} / ${v.array_buffers}`).join(", "), unit: "MiB" });
 }
 record("upload-memory", { total_mib: TOTAL / MiB, uploads: UPLOADS, settle_s: SETTLE_MS / 1000, results, rows });
