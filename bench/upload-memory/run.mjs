@@ -94,7 +94,13 @@ async function measure(label, pid, url, headers, inspectorPort, warm) {
     const seconds = round((Date.now() - t0) / 1000, 1);
     sampling = false;
     await sampler;
-    if (r.status !== 413 && r.status !== 0) throw new Error(`${label}: upload ${i} answered ${r.status} ${r.body.slice(0, 300)}`);
+    // ferry must refuse with 413 (or reset before its answer is read); the hello-world baseline
+    // under `wrangler dev` has answered 500 "Network connection lost" from miniflare's entry
+    // worker once at load ~17 after cancelling the body: recorded, the measurement goes on.
+    if (r.status !== 413 && r.status !== 0) {
+      if (label.startsWith("ferry")) throw new Error(`${label}: upload ${i} answered ${r.status} ${r.body.slice(0, 300)}`);
+      console.log(`[upload-memory] ${label}: upload ${i} answered ${r.status} ${r.body.slice(0, 200)}`);
+    }
     if (r.sent > TOTAL - 50 * MiB) throw new Error(`${label}: upload ${i} was read to ${mib(r.sent / 1024)} MiB, not refused at the limit`);
     uploads.push({ status: r.status, sent_mib: round(r.sent / MiB, 0), seconds });
     await sleep(SETTLE_MS);
