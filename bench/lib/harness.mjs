@@ -92,16 +92,22 @@ export async function seedTenant(url, name = "bench") {
 }
 
 /** Resident memory (kB) of a process and all its descendants, from /proc. */
-export const treeRssKb = (rootPid) => treeStatusKb(rootPid, "VmRSS");
+export const treeRssKb = (rootPid) => processTree(rootPid).reduce((n, p) => n + p.rss, 0);
 
 /**
  * Anonymous resident memory (kB) of a process tree: leaves out file pages (the local D1 and R2
  * are files inside the dev server, whose cached pages grow with the data, not with the work).
  */
-export const treeAnonKb = (rootPid) => treeStatusKb(rootPid, "RssAnon");
+export const treeAnonKb = (rootPid) => processTree(rootPid).reduce((n, p) => n + p.anon, 0);
 
-/** Sum of one `/proc/<pid>/status` field (kB) over a process and all its descendants. */
-function treeStatusKb(rootPid, field) {
+/**
+ * Each process of a tree with its resident memory (kB, from `/proc/<pid>/status`): `rss` (VmRSS)
+ * and `anon` (RssAnon). `name` tells the dev server's processes apart: `dev.mjs` (scripts/dev.mjs),
+ * `wrangler` (wrangler's node process), `workerd-proxy` (the workerd that listens on the dev port
+ * and runs wrangler's proxy worker), `workerd` (the one that runs our workers and the local D1, R2
+ * and queues), or the process's own name (`esbuild`: wrangler's bundler service).
+ */
+export function processTree(rootPid) {
   const children = new Map();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -112,17 +118,24 @@ function treeStatusKb(rootPid, field) {
       children.get(ppid).push(Number(d));
     } catch {}
   }
-  let total = 0;
+  const out = [];
   const stack = [rootPid];
   while (stack.length) {
     const pid = stack.pop();
     try {
-      const m = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) total += Number(m[1]);
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const field = (f) => Number(new RegExp(`${f}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      // Node 24 names its main thread "MainThread", so node is told by its executable.
+      const node = /(^|\/)node$/.test(cmd.split(" ")[0]);
+      const name =
+        comm === "workerd" ? (/entry=localhost:/.test(cmd) ? "workerd-proxy" : "workerd") : node && /scripts\/dev\.mjs/.test(cmd) ? "dev.mjs" : node && /wrangler/.test(cmd) ? "wrangler" : comm;
+      out.push({ pid, name, rss: field("VmRSS"), anon: field("RssAnon") });
     } catch {}
     stack.push(...(children.get(pid) ?? []));
   }
-  return total;
+  return out.sort((a, b) => a.pid - b.pid);
 }
 
 /** Samples peak tree RSS every `everyMs` until stopped. */

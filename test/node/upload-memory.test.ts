@@ -1,8 +1,8 @@
-import { request } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { chunkedUpload as upload } from "../../bench/lib/upload.mjs";
 import { type DevServer, devVars, startDevServer } from "./dev-server";
 
 /**
@@ -26,50 +26,6 @@ async function json(url: string, body: unknown, auth: string) {
   return (await r.json()) as Record<string, string>;
 }
 
-/** Streams a multipart body of `total` bytes, chunked; resolves with the status and the bytes written before it came. */
-function chunkedUpload(url: string, apiKey: string, total: number): Promise<{ status: number; sent: number; body: string }> {
-  const boundary = "ferry-memory-test";
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\ntimestamp,user_id,register_date,churn_date,kpi_id,value\r\n`);
-  const line = "2026-11-01 10:00:00,u-123456,2026-01-01,,dau,42\r\n";
-  const chunk = Buffer.from(line.repeat(Math.floor(MiB / line.length)));
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let answered = false;
-    const req = request(url, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": `multipart/form-data; boundary=${boundary}`, "Transfer-Encoding": "chunked" },
-    });
-    req.on("response", (res) => {
-      answered = true;
-      const at = sent;
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, sent: at, body }));
-    });
-    req.on("error", (err: NodeJS.ErrnoException) => {
-      if (answered) return;
-      // The server refused and closed while we were still writing: the reset can reach us before
-      // its 413 does. That is a refusal too; `status` 0 says the answer was not read.
-      if (err.code === "ECONNRESET" || err.code === "EPIPE") {
-        answered = true;
-        resolve({ status: 0, sent, body: "" });
-      } else reject(err);
-    });
-    const pump = () => {
-      if (sent === 0) {
-        req.write(head);
-        sent += head.length;
-      }
-      while (!answered && sent < total) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once("drain", pump);
-      }
-      if (!answered) req.end(`\r\n--${boundary}--\r\n`);
-    };
-    pump();
-  });
-}
-
 describe("a 200 MB chunked CSV upload under npm run dev", () => {
   it("is refused with 413 at the limit, without reading the rest, and a second one leaves no more memory behind", async () => {
     dev = await startDevServer({ persistTo: dir, mode: "script", startTimeoutMs: 400_000 });
@@ -78,7 +34,7 @@ describe("a 200 MB chunked CSV upload under npm run dev", () => {
     const { api_key } = await json(`${dev.url}/api/1/admin/tenants/${tenant.id}/api-keys`, { name: "k" }, admin);
 
     // Warm the upload path with a small file, then settle.
-    const small = await chunkedUpload(`${dev.url}/v1/kpis/csv`, api_key as string, 64 * 1024);
+    const small = await upload(`${dev.url}/v1/kpis/csv`, { Authorization: `Bearer ${api_key}` }, 64 * 1024);
     expect(small.status, small.body).toBe(201);
     await sleep(3000);
     const idle = await dev.rss();
@@ -92,12 +48,12 @@ describe("a 200 MB chunked CSV upload under npm run dev", () => {
       }
     })();
     const started = Date.now();
-    const big = await chunkedUpload(`${dev.url}/v1/kpis/csv`, api_key as string, TOTAL);
+    const big = await upload(`${dev.url}/v1/kpis/csv`, { Authorization: `Bearer ${api_key}` }, TOTAL);
     const seconds = (Date.now() - started) / 1000;
     await sleep(20_000);
     const after = await dev.rss();
     // The same again: memory that a request keeps would grow by another step.
-    const again = await chunkedUpload(`${dev.url}/v1/kpis/csv`, api_key as string, TOTAL);
+    const again = await upload(`${dev.url}/v1/kpis/csv`, { Authorization: `Bearer ${api_key}` }, TOTAL);
     await sleep(20_000);
     sampling = false;
     await sampler;
