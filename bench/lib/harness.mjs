@@ -190,9 +190,10 @@ export function actionBodies(batch = 1000) {
 /**
  * `concurrency` clients POST `bodies` in turn to `url` for `durationMs`; every answer must be
  * `status`. `headers(client, seq, t0)` adds headers per request. Answers the batch count, events/s
- * (`perBody` events a body) and latency p50 / p99 in ms.
+ * (`perBody` events a body) and latency p50 / p99 in ms; with `raw`, also every latency (sorted)
+ * and the seconds the load took, to pool several runs.
  */
-export async function postLoad({ url, bodies, durationMs, concurrency, status, perBody = 1000, headers = () => ({}) }) {
+export async function postLoad({ url, bodies, durationMs, concurrency, status, perBody = 1000, headers = () => ({}), raw = false }) {
   const latencies = [];
   let n = 0;
   const t0 = performance.now();
@@ -219,5 +220,6 @@ export async function postLoad({ url, bodies, durationMs, concurrency, status, p
     events_per_s: round((latencies.length * perBody) / seconds, 0),
     p50: round(percentile(latencies, 50), 2),
     p99: round(percentile(latencies, 99), 2),
+    ...(raw ? { latencies, seconds } : {}),
   };
 }
