@@ -4,19 +4,21 @@
 //  - the SQLite file floor: the same rows written into a SQLite file with the API's own
 //    statements (bench/ingest/stages.ts: node:sqlite, WAL, one transaction per batch), for the
 //    shard layout of before migrations/data/0004_append_only_events and after it;
-//  - the runtime floor: a bench-only worker in the same `wrangler dev` (bench/ingest/
-//    floor-worker.ts) that parses the same body and writes the same rows with the same
-//    statements to the same local shard, with nothing else (no auth, validation, idempotency);
+//  - the runtime floor: a bench-only worker (bench/ingest/floor-worker.ts) under a `wrangler dev`
+//    of its own beside the API's (same wrangler, workerd and local D1), that parses the same
+//    body and writes the same rows with the same statements to a shard migrated like the API's,
+//    with nothing else (no auth, validation, idempotency), loaded in turn with the API;
 // so the gap SQLite file -> runtime -> ferry API splits into the local runtime's share and
 // ferry's code's share, both measured. Then each stage of the request alone, in Node.
 // Targets: the new layout's raw insert rate >= 3x the old one's; the API >= 0.8x its floor.
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { QUICK, ROOT, actionBodies, loadAverage, percentile, postLoad, record, round, seedTenant, startDev } from "../lib/harness.mjs";
+import { QUICK, ROOT, actionBodies, freePort, loadAverage, percentile, postLoad, record, round, seedTenant, startDev } from "../lib/harness.mjs";
 
 const BATCH = 1000;
 const DURATION_MS = QUICK ? 3_000 : 20_000;
@@ -56,6 +58,7 @@ function treeCpuMs(rootPid) {
  * floor's worker); every response must be 201.
  */
 async function load(url, apiKey, { idempotency = false, pid, path = "/v1/actions", durationMs = DURATION_MS } = {}) {
+  // the floor's worker ignores the key
   const cpu0 = treeCpuMs(pid);
   const result = await postLoad({
     url: `${url}${path}`,
@@ -121,17 +124,66 @@ async function inProcess() {
   }
 }
 
-// The API and its jobs worker as `npm run dev` runs them, plus the runtime floor's worker
-// (reached through its route /__floor/*; wrangler serves the first config on the port).
-const dev = await startDev({ args: ["-c", "wrangler.toml", "-c", "wrangler.jobs.toml", "-c", "bench/ingest/wrangler.floor.toml"] });
+/**
+ * The runtime floor's worker (bench/ingest/floor-worker.ts) under its own `wrangler dev`, with a
+ * shard database migrated like the API's; answers its URL and how to stop it.
+ */
+async function startFloor() {
+  const config = join(ROOT, "bench", "ingest", "wrangler.floor.toml");
+  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+  const state = mkdtempSync(join(tmpdir(), "ferry-bench-floor-"));
+  const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, CI: "true", WRANGLER_SEND_METRICS: "false" };
+  const applied = await new Promise((resolve) => {
+    const p = spawn(wrangler, ["d1", "migrations", "apply", "DATA", "--local", "--persist-to", state, "-c", config], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.on("close", (code) => resolve({ code, err }));
+  });
+  if (applied.code !== 0) throw new Error(`runtime floor migrations: ${applied.err}`);
+  const port = await freePort();
+  const child = spawn(
+    wrangler,
+    ["dev", "-c", config, "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"],
+    { cwd: ROOT, detached: true, stdio: "ignore", env },
+  );
+  const stop = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+    rmSync(state, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + START_TIMEOUT_MS; ; ) {
+    try {
+      await (await fetch(url)).text();
+      break;
+    } catch {}
+    if (Date.now() > deadline) {
+      stop();
+      throw new Error(`the runtime floor's worker did not start within ${START_TIMEOUT_MS / 1000} s`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, pid: child.pid, stop };
+}
+
+// On a loaded machine applying the migrations and starting wrangler takes minutes.
+const START_TIMEOUT_MS = 600_000;
+// The API (and its jobs worker) as `npm run dev` runs them, and the runtime floor beside it.
+const started = await Promise.allSettled([startDev({ timeoutMs: START_TIMEOUT_MS }), startFloor()]);
+const failed = started.find((r) => r.status === "rejected");
+if (failed) {
+  for (const r of started) if (r.status === "fulfilled") r.value.stop();
+  throw failed.reason;
+}
+const [dev, floorDev] = started.map((r) => r.value);
 try {
   const seed = await seedTenant(dev.url, "bench-ingest");
-  // The floor writes to the shard the bench tenant was placed on, the API's own database.
-  const floorPath = `/__floor/actions/${seed.tenant.shard}`;
+  const target = { api: { url: dev.url, path: "/v1/actions", pid: dev.pid }, floor: { url: floorDev.url, path: "/actions", pid: floorDev.pid } };
   // warm-up of both: compile, fill the API-key cache, grow the tables a little
   for (let i = 0; i < 10; i++) {
-    for (const path of ["/v1/actions", floorPath]) {
-      const r = await fetch(`${dev.url}${path}`, {
+    for (const { url, path } of Object.values(target)) {
+      const r = await fetch(`${url}${path}`, {
         method: "POST",
         headers: { Authorization: `Bearer ${seed.apiKey}`, "Content-Type": "application/json" },
         body: BODIES[i % BODIES.length],
@@ -145,7 +197,7 @@ try {
   const halves = [];
   const half = DURATION_MS / 2;
   for (let i = 0; i < 2; i++) {
-    halves.push({ floor: await load(dev.url, seed.apiKey, { pid: dev.pid, path: floorPath, durationMs: half }), floorLoad: loadAverage() });
+    halves.push({ floor: await load(floorDev.url, seed.apiKey, { ...target.floor, durationMs: half }), floorLoad: loadAverage() });
     Object.assign(halves[i], { plain: await load(dev.url, seed.apiKey, { pid: dev.pid, durationMs: half }), plainLoad: loadAverage() });
   }
   const runtime = merge(halves.map((h) => h.floor));
@@ -191,7 +243,7 @@ try {
       load: floor.newSync.load,
     },
     {
-      metric: `runtime floor: a bare worker in the same wrangler dev writes the same rows with the same statements (${BATCH}/batch, ${CONCURRENCY} clients)`,
+      metric: `runtime floor: a bare worker under wrangler dev writes the same rows with the same statements (${BATCH}/batch, ${CONCURRENCY} clients)`,
       value: runtime.events_per_s,
       unit: "events/s",
       baseline: `floor (SQLite file, layout after 0004) ${floor.new.events_per_s} events/s`,
@@ -276,4 +328,5 @@ try {
   record("ingest", { batch: BATCH, concurrency: CONCURRENCY, duration_s: DURATION_MS / 1000, runtime, plain, keyed: keyedSummary, floor, gap, rows });
 } finally {
   dev.stop();
+  floorDev.stop();
 }
