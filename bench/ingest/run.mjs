@@ -12,46 +12,19 @@
 // ferry's code's share, both measured. Then each stage of the request alone, in Node.
 // Targets: the new layout's raw insert rate >= 3x the old one's; the API >= 0.8x its floor.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { QUICK, ROOT, actionBodies, freePort, loadAverage, percentile, postLoad, record, round, seedTenant, startDev } from "../lib/harness.mjs";
+import { QUICK, ROOT, actionBodies, freePort, loadAverage, percentile, postLoad, record, round, seedTenant, startDev, treeCpuMs } from "../lib/harness.mjs";
 
 const BATCH = 1000;
 const DURATION_MS = QUICK ? 3_000 : 20_000;
 const CONCURRENCY = Number(process.env.INGEST_CONCURRENCY ?? 4);
 
 const BODIES = actionBodies(BATCH);
-
-/**
- * CPU time (ms) used so far by a process and its descendants (wrangler, workerd), from /proc:
- * the server's cost per batch, whatever else the machine is running.
- */
-function treeCpuMs(rootPid) {
-  const children = new Map();
-  const cpu = new Map();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      cpu.set(Number(d), ((Number(f[11]) + Number(f[12])) * 1000) / 100);
-      if (!children.has(Number(f[1]))) children.set(Number(f[1]), []);
-      children.get(Number(f[1])).push(Number(d));
-    } catch {}
-  }
-  let total = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const pid = stack.pop();
-    total += cpu.get(pid) ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
 
 /**
  * Runs `CONCURRENCY` clients for DURATION_MS against the API (or, with `path`, the runtime

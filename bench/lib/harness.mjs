@@ -91,6 +91,33 @@ export async function seedTenant(url, name = "bench") {
   return { tenant, client, token: token.access_token, apiKey: key.api_key };
 }
 
+/**
+ * CPU time (ms) used so far by a process and its descendants (wrangler, workerd), from /proc:
+ * the server's cost per batch, whatever else the machine is running.
+ */
+export function treeCpuMs(rootPid) {
+  const children = new Map();
+  const cpu = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpu.set(Number(d), ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+      if (!children.has(Number(f[1]))) children.set(Number(f[1]), []);
+      children.get(Number(f[1])).push(Number(d));
+    } catch {}
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop();
+    total += cpu.get(pid) ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
 /** Resident memory (kB) of a process and all its descendants, from /proc. */
 export const treeRssKb = (rootPid) => treeStatusKb(rootPid, "VmRSS");
 
