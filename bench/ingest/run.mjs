@@ -188,7 +188,9 @@ try {
     runtime: round(perThousand(runtime.events_per_s) - perThousand(floor.new.events_per_s), 2),
     ferry: round(perThousand(plain.events_per_s) - perThousand(runtime.events_per_s), 2),
   };
+  // Below zero: the API was as fast as the bare worker within this run's noise.
   gap.ferryShare = round((100 * gap.ferry) / (gap.runtime + gap.ferry), 1);
+  const signed = (n) => (n < 0 ? `${n}` : `+${n}`);
   const rows = [
     {
       metric: `raw SQLite insert (WAL, synchronous = NORMAL), layout after 0004 (${FLOOR_BATCHES} batches of ${BATCH}, the API's statements)`,
@@ -253,7 +255,7 @@ try {
       // runtime's share is what the local runtime (wrangler's proxy, workerd, local D1) adds to
       // the file; ferry's share is what the API adds to a bare worker doing the same write.
       metric: "where the gap to the SQLite floor goes, ms per 1000 events: SQLite file / + runtime / + ferry's code (ferry's share of the gap)",
-      value: `${gap.file} / +${gap.runtime} / +${gap.ferry} (${gap.ferryShare}%)`,
+      value: `${gap.file} / ${signed(gap.runtime)} / ${signed(gap.ferry)} (${gap.ferryShare}%)`,
       unit: "ms",
       load: plainLoad,
     },
