@@ -1,16 +1,24 @@
 // Ingestion throughput: 1000-item batches POSTed to `npm run dev` (/v1/actions, the reference's
-// item shape) by a few concurrent clients; events/s and batch latency p50/p99. The floor in the
-// same run: the same rows written into a SQLite file with the API's own statements (bench/ingest/
-// stages.ts: node:sqlite, WAL, one transaction per batch), for the shard layout of before
-// migrations/data/0004_append_only_events and after it; then each stage of the request alone.
+// item shape) by a few concurrent clients; events/s and batch latency p50/p99. Two floors in the
+// same run:
+//  - the SQLite file floor: the same rows written into a SQLite file with the API's own
+//    statements (bench/ingest/stages.ts: node:sqlite, WAL, one transaction per batch), for the
+//    shard layout of before migrations/data/0004_append_only_events and after it;
+//  - the runtime floor: a bench-only worker (bench/ingest/floor-worker.ts) under a `wrangler dev`
+//    of its own beside the API's (same wrangler, workerd and local D1), that parses the same
+//    body and writes the same rows with the same statements to a shard migrated like the API's,
+//    with nothing else (no auth, validation, idempotency), loaded in turn with the API;
+// so the gap SQLite file -> runtime -> ferry API splits into the local runtime's share and
+// ferry's code's share, both measured. Then each stage of the request alone, in Node.
 // Targets: the new layout's raw insert rate >= 3x the old one's; the API >= 0.8x its floor.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { QUICK, ROOT, actionBodies, loadAverage, percentile, postLoad, record, round, seedTenant, startDev } from "../lib/harness.mjs";
+import { QUICK, ROOT, actionBodies, freePort, loadAverage, percentile, postLoad, record, round, seedTenant, startDev, treeCpuMs } from "../lib/harness.mjs";
 
 const BATCH = 1000;
 const DURATION_MS = QUICK ? 3_000 : 20_000;
@@ -19,45 +27,38 @@ const CONCURRENCY = Number(process.env.INGEST_CONCURRENCY ?? 4);
 const BODIES = actionBodies(BATCH);
 
 /**
- * CPU time (ms) used so far by a process and its descendants (wrangler, workerd), from /proc:
- * the server's cost per batch, whatever else the machine is running.
+ * Runs `CONCURRENCY` clients for DURATION_MS against the API (or, with `path`, the runtime
+ * floor's worker); every response must be 201.
  */
-function treeCpuMs(rootPid) {
-  const children = new Map();
-  const cpu = new Map();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      cpu.set(Number(d), ((Number(f[11]) + Number(f[12])) * 1000) / 100);
-      if (!children.has(Number(f[1]))) children.set(Number(f[1]), []);
-      children.get(Number(f[1])).push(Number(d));
-    } catch {}
-  }
-  let total = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const pid = stack.pop();
-    total += cpu.get(pid) ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
-
-/** Runs `CONCURRENCY` clients for DURATION_MS; every response must be 201. */
-async function load(url, apiKey, { idempotency = false, pid } = {}) {
+async function load(url, apiKey, { idempotency = false, pid, path = "/v1/actions", durationMs = DURATION_MS } = {}) {
+  // the floor's worker ignores the key
   const cpu0 = treeCpuMs(pid);
   const result = await postLoad({
-    url: `${url}/v1/actions`,
+    url: `${url}${path}`,
     bodies: BODIES,
-    durationMs: DURATION_MS,
+    durationMs,
     concurrency: CONCURRENCY,
     status: 201,
     perBody: BATCH,
     headers: (id, seq, t0) => ({ Authorization: `Bearer ${apiKey}`, ...(idempotency ? { "Idempotency-Key": `bench-${id}-${seq}-${t0}` } : {}) }),
+    raw: true,
   });
   return { ...result, server_cpu_ms_per_batch: round((treeCpuMs(pid) - cpu0) / result.batches, 1) };
+}
+
+/** Two load runs of the same path as one: batches and events/s summed over time, latencies pooled. */
+function merge(runs) {
+  const lat = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const batches = runs.reduce((n, r) => n + r.batches, 0);
+  const cpu = runs.reduce((n, r) => n + r.server_cpu_ms_per_batch * r.batches, 0);
+  return {
+    batches,
+    events_per_s: round((batches * BATCH) / seconds, 0),
+    p50: round(percentile(lat, 50), 2),
+    p99: round(percentile(lat, 99), 2),
+    server_cpu_ms_per_batch: round(cpu / batches, 1),
+  };
 }
 
 const FLOOR_BATCHES = QUICK ? 40 : 400;
@@ -96,26 +97,100 @@ async function inProcess() {
   }
 }
 
-const dev = await startDev();
+/**
+ * The runtime floor's worker (bench/ingest/floor-worker.ts) under its own `wrangler dev`, with a
+ * shard database migrated like the API's; answers its URL and how to stop it.
+ */
+async function startFloor() {
+  const config = join(ROOT, "bench", "ingest", "wrangler.floor.toml");
+  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+  const state = mkdtempSync(join(tmpdir(), "ferry-bench-floor-"));
+  const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, CI: "true", WRANGLER_SEND_METRICS: "false" };
+  const applied = await new Promise((resolve) => {
+    const p = spawn(wrangler, ["d1", "migrations", "apply", "DATA", "--local", "--persist-to", state, "-c", config], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.on("close", (code) => resolve({ code, err }));
+  });
+  if (applied.code !== 0) throw new Error(`runtime floor migrations: ${applied.err}`);
+  const port = await freePort();
+  const child = spawn(
+    wrangler,
+    ["dev", "-c", config, "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"],
+    { cwd: ROOT, detached: true, stdio: "ignore", env },
+  );
+  const stop = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+    rmSync(state, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + START_TIMEOUT_MS; ; ) {
+    try {
+      await (await fetch(url)).text();
+      break;
+    } catch {}
+    if (Date.now() > deadline) {
+      stop();
+      throw new Error(`the runtime floor's worker did not start within ${START_TIMEOUT_MS / 1000} s`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, pid: child.pid, stop };
+}
+
+// On a loaded machine applying the migrations and starting wrangler takes minutes.
+const START_TIMEOUT_MS = 600_000;
+// The API (and its jobs worker) as `npm run dev` runs them, and the runtime floor beside it.
+const started = await Promise.allSettled([startDev({ timeoutMs: START_TIMEOUT_MS }), startFloor()]);
+const failed = started.find((r) => r.status === "rejected");
+if (failed) {
+  for (const r of started) if (r.status === "fulfilled") r.value.stop();
+  throw failed.reason;
+}
+const [dev, floorDev] = started.map((r) => r.value);
 try {
   const seed = await seedTenant(dev.url, "bench-ingest");
-  // warm-up: compile, fill the API-key cache, grow the tables a little
+  const target = { api: { url: dev.url, path: "/v1/actions", pid: dev.pid }, floor: { url: floorDev.url, path: "/actions", pid: floorDev.pid } };
+  // warm-up of both: compile, fill the API-key cache, grow the tables a little
   for (let i = 0; i < 10; i++) {
-    const r = await fetch(`${dev.url}/v1/actions`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${seed.apiKey}`, "Content-Type": "application/json" },
-      body: BODIES[i % BODIES.length],
-    });
-    await r.text();
-    if (r.status !== 201) throw new Error(`warm-up: ${r.status}`);
+    for (const { url, path } of Object.values(target)) {
+      const r = await fetch(`${url}${path}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${seed.apiKey}`, "Content-Type": "application/json" },
+        body: BODIES[i % BODIES.length],
+      });
+      await r.text();
+      if (r.status !== 201) throw new Error(`warm-up ${path}: ${r.status}`);
+    }
   }
-  const plain = await load(dev.url, seed.apiKey, { pid: dev.pid });
-  const plainLoad = loadAverage();
+  // The floor and the API in turn, half the time each twice (floor, API, floor, API), so that a
+  // change in the machine's load during the run weighs on both alike.
+  const halves = [];
+  const half = DURATION_MS / 2;
+  for (let i = 0; i < 2; i++) {
+    halves.push({ floor: await load(floorDev.url, seed.apiKey, { ...target.floor, durationMs: half }), floorLoad: loadAverage() });
+    Object.assign(halves[i], { plain: await load(dev.url, seed.apiKey, { pid: dev.pid, durationMs: half }), plainLoad: loadAverage() });
+  }
+  const runtime = merge(halves.map((h) => h.floor));
+  const runtimeLoad = round((halves[0].floorLoad + halves[1].floorLoad) / 2, 2);
+  const plain = merge(halves.map((h) => h.plain));
+  const plainLoad = round((halves[0].plainLoad + halves[1].plainLoad) / 2, 2);
   const keyed = await load(dev.url, seed.apiKey, { idempotency: true, pid: dev.pid });
   const keyedLoad = loadAverage();
   const floor = await inProcess();
   const st = floor.stages;
   const ours = round(st.parse + st.validate + st.chunk, 2);
+  const perThousand = (eps) => (1000 * 1000) / eps;
+  const gap = {
+    file: round(perThousand(floor.new.events_per_s), 2),
+    runtime: round(perThousand(runtime.events_per_s) - perThousand(floor.new.events_per_s), 2),
+    ferry: round(perThousand(plain.events_per_s) - perThousand(runtime.events_per_s), 2),
+  };
+  // Below zero: the API was as fast as the bare worker within this run's noise.
+  gap.ferryShare = round((100 * gap.ferry) / (gap.runtime + gap.ferry), 1);
+  const signed = (n) => (n < 0 ? `${n}` : `+${n}`);
   const rows = [
     {
       metric: `raw SQLite insert (WAL, synchronous = NORMAL), layout after 0004 (${FLOOR_BATCHES} batches of ${BATCH}, the API's statements)`,
@@ -143,6 +218,21 @@ try {
       load: floor.newSync.load,
     },
     {
+      metric: `runtime floor: a bare worker under wrangler dev writes the same rows with the same statements (${BATCH}/batch, ${CONCURRENCY} clients)`,
+      value: runtime.events_per_s,
+      unit: "events/s",
+      baseline: `floor (SQLite file, layout after 0004) ${floor.new.events_per_s} events/s`,
+      ratio: round(runtime.events_per_s / floor.new.events_per_s, 2),
+      load: runtimeLoad,
+    },
+    {
+      metric: "runtime floor batch latency p50 / p99",
+      value: `${runtime.p50} / ${runtime.p99}`,
+      unit: "ms",
+      baseline: `floor (SQLite file) ${floor.new.p50} / ${floor.new.p99} ms`,
+      load: runtimeLoad,
+    },
+    {
       metric: `POST /v1/actions events/s (${BATCH}/batch, ${CONCURRENCY} clients)`,
       value: plain.events_per_s,
       unit: "events/s",
@@ -150,6 +240,23 @@ try {
       ratio: round(plain.events_per_s / floor.new.events_per_s, 2),
       target: ">= 0.8x the floor",
       met: plain.events_per_s >= 0.8 * floor.new.events_per_s,
+      load: plainLoad,
+    },
+    {
+      metric: "POST /v1/actions against the runtime floor (the same run, alternating)",
+      value: plain.events_per_s,
+      unit: "events/s",
+      baseline: `runtime floor ${runtime.events_per_s} events/s`,
+      ratio: round(plain.events_per_s / runtime.events_per_s, 2),
+      load: plainLoad,
+    },
+    {
+      // Time per 1000 events at each level's throughput: SQLite file -> runtime -> API. The
+      // runtime's share is what the local runtime (wrangler's proxy, workerd, local D1) adds to
+      // the file; ferry's share is what the API adds to a bare worker doing the same write.
+      metric: "where the gap to the SQLite floor goes, ms per 1000 events: SQLite file / + runtime / + ferry's code (ferry's share of the gap)",
+      value: `${gap.file} / ${signed(gap.runtime)} / ${signed(gap.ferry)} (${gap.ferryShare}%)`,
+      unit: "ms",
       load: plainLoad,
     },
     {
@@ -165,7 +272,7 @@ try {
       metric: "server CPU per 1000-event batch (wrangler + workerd)",
       value: plain.server_cpu_ms_per_batch,
       unit: "ms",
-      baseline: `our stages in Node ${round(ours + st.write, 2)} ms (parse + validate + chunk + write)`,
+      baseline: `runtime floor ${runtime.server_cpu_ms_per_batch} ms; our stages in Node ${round(ours + st.write, 2)} ms (parse + validate + chunk + write)`,
       load: plainLoad,
     },
     {
@@ -192,7 +299,9 @@ try {
       load: keyedLoad,
     },
   ];
-  record("ingest", { batch: BATCH, concurrency: CONCURRENCY, duration_s: DURATION_MS / 1000, plain, keyed, floor, rows });
+  const { latencies: _l, seconds: _s, ...keyedSummary } = keyed;
+  record("ingest", { batch: BATCH, concurrency: CONCURRENCY, duration_s: DURATION_MS / 1000, runtime, plain, keyed: keyedSummary, floor, gap, rows });
 } finally {
   dev.stop();
+  floorDev.stop();
 }

@@ -2,12 +2,17 @@
 // GET /health measured in the same run (the floor of the runtime).
 // Target: p99 of every authenticated read within 2x of /health's p99.
 import autocannon from "autocannon";
-import { QUICK, record, round, seedTenant, startDev } from "../lib/harness.mjs";
+import { QUICK, record, round, seedTenant, startDev, treeCpuMs } from "../lib/harness.mjs";
 
 const DURATION = QUICK ? 2 : 10;
 const CONNECTIONS = 10;
 
-async function load(url, { path, method = "GET", headers = {}, body, expect401 = false }) {
+/**
+ * autocannon against one endpoint; with `pid` (the dev server), also the server's CPU time per
+ * request (wrangler + workerd, from /proc): what the endpoint costs, whatever the load average.
+ */
+async function load(url, { path, method = "GET", headers = {}, body, expect401 = false }, pid) {
+  const cpu0 = pid ? treeCpuMs(pid) : 0;
   const r = await autocannon({
     url: `${url}${path}`,
     method,
@@ -20,7 +25,8 @@ async function load(url, { path, method = "GET", headers = {}, body, expect401 =
   if (expect401 ? r["4xx"] !== r.requests.total : r["2xx"] === 0 || r.non2xx > 0) {
     throw new Error(`${method} ${path}: unexpected statuses (2xx ${r["2xx"]}, 4xx ${r["4xx"]}) of ${r.requests.total}`);
   }
-  return { p50: r.latency.p50, p99: r.latency.p99, rps: round(r.requests.average, 0) };
+  const cpu = pid ? { cpu_ms: round((treeCpuMs(pid) - cpu0) / r.requests.total, 2) } : {};
+  return { p50: r.latency.p50, p99: r.latency.p99, rps: round(r.requests.average, 0), ...cpu };
 }
 
 /**
@@ -129,7 +135,7 @@ try {
     },
   ];
   const results = [];
-  for (const c of cases) results.push({ ...c, ...(await (c.sequential ? sequential(dev.url, c, c.sequential) : load(dev.url, c))) });
+  for (const c of cases) results.push({ ...c, ...(await (c.sequential ? sequential(dev.url, c, c.sequential) : load(dev.url, c, dev.pid))) });
   const floor = results[0];
   const rows = [];
   for (const r of results) {
@@ -143,6 +149,15 @@ try {
       ...(r.read ? { target: "p99 <= 2x /health", met: r.p99 <= 2 * Math.max(floor.p99, 1) } : {}),
     });
     rows.push({ metric: `${r.name} throughput${r.sequential ? ` (${r.sequential} sequential calls, rate-limited endpoint)` : ""}`, value: r.rps, unit: "req/s" });
+    if (r.cpu_ms !== undefined) {
+      rows.push({
+        metric: `${r.name} server CPU per request (wrangler + workerd)`,
+        value: r.cpu_ms,
+        unit: "ms",
+        baseline: r === floor ? undefined : `/health ${floor.cpu_ms} ms`,
+        ratio: r === floor ? undefined : round(r.cpu_ms / Math.max(floor.cpu_ms, 0.01), 2),
+      });
+    }
   }
   record("latency", { connections: CONNECTIONS, duration_s: DURATION, results, rows });
 } finally {

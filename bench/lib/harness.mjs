@@ -91,6 +91,33 @@ export async function seedTenant(url, name = "bench") {
   return { tenant, client, token: token.access_token, apiKey: key.api_key };
 }
 
+/**
+ * CPU time (ms) used so far by a process and its descendants (wrangler, workerd), from /proc:
+ * the server's cost per batch, whatever else the machine is running.
+ */
+export function treeCpuMs(rootPid) {
+  const children = new Map();
+  const cpu = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpu.set(Number(d), ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+      if (!children.has(Number(f[1]))) children.set(Number(f[1]), []);
+      children.get(Number(f[1])).push(Number(d));
+    } catch {}
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop();
+    total += cpu.get(pid) ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
 /** Resident memory (kB) of a process and all its descendants, from /proc. */
 export const treeRssKb = (rootPid) => processTree(rootPid).reduce((n, p) => n + p.rss, 0);
 
@@ -203,9 +230,10 @@ export function actionBodies(batch = 1000) {
 /**
  * `concurrency` clients POST `bodies` in turn to `url` for `durationMs`; every answer must be
  * `status`. `headers(client, seq, t0)` adds headers per request. Answers the batch count, events/s
- * (`perBody` events a body) and latency p50 / p99 in ms.
+ * (`perBody` events a body) and latency p50 / p99 in ms; with `raw`, also every latency (sorted)
+ * and the seconds the load took, to pool several runs.
  */
-export async function postLoad({ url, bodies, durationMs, concurrency, status, perBody = 1000, headers = () => ({}) }) {
+export async function postLoad({ url, bodies, durationMs, concurrency, status, perBody = 1000, headers = () => ({}), raw = false }) {
   const latencies = [];
   let n = 0;
   const t0 = performance.now();
@@ -232,5 +260,6 @@ export async function postLoad({ url, bodies, durationMs, concurrency, status, p
     events_per_s: round((latencies.length * perBody) / seconds, 0),
     p50: round(percentile(latencies, 50), 2),
     p99: round(percentile(latencies, 99), 2),
+    ...(raw ? { latencies, seconds } : {}),
   };
 }

@@ -59,11 +59,16 @@ export const documentedContentTypes = (document: () => OpenApiPaths, except: rea
       );
     }
     if (isJson(type)) {
-      // Read within the body limit (the middleware before this one); hono keeps the bytes for the handler.
+      // Read within the body limit (the middleware before this one).
       const decoded = decodeUtf8(new Uint8Array(await c.req.arrayBuffer()));
       if ("badByte" in decoded) {
         throw new ApiError("bad_request", `The JSON body is not valid UTF-8: byte ${decoded.badByte} starts an ill-formed sequence`);
       }
+      // The one decode of the body: hono's c.req.text() and c.req.json() (the routes' zod
+      // validators, the /v1 handlers' readJson) answer from its body cache's text entry before
+      // any other, so the handler parses this text instead of decoding the bytes a second time.
+      // (hono types the cache as Body's methods; it holds their promises.)
+      (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(decoded.text);
     }
     return next();
   });

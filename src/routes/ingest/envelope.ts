@@ -44,6 +44,25 @@ export async function readJson(c: Context<AppEnv>): Promise<{ raw: string; body:
   }
 }
 
+const envelopeSchemas = new Map<string, z.ZodType<Record<string, unknown[]>>>();
+
+/** The zod schema of `{ "<key>": [ 1 to 1000 items ] }`, built once per key (not per request). */
+function envelopeSchema(key: string): z.ZodType<Record<string, unknown[]>> {
+  let schema = envelopeSchemas.get(key);
+  if (!schema) {
+    schema = z
+      .object({
+        [key]: z
+          .array(z.unknown(), { error: `"${key}" must be a list of items` })
+          .min(1, `"${key}" is empty; send 1 to ${MAX_ITEMS} items`)
+          .max(MAX_ITEMS, `"${key}" has too many items: at most ${MAX_ITEMS} per request`),
+      })
+      .strict() as unknown as z.ZodType<Record<string, unknown[]>>;
+    envelopeSchemas.set(key, schema);
+  }
+  return schema;
+}
+
 /**
  * The items under the batch's top-level key: `{ "<key>": [ 1 to 1000 items ] }`. The
  * envelope is checked by zod; items are checked by validateItems.
@@ -58,15 +77,7 @@ export function batchItems(body: unknown, keys: readonly string[]): unknown[] {
     throw new ApiError("bad_request", `The body must hold exactly one list under ${keys.map((k) => `"${k}"`).join(" or ")}: ${shape}`);
   }
   const key = present[0] as string;
-  const schema = z
-    .object({
-      [key]: z
-        .array(z.unknown(), { error: `"${key}" must be a list of items` })
-        .min(1, `"${key}" is empty; send 1 to ${MAX_ITEMS} items`)
-        .max(MAX_ITEMS, `"${key}" has too many items: at most ${MAX_ITEMS} per request`),
-    })
-    .strict();
-  const parsed = schema.safeParse(body);
+  const parsed = envelopeSchema(key).safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const message =
