@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { ApiError } from "./lib/errors";
@@ -66,15 +66,20 @@ export interface RouteGroup {
   load(): Promise<Mount>;
 }
 
-export const ROUTE_GROUPS: readonly RouteGroup[] = [
-  {
-    name: "admin",
-    prefixes: ["/api/1/admin"],
+/** A group of one router, mounted at the group's one prefix. */
+function single(name: string, prefix: string, router: () => Promise<Hono<any, any, any>>): RouteGroup {
+  return {
+    name,
+    prefixes: [prefix],
     load: async () => {
-      const { adminRouter } = await import("./routes/admin");
-      return (app) => app.route("/api/1/admin", adminRouter);
+      const r = await router();
+      return (app) => app.route(prefix, r);
     },
-  },
+  };
+}
+
+export const ROUTE_GROUPS: readonly RouteGroup[] = [
+  single("admin", "/api/1/admin", async () => (await import("./routes/admin")).adminRouter),
   {
     name: "oauth",
     prefixes: ["/api/1/oauth2", "/.well-known"],
@@ -83,14 +88,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       return (app) => app.route("/api/1", m.oauthRouter).route("/.well-known", m.jwksRouter);
     },
   },
-  {
-    name: "models",
-    prefixes: ["/api/1/models"],
-    load: async () => {
-      const { modelsRouter } = await import("./routes/models");
-      return (app) => app.route("/api/1/models", modelsRouter);
-    },
-  },
+  single("models", "/api/1/models", async () => (await import("./routes/models")).modelsRouter),
   {
     name: "exports",
     prefixes: ["/api/1/exports"],
@@ -133,62 +131,13 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
         app.route("/v1", ingest.ingestRouter).route("/v1", reference.segmentsReferenceRouter).route("/", csv.ingestCsvRouter);
     },
   },
-  {
-    name: "downloads",
-    prefixes: ["/api/1/downloads"],
-    load: async () => {
-      const { downloadsRouter } = await import("./routes/downloads");
-      return (app) => app.route("/api/1/downloads", downloadsRouter);
-    },
-  },
-  {
-    name: "automated",
-    prefixes: ["/api/1/data-exporter/automated"],
-    load: async () => {
-      const { automatedRouter } = await import("./routes/automated");
-      return (app) => app.route("/api/1/data-exporter/automated", automatedRouter);
-    },
-  },
-  {
-    name: "analytics",
-    prefixes: ["/api/1/analytics"],
-    load: async () => {
-      const { analyticsRouter } = await import("./routes/analytics");
-      return (app) => app.route("/api/1/analytics", analyticsRouter);
-    },
-  },
-  {
-    name: "targets",
-    prefixes: ["/api/1/targets"],
-    load: async () => {
-      const { targetsRouter } = await import("./routes/targets");
-      return (app) => app.route("/api/1/targets", targetsRouter);
-    },
-  },
-  {
-    name: "sources",
-    prefixes: ["/api/1/sources"],
-    load: async () => {
-      const { sourcesRouter } = await import("./routes/sources");
-      return (app) => app.route("/api/1/sources", sourcesRouter);
-    },
-  },
-  {
-    name: "segments",
-    prefixes: ["/api/1/segments"],
-    load: async () => {
-      const { segmentsRouter } = await import("./routes/segments");
-      return (app) => app.route("/api/1/segments", segmentsRouter);
-    },
-  },
-  {
-    name: "app",
-    prefixes: ["/app"],
-    load: async () => {
-      const { appRouter } = await import("./routes/app");
-      return (app) => app.route("/app", appRouter);
-    },
-  },
+  single("downloads", "/api/1/downloads", async () => (await import("./routes/downloads")).downloadsRouter),
+  single("automated", "/api/1/data-exporter/automated", async () => (await import("./routes/automated")).automatedRouter),
+  single("analytics", "/api/1/analytics", async () => (await import("./routes/analytics")).analyticsRouter),
+  single("targets", "/api/1/targets", async () => (await import("./routes/targets")).targetsRouter),
+  single("sources", "/api/1/sources", async () => (await import("./routes/sources")).sourcesRouter),
+  single("segments", "/api/1/segments", async () => (await import("./routes/segments")).segmentsRouter),
+  single("app", "/app", async () => (await import("./routes/app")).appRouter),
 ];
 
 /** The group that serves a path, or none (then the system routes: /health, /openapi.json, /docs, 404). */
