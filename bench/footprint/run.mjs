@@ -68,6 +68,10 @@ try {
   };
   const hello = join(out, "hello.mjs");
   writeFileSync(hello, "export default { fetch() { return new Response('ok'); } };");
+  // The same, answering after one query of the control DB: how much of a real route's start is
+  // the local D1's own (miniflare runs it in the same workerd; on Cloudflare it is not in the isolate).
+  const helloD1 = join(out, "hello-d1.mjs");
+  writeFileSync(helloD1, "export default { async fetch(r, env) { await env.DB.prepare('SELECT count(*) FROM clients').all(); return new Response('ok'); } };");
   const template = mkdtempSync(join(tmpdir(), "ferry-footprint-db-"));
   {
     const mf = new Miniflare(
@@ -127,7 +131,7 @@ try {
           modulesRoot: out,
           modules: [
             { type: "ESModule", path: scriptPath },
-            ...(scriptPath === hello ? [] : api.wasm.map((f) => ({ type: "CompiledWasm", path: join(out, f) }))),
+            ...(scriptPath === hello || scriptPath === helloD1 ? [] : api.wasm.map((f) => ({ type: "CompiledWasm", path: join(out, f) }))),
           ],
           compatibilityDate: "2026-11-01",
           compatibilityFlags: ["nodejs_compat"],
@@ -140,7 +144,7 @@ try {
       const ms = performance.now() - t0;
       const cpu = workerdCpuMs();
       await mf.dispose();
-      if (scriptPath !== hello && r.status !== first.status) throw new Error(`${first.label}: expected ${first.status}, got ${r.status}`);
+      if (scriptPath !== hello && scriptPath !== helloD1 && r.status !== first.status) throw new Error(`${first.label}: expected ${first.status}, got ${r.status}`);
       return { ms, cpu };
     } finally {
       rmSync(persist, { recursive: true, force: true });
@@ -150,16 +154,18 @@ try {
     const v = xs.filter((x) => x !== null).sort((a, b) => a - b);
     return v.length ? v[Math.floor(v.length / 2)] : null;
   };
-  // Interleaved, so a change in the machine's load falls on all three alike.
-  const runs = { hello: [], health: [], real: [] };
+  // Interleaved, so a change in the machine's load falls on all of them alike.
+  const runs = { hello: [], helloD1: [], health: [], real: [] };
   for (let i = 0; i < N; i++) {
     runs.hello.push(await startOnce(hello, HEALTH));
+    runs.helloD1.push(await startOnce(helloD1, HEALTH));
     runs.health.push(await startOnce(join(out, api.entry), HEALTH));
     runs.real.push(await startOnce(join(out, api.entry), REAL));
   }
   rmSync(template, { recursive: true, force: true });
   const fig = (k) => ({ ms: round(median(runs[k].map((x) => x.ms)), 0), cpu: median(runs[k].map((x) => x.cpu)) });
   const helloFig = fig("hello");
+  const helloD1Fig = fig("helloD1");
   const healthFig = fig("health");
   const realFig = fig("real");
   const cpuNote = (f) => (f.cpu === null ? "" : `, workerd CPU ${f.cpu} ms`);
@@ -182,6 +188,7 @@ try {
       { metric: "API worker bundle gzipped", value: round(api.gz / 1024), unit: "KiB", target: "< 400 KB gzipped", met: api.gz < 400_000 },
       startupRow(`API worker startup to first answer of a real route: ${REAL.label} -> ${REAL.status} (median)`, realFig, true),
       startupRow("API worker startup to first GET /health (median; builds no route group)", healthFig, false),
+      startupRow("  for comparison: hello-world answering after one D1 query (the local D1's own start)", helloD1Fig, false),
       ...api.packages.slice(0, 6).map((p) => ({ metric: `  API bundle share: ${p.name}`, value: p.kib, unit: "KiB" })),
       { metric: "jobs worker bundle gzipped", value: round(jobs.gz / 1024), unit: "KiB" },
       ...jobs.packages.slice(0, 4).map((p) => ({ metric: `  jobs bundle share: ${p.name}`, value: p.kib, unit: "KiB" })),
