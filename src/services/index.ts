@@ -1,5 +1,5 @@
 import { type ControlDb, controlDb } from "../db/client";
-import { type Shards, shardRouter } from "../db/shards";
+import { type Shards, shardRouter } from "../db/shards/router";
 import type { Env } from "../env";
 import type { JobMessage } from "../jobs/messages";
 import { decryptSecret, encryptSecret } from "../lib/crypto";

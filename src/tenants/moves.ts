@@ -56,8 +56,7 @@ import { forgetTenantCredentials } from "./tenants";
 
 /** Longest freeze: past it the cron reverts the move to copying, and writes go on (docs). */
 export const FREEZE_SECONDS = 20;
-/** Retry-After of a write refused during the freeze (or sent to the old shard just after the switch). */
-export const FROZEN_RETRY_AFTER_SECONDS = 2;
+export { FROZEN_RETRY_AFTER_SECONDS } from "../db/shards/fence";
 /** Freezes a move may try before it gives up (each one that runs out reverts it). */
 export const MAX_FREEZES = 3;
 /**

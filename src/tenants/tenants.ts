@@ -19,7 +19,7 @@ import { randomSecret, sha256Hex, timingSafeEqualStr } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { TtlCache } from "../lib/ttl-cache";
 import type { Services } from "../services";
-import { pickShard } from "../db/shards";
+import { pickShard } from "../db/shards/router";
 
 /** Every permission a client can be given. */
 export const PERMISSIONS = ["automated-exports-view", "exports-manage", "ingest", "sources-manage", "segments-manage"] as const;

@@ -132,12 +132,12 @@ describe("access token verification refuses forged and stale tokens", () => {
     const { tenant } = await setupTenant();
     const { requireToken } = await import("../../src/middleware/auth");
     const { createRouter } = await import("../../src/lib/router");
-    const { createApp } = await import("../../src/app");
-    // A route guarded by the real middleware, mounted in the real app (error envelope included).
-    const app = createApp();
+    const { buildApp } = await import("../../src/app");
+    // A route guarded by the real middleware, mounted in an app as each route group's is built
+    // (error envelope included).
     const guarded = createRouter();
     guarded.get("/needs-manage", requireToken("exports-manage"), (c) => c.json({ ok: true }));
-    app.route("/t", guarded);
+    const app = buildApp({}, (a) => a.route("/t", guarded));
     const ingestOnly = await getToken(await createClient(tenant.id, ["ingest"]));
     const manager = await getToken(await createClient(tenant.id, ["exports-manage"]));
     const denied = await app.request("/t/needs-manage", { headers: { Authorization: `Bearer ${ingestOnly}` } }, env);

@@ -1,5 +1,6 @@
 import { MODELS } from "../../models";
 import { storedColumns } from "../../models/ddl";
+import { FENCE_MESSAGE } from "./fence";
 import { chunkRows } from "./records";
 
 /**
@@ -73,9 +74,7 @@ export function shardTables(): readonly ShardTable[] {
   return [...models, ...WORKING_TABLES];
 }
 
-/** The message of the triggers' refusal; isFenced() recognises it in a D1 error. */
-export const FENCE_MESSAGE = "ferry:tenant_fenced";
-export const isFenced = (err: unknown): boolean => String(err instanceof Error ? err.message : err).includes(FENCE_MESSAGE);
+export { FENCE_MESSAGE, isFenced } from "./fence";
 
 /** The fence tables and the triggers of every tenant table (the data migration 0006). */
 export function fenceDdl(): string {
