@@ -32,6 +32,7 @@ import {
   insertChain,
   restartChain,
   takeStalledChainsUnscoped,
+  WORKER_STOPPED,
 } from "../db/chains";
 import type { ChainKind, ChainRow } from "../db/schema";
 import { isFenced } from "../db/shards/moves";
@@ -145,6 +146,12 @@ export async function handleChainMessage(s: Services, jobs: ChainJobs, msg: Chai
   const lease = () => s.clock.seconds() + LEASE_SECONDS;
   // Somebody else holds this link (a duplicate message while the first is being worked on).
   if (!(await claimChain(s.db, chain.id, chain.position, holder, s.clock.seconds(), lease()))) return;
+  // Its workers kept stopping mid-link (the sweep counted each one): running it again would only
+  // stop again, and the file, run or delivery would wait forever with no error. Give up visibly.
+  if (chain.attempts >= MAX_ATTEMPTS) {
+    await giveUp(s, jobs, chain, `${chain.last_error ?? WORKER_STOPPED} (gave up after ${chain.attempts} attempts)`);
+    return;
+  }
 
   let outcome: StepOutcome;
   try {
@@ -214,13 +221,18 @@ export async function handleDeadChainMessage(s: Services, jobs: ChainJobs, msg: 
 /**
  * Cron: resends the message of every running chain whose lease ran out. Returns how many.
  * Safe to overlap with a live worker that was only slow: its next heartbeat finds the lease
- * gone only if the new message claimed the link, and every step is idempotent.
+ * gone only if the new message claimed the link, and every step is idempotent. A link whose
+ * worker took it and stopped (killed past its CPU or memory limit: it cannot count its own
+ * failure) is counted here as a failed attempt, so after MAX_ATTEMPTS the next claim gives up
+ * instead of the link being resent every lease forever (src/db/chains.ts).
  */
 export async function sweepStalledChains(s: Services): Promise<number> {
   const now = s.clock.seconds();
   const stalled = await takeStalledChainsUnscoped(s.db, now, now + LEASE_SECONDS, SWEEP_BATCH);
-  for (const c of stalled) {
-    console.warn(JSON.stringify({ chain: c.id, resumed_at: c.position, stalled_since: c.lease_until }));
+  for (const { chain: c, workerStopped } of stalled) {
+    console.warn(
+      JSON.stringify({ chain: c.id, resumed_at: c.position, swept_at: now, ...(workerStopped ? { worker_stopped: true, attempt: c.attempts } : {}) }),
+    );
     await s.jobs.send(chainMessage(c));
   }
   return stalled.length;
