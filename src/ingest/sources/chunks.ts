@@ -20,7 +20,7 @@
  * only moves the chain on.
  */
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
-import type { ChainJob, StepContext, StepOutcome } from "../../chain";
+import { type ChainJob, LeaseLost, type StepContext, type StepOutcome } from "../../chain";
 import type { ChainRow, SourceFile, SourceRow } from "../../db/schema";
 import { failSourceFile, getSource, getSourceFile, recordDecryptedCopy, recordFileChunk } from "../../db/sources";
 import type { Env } from "../../env";
@@ -115,7 +115,8 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
       if (filled === length) return { bytes: out, final: false };
     }
   } catch (err) {
-    if (err instanceof TargetError) throw err;
+    // A lost lease is the chain's business (another worker has the link), not a bad file.
+    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
     if (downloadFailed) throw new TargetError("transient", `reading ${f.key} failed: ${String(downloadFailed)}`);
     throw new TargetError("refused", `${f.key} is not a valid gzip file (${(err as Error).message})`);
   } finally {
@@ -234,7 +235,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile, beat: Beat): P
   try {
     metadata = await parquetMetadataAsync(file, { initialFetchSize: 64 * 1024 });
   } catch (err) {
-    if (err instanceof TargetError) throw err;
+    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
     return { fail: `not a valid Parquet file: ${(err as Error).message}` };
   }
   const groups = metadata.row_groups;
@@ -247,7 +248,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile, beat: Beat): P
   try {
     rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
   } catch (err) {
-    if (err instanceof TargetError) throw err;
+    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
     return { fail: `Rows ${rowStart + 1}-${rowEnd}: the row group could not be read: ${(err as Error).message}` };
   }
   const items = rows.map((r) => {
