@@ -12,7 +12,8 @@
  *   killed process, or a local queue that lost its in-flight message, is resumed within
  *   LEASE_SECONDS plus one cron tick (about two minutes);
  * - **retries**: a link that throws is sent again after a backoff, counted per position in
- *   D1 (so a crash does not reset the count), and after MAX_ATTEMPTS the job gives up;
+ *   D1 (so a crash does not reset the count), and after MAX_ATTEMPTS the job gives up; a link
+ *   whose worker died holding it (past its CPU or memory limit) is counted by the sweep;
  * - **the dead letter**: a chain message the queue dead-letters gives up the same way;
  * - **a visible give-up**: the chain is `failed` with the last error, and the job's
  *   `giveUp` marks its subject (the run, the ingestion, ...) failed with that reason.
