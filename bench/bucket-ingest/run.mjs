@@ -1,20 +1,31 @@
 // Bulk ingestion from a bucket: rows/s for 1,000,000 rows in NDJSON and in Parquet (--quick: 20,000),
 // through `npm run dev` (wrangler dev: workerd, local D1, local queue) and an s3rver started here.
-// Each run: upload the files, trigger the cron once (/__scheduled), wait until every file is
-// completed (GET /api/1/sources/:id/files), rows/s = rows / (last completion - trigger).
-// Knobs: BENCH_ROWS=<n>, BENCH_FORMATS=ndjson|parquet|ndjson,parquet, BENCH_LOG=1 (dev server output).
+// Each run: upload the files, trigger the cron once (/__scheduled) so the files are found at once,
+// wait until every file is completed (GET /api/1/sources/:id/files), rows/s = rows / (last
+// completion - trigger). Meanwhile `npm run dev` ticks the cron at the start of every minute, as
+// production's `* * * * *` trigger does, so the chain sweep resumes any link whose lease ran out.
+// Every PROGRESS_EVERY_S the rows and files by state are printed (the progress timeline, kept in
+// the results); if no row moves for BENCH_STALL_SECONDS (default 300: a lease plus a tick, twice
+// over) the run stops with a diagnosis instead of waiting silently: files by state, and each open
+// file's checkpoint with its chain (position, holder, lease, attempts, last error) read from the
+// local control database with `wrangler d1 execute --local`.
+// Knobs: BENCH_ROWS=<n>, BENCH_FILES=<n>, BENCH_ROW_GROUP=<rows>, BENCH_FORMATS=ndjson|parquet|ndjson,parquet,
+// BENCH_STALL_SECONDS=<s>, BENCH_LOG=1 (dev server output).
+import { spawnSync } from "node:child_process";
 import { AwsClient } from "aws4fetch";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
-import { QUICK, freePort, record, round, startDev, watchPeakRss } from "../lib/harness.mjs";
+import { QUICK, ROOT, freePort, loadAverage, record, round, startDev, watchPeakRss } from "../lib/harness.mjs";
 
 const ROWS = Number(process.env.BENCH_ROWS) || (QUICK ? 20_000 : 1_000_000);
-const FILES = QUICK ? 4 : 20;
+const FILES = Number(process.env.BENCH_FILES) || (QUICK ? 4 : 20);
 const PER_FILE = ROWS / FILES;
-const ROW_GROUP = 10_000;
+const ROW_GROUP = Number(process.env.BENCH_ROW_GROUP) || 10_000;
+const STALL_SECONDS = Number(process.env.BENCH_STALL_SECONDS) || 300;
+const PROGRESS_EVERY_S = QUICK ? 5 : 30;
 const ADMIN = { Authorization: "Bearer dev-admin-token", "Content-Type": "application/json" };
 // s3rver's own account; it stores objects on disk and answers ranged GETs.
 const CREDS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER", region: "us-east-1" };
@@ -54,12 +65,58 @@ function parquet(from, n) {
   );
 }
 
-async function waitFiles(url, token, sourceId, expected) {
+/** The local control database's view of the source's open files and their chains (for a diagnosis). */
+function chainState(state, sourceId) {
+  const sql = `SELECT f.key, f.status, f.position AS checkpoint, f.rows_accepted, c.status AS chain, c.position, c.holder IS NOT NULL AS held,
+    c.lease_until - CAST(strftime('%s','now') AS INTEGER) AS lease_left_s, c.attempts, c.last_error
+    FROM source_files f LEFT JOIN chains c ON c.id = 'source_file:' || f.id
+    WHERE f.source_id = '${sourceId}' AND f.status NOT IN ('completed', 'failed') ORDER BY f.key`;
+  const r = spawnSync("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", sql], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${ROOT}/node_modules/.bin:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
+  });
+  try {
+    return JSON.parse(r.stdout)[0].results;
+  } catch {
+    return [{ error: `wrangler d1 execute failed: ${(r.stderr || r.stdout || String(r.error)).slice(0, 500)}` }];
+  }
+}
+
+const byState = (files) => Object.fromEntries(["pending", "processing", "completed", "failed"].map((k) => [k, files.filter((f) => f.status === k).length]));
+
+/**
+ * Waits until all `expected` files ended, printing and keeping the progress timeline; throws with
+ * a diagnosis when no row moved for STALL_SECONDS.
+ */
+async function waitFiles(dev, token, sourceId, expected, format, t0) {
   const auth = { Authorization: `Bearer ${token}` };
+  const timeline = [];
+  let lastRows = -1;
+  let lastMove = performance.now();
+  let lastPrint = 0;
   for (;;) {
-    const { files } = await api(url, "GET", `/api/1/sources/${sourceId}/files?limit=200&errors_limit=0`, undefined, auth);
-    const done = files.filter((f) => f.status === "completed" || f.status === "failed");
-    if (files.length === expected && done.length === expected) return files;
+    const { files } = await api(dev.url, "GET", `/api/1/sources/${sourceId}/files?limit=200&errors_limit=0`, undefined, auth);
+    const rows = files.reduce((n, f) => n + f.rows_accepted, 0);
+    const now = performance.now();
+    const t = round((now - t0) / 1000, 0);
+    if (rows !== lastRows) [lastRows, lastMove] = [rows, now];
+    const ended = files.filter((f) => f.status === "completed" || f.status === "failed").length;
+    const done = files.length === expected && ended === expected;
+    if (done || t - lastPrint >= PROGRESS_EVERY_S) {
+      lastPrint = t;
+      const point = { t, rows, ...byState(files), load1: loadAverage() };
+      timeline.push(point);
+      console.log(`[${format}] t=${t}s rows=${rows} files ${JSON.stringify(byState(files))} load ${point.load1}`);
+    }
+    if (done) return { files, timeline };
+    if ((now - lastMove) / 1000 >= STALL_SECONDS) {
+      console.error(`[${format}] STALLED: ${rows} rows, no progress for ${STALL_SECONDS} s (the cron ticks every minute; a lease is 60 s)`);
+      console.error(`[${format}] files by state: ${JSON.stringify(byState(files))}`);
+      console.error(`[${format}] open files and their chains (local control DB):`);
+      for (const row of chainState(dev.state, sourceId)) console.error(`  ${JSON.stringify(row)}`);
+      throw new Error(`${format}: stalled at ${rows} rows after ${t} s; diagnosis above`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -86,12 +143,12 @@ async function runFormat(dev, s3url, token, format) {
   const t0 = performance.now();
   const trig = await fetch(`${dev.url}/__scheduled?cron=*+*+*+*+*`);
   await trig.text();
-  const files = await waitFiles(dev.url, token, src.id, FILES);
+  const { files, timeline } = await waitFiles(dev, token, src.id, FILES, format, t0);
   const seconds = (performance.now() - t0) / 1000;
   const accepted = files.reduce((n, f) => n + f.rows_accepted, 0);
   const failed = files.filter((f) => f.status !== "completed").length;
   const rssMb = round(peak.stop() / 1024, 0);
-  return { format, rows: accepted, files: FILES, bytes, seconds: round(seconds, 1), rows_per_s: Math.round(accepted / seconds), failed, peak_rss_mb: rssMb };
+  return { format, rows: accepted, files: FILES, bytes, seconds: round(seconds, 1), rows_per_s: Math.round(accepted / seconds), failed, peak_rss_mb: rssMb, timeline };
 }
 
 const s3dir = mkdtempSync(join(tmpdir(), "ferry-bench-s3-"));

@@ -12,7 +12,8 @@
  *   killed process, or a local queue that lost its in-flight message, is resumed within
  *   LEASE_SECONDS plus one cron tick (about two minutes);
  * - **retries**: a link that throws is sent again after a backoff, counted per position in
- *   D1 (so a crash does not reset the count), and after MAX_ATTEMPTS the job gives up;
+ *   D1 (so a crash does not reset the count), and after MAX_ATTEMPTS the job gives up; a link
+ *   whose worker died holding it (past its CPU or memory limit) is counted by the sweep;
  * - **the dead letter**: a chain message the queue dead-letters gives up the same way;
  * - **a visible give-up**: the chain is `failed` with the last error, and the job's
  *   `giveUp` marks its subject (the run, the ingestion, ...) failed with that reason.
@@ -32,6 +33,7 @@ import {
   insertChain,
   restartChain,
   takeStalledChainsUnscoped,
+  WORKER_STOPPED,
 } from "../db/chains";
 import type { ChainKind, ChainRow } from "../db/schema";
 import { isFenced } from "../db/shards/moves";
@@ -145,6 +147,12 @@ export async function handleChainMessage(s: Services, jobs: ChainJobs, msg: Chai
   const lease = () => s.clock.seconds() + LEASE_SECONDS;
   // Somebody else holds this link (a duplicate message while the first is being worked on).
   if (!(await claimChain(s.db, chain.id, chain.position, holder, s.clock.seconds(), lease()))) return;
+  // Its workers kept stopping mid-link (the sweep counted each one): running it again would only
+  // stop again, and the file, run or delivery would wait forever with no error. Give up visibly.
+  if (chain.attempts >= MAX_ATTEMPTS) {
+    await giveUp(s, jobs, chain, `${chain.last_error ?? WORKER_STOPPED} (gave up after ${chain.attempts} attempts)`);
+    return;
+  }
 
   let outcome: StepOutcome;
   try {
@@ -214,13 +222,18 @@ export async function handleDeadChainMessage(s: Services, jobs: ChainJobs, msg: 
 /**
  * Cron: resends the message of every running chain whose lease ran out. Returns how many.
  * Safe to overlap with a live worker that was only slow: its next heartbeat finds the lease
- * gone only if the new message claimed the link, and every step is idempotent.
+ * gone only if the new message claimed the link, and every step is idempotent. A link whose
+ * worker took it and stopped (killed past its CPU or memory limit: it cannot count its own
+ * failure) is counted here as a failed attempt, so after MAX_ATTEMPTS the next claim gives up
+ * instead of the link being resent every lease forever (src/db/chains.ts).
  */
 export async function sweepStalledChains(s: Services): Promise<number> {
   const now = s.clock.seconds();
   const stalled = await takeStalledChainsUnscoped(s.db, now, now + LEASE_SECONDS, SWEEP_BATCH);
-  for (const c of stalled) {
-    console.warn(JSON.stringify({ chain: c.id, resumed_at: c.position, stalled_since: c.lease_until }));
+  for (const { chain: c, workerStopped } of stalled) {
+    console.warn(
+      JSON.stringify({ chain: c.id, resumed_at: c.position, swept_at: now, ...(workerStopped ? { worker_stopped: true, attempt: c.attempts } : {}) }),
+    );
     await s.jobs.send(chainMessage(c));
   }
   return stalled.length;

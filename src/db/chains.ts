@@ -135,17 +135,36 @@ export async function deferLink(db: ControlDb, id: string, holder: string, reaso
 }
 
 /**
- * Running chains whose lease ran out (their message was lost, or their worker died), each
- * re-leased until `leaseUntil` in the same statement so two sweeps never resend the same one.
+ * What `takeStalledChainsUnscoped` writes as the last error of a link whose worker took it and
+ * then stopped answering: it neither finished, failed, nor extended its lease.
+ */
+export const WORKER_STOPPED =
+  "the worker running this link stopped before it finished (killed past its CPU or memory limit, or restarted) or did not renew its lease in time";
+
+/**
+ * Running chains whose lease ran out, each re-leased until `leaseUntil` in the same batch so two
+ * sweeps never resend the same one. Two cases, told apart by `holder`:
+ *
+ * - `holder` NULL: the link's message was lost before any worker took it. Not the job's fault;
+ *   nothing is counted.
+ * - `holder` set: a worker took the link and then stopped (a Worker killed past its CPU or memory
+ *   limit dies without running another line, so it cannot count its own failure). That is a failed
+ *   attempt, counted here with WORKER_STOPPED as the last error, so a link that kills its worker
+ *   every time ends in a visible give-up (src/chain) instead of being resent forever.
+ *
  * Unscoped: the cron sweeps every tenant.
  */
-export async function takeStalledChainsUnscoped(db: ControlDb, now: number, leaseUntil: number, limit: number): Promise<ChainRow[]> {
-  return db
-    .update(chains)
-    .set({ holder: null, lease_until: leaseUntil, updated_at: now })
-    .where(
-      sql`${chains.id} IN (SELECT ${chains.id} FROM ${chains} WHERE ${chains.status} = 'running' AND ${chains.lease_until} <= ${now} ORDER BY ${chains.lease_until} LIMIT ${limit})`,
-    )
-    .returning()
-    .all();
+export async function takeStalledChainsUnscoped(db: ControlDb, now: number, leaseUntil: number, limit: number): Promise<{ chain: ChainRow; workerStopped: boolean }[]> {
+  const stalled = (holder: "held" | "free") =>
+    sql`${chains.id} IN (SELECT ${chains.id} FROM ${chains} WHERE ${chains.status} = 'running' AND ${chains.lease_until} <= ${now} AND ${chains.holder} IS ${holder === "held" ? sql`NOT NULL` : sql`NULL`} ORDER BY ${chains.lease_until} LIMIT ${limit})`;
+  // The held ones first: once re-leased they no longer match the second statement.
+  const [died, lost] = await db.batch([
+    db
+      .update(chains)
+      .set({ attempts: sql`${chains.attempts} + 1`, last_error: WORKER_STOPPED, holder: null, lease_until: leaseUntil, updated_at: now })
+      .where(stalled("held"))
+      .returning(),
+    db.update(chains).set({ holder: null, lease_until: leaseUntil, updated_at: now }).where(stalled("free")).returning(),
+  ]);
+  return [...died.map((chain) => ({ chain, workerStopped: true })), ...lost.map((chain) => ({ chain, workerStopped: false }))];
 }

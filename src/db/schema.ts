@@ -532,7 +532,8 @@ export const CHAIN_STATUSES = ["running", "done", "failed"] as const;
  * current link is leased. A running chain whose lease ran out lost its message (a killed
  * process, a dropped local queue message): the cron sweep sends the message again.
  * `position` is the job's own checkpoint key (a step, an offset, a row group); `attempts`
- * counts failures at that position and resets when it moves.
+ * counts failures at that position (a link that threw, or one whose worker died holding it,
+ * counted by the sweep) and resets when it moves.
  */
 export const chains = sqliteTable(
   "chains",

@@ -11,7 +11,7 @@ import {
   startChainNow,
   sweepStalledChains,
 } from "../../src/chain";
-import { getChainUnscoped } from "../../src/db/chains";
+import { WORKER_STOPPED, getChainUnscoped } from "../../src/db/chains";
 import type { Env } from "../../src/env";
 import type { JobMessage } from "../../src/jobs/messages";
 import { createServices, fixedClock } from "../../src/services";
@@ -119,6 +119,38 @@ describe("resumable chain", () => {
     expect(await sweepStalledChains(s)).toBeGreaterThanOrEqual(1);
     for (let i = 0; i < 3; i++) for (const m of take()) await handleChainMessage(s, c.jobs, m);
     expect(c.ran).toEqual([0, 1]);
+  });
+
+  it(`a link that kills its worker every time is counted by the sweep and given up visibly after ${MAX_ATTEMPTS} attempts; a lost message is not counted`, async () => {
+    const { s, clock, take } = harness();
+    const c = counter(2);
+    const id = subject();
+    const chainIdOf = `webhook:${id}`;
+    await startChainNow(s, { kind: "webhook", tenantId: "ten_x", subjectId: id });
+    // The first message is lost before any worker takes it: resent, and not an attempt.
+    take();
+    clock.advance(LEASE_SECONDS + 1);
+    await sweepStalledChains(s);
+    expect(await getChainUnscoped(s.db, chainIdOf)).toMatchObject({ attempts: 0, last_error: null });
+    // Every worker that takes the link dies in it (past its CPU or memory limit: no line runs after).
+    const killed = onlyJobs({ webhook: { step: () => new Promise(() => {}), giveUp: c.job.giveUp } });
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const mine = take().filter((m) => m.chain_id === chainIdOf);
+      expect(mine).toHaveLength(1);
+      void handleChainMessage(s, killed, mine[0]!);
+      await new Promise((r) => setTimeout(r, 20));
+      clock.advance(LEASE_SECONDS + 1);
+      await sweepStalledChains(s);
+      expect(await getChainUnscoped(s.db, chainIdOf)).toMatchObject({ status: "running", attempts: attempt, last_error: WORKER_STOPPED });
+    }
+    // The next claim gives up instead of starting the link a sixth time.
+    for (const m of take().filter((m) => m.chain_id === chainIdOf)) await handleChainMessage(s, killed, m);
+    const reason = `${WORKER_STOPPED} (gave up after ${MAX_ATTEMPTS} attempts)`;
+    expect(c.gaveUp).toEqual([reason]);
+    expect(await getChainUnscoped(s.db, chainIdOf)).toMatchObject({ status: "failed", last_error: reason });
+    clock.advance(LEASE_SECONDS + 1);
+    await sweepStalledChains(s);
+    expect(take().filter((m) => m.chain_id === chainIdOf)).toEqual([]);
   });
 
   it("retries a failing link with backoff, counted in D1, then recovers", async () => {

@@ -1,8 +1,8 @@
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { describe, expect, it } from "vitest";
 import { setupTenant } from "../helpers";
-import { type ChainMessage, LEASE_SECONDS, handleChainMessage, sweepStalledChains } from "../../src/chain";
-import { getChainUnscoped } from "../../src/db/chains";
+import { type ChainMessage, LEASE_SECONDS, LeaseLost, MAX_ATTEMPTS, handleChainMessage, sweepStalledChains } from "../../src/chain";
+import { WORKER_STOPPED, getChainUnscoped } from "../../src/db/chains";
 import { sourceFileStep } from "../../src/ingest/sources/chunks";
 import { chainJobs } from "../../src/jobs";
 import type { Clock } from "../../src/services";
@@ -286,6 +286,30 @@ describe("bucket sources: long links", () => {
   });
 });
 
+describe("bucket sources: a link that loses its lease mid-read", () => {
+  for (const [kind, key, make] of [
+    ["Parquet", "purchases/p.parquet", async () => purchasesParquet(0, 50, 10)],
+    ["gzip NDJSON", "purchases/p.ndjson.gz", async () => gzip(purchasesNdjson(0, 200))],
+  ] as const) {
+    it(`a ${kind} link whose lease the sweep gave away stops with LeaseLost and leaves the file open (the new holder reads it)`, async () => {
+      const { t, bucket } = await tenantWithSource();
+      await putObject(bucket, key, await make());
+      const src = await createSource(t.token, s3Config(bucket));
+      const q = new ManualQueue();
+      await discoverSources(q.services(SMALL), { tenantId: t.tenant.id });
+      const m = q.take()!;
+      const chain = (await getChainUnscoped(q.services().db, m.chain_id))!;
+      // A slow read: every look at the clock finds 20 seconds gone, and the lease is someone else's.
+      const slow: Clock = { now: () => (q.clock.advance(20), q.clock.now()), seconds: () => q.clock.seconds() };
+      const lost = async () => {
+        throw new LeaseLost(`chain ${chain.id} lost its lease`);
+      };
+      await expect(sourceFileStep({ services: { ...q.services(SMALL), clock: slow }, chain, heartbeat: lost })).rejects.toBeInstanceOf(LeaseLost);
+      expect((await files(t.token, src.json.id))[0]).toMatchObject({ status: "pending", error: null });
+    });
+  }
+});
+
 describe("bucket sources: stalled chains", () => {
   /** The purchases rows of a tenant, in a stable order, without the per-tenant columns. */
   const purchases = async (tenantId: string) => {
@@ -345,6 +369,78 @@ describe("bucket sources: stalled chains", () => {
       expect((await files(t.token, src.json.id))[0]).toMatchObject({ status: "completed", rows_accepted: 50, rows_rejected: 0 });
     });
   }
+
+  /** The shard binding of a tenant, as the env names it. */
+  const shardBinding = async (tenantId: string) =>
+    `DATA_${(await e.DB.prepare("SELECT shard FROM tenants WHERE id = ?1").bind(tenantId).first<{ shard: number }>())!.shard}`;
+
+  /** A Parquet file of 50 rows in 5 row groups, its source, and its chain's messages in the test's hands. */
+  async function parquetStarted() {
+    const body = purchasesParquet(0, 50, 10);
+    const { t, bucket } = await tenantWithSource();
+    await putObject(bucket, "purchases/p.parquet", body);
+    const src = await createSource(t.token, s3Config(bucket));
+    const q = new ManualQueue();
+    await discoverSources(q.services(), { tenantId: t.tenant.id });
+    const mine = (chainId: string) => (q.sent = q.sent.filter((x) => (x as ChainMessage).chain_id === chainId));
+    return { body, t, src, q, mine };
+  }
+
+  it("a Parquet row group whose worker is killed after its rows and before its checkpoint is resumed: exactly 50 rows, none twice", async () => {
+    const { body, t, src, q, mine } = await parquetStarted();
+    const expected = await uninterrupted(body, "purchases/p.parquet");
+    expect(expected).toHaveLength(50);
+    for (let i = 0; i < 2; i++) await deliver(q, q.take()!);
+    expect(await count(t.tenant.id, "purchases")).toBe(20);
+    // Row group 3: its rows reach the shard, then the process dies in the checkpoint's batch.
+    const m = q.take()!;
+    expect(m.position).toBe(2);
+    void handleChainMessage(q.services({ DB: failingControlBatch(e.DB, () => new Promise<never>(() => {})) }), chainJobs, m);
+    for (let i = 0; i < 100 && (await count(t.tenant.id, "purchases")) === 20; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await count(t.tenant.id, "purchases")).toBe(30);
+    expect(q.sent).toHaveLength(0);
+    q.clock.advance(LEASE_SECONDS + 1);
+    await sweepStalledChains(q.services());
+    expect(mine(m.chain_id)).toEqual([m]);
+    expect(await getChainUnscoped(q.services().db, m.chain_id)).toMatchObject({ attempts: 1, last_error: WORKER_STOPPED, position: 2 });
+    await drain(q);
+    expect(await purchases(t.tenant.id)).toEqual(expected);
+    expect((await files(t.token, src.json.id))[0]).toMatchObject({ status: "completed", rows_accepted: 50, rows_rejected: 0, error: null });
+  });
+
+  it(`a Parquet row group that kills its worker every time fails the file after ${MAX_ATTEMPTS} attempts with the row group and the reason, instead of stalling`, async () => {
+    const { t, src, q, mine } = await parquetStarted();
+    for (let i = 0; i < 2; i++) await deliver(q, q.take()!);
+    const binding = await shardBinding(t.tenant.id);
+    const shard = (e as unknown as Record<string, D1Database>)[binding]!;
+    // Every worker that takes row group 3 dies before writing a row (as one past its memory limit would).
+    let entered = 0;
+    const dies = { [binding]: failingControlBatch(shard, () => (entered++, new Promise<never>(() => {}))) };
+    let m = q.take()!;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      expect(m.position).toBe(2);
+      void deliver(q, m, dies);
+      for (let i = 0; i < 250 && entered < attempt; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(entered, "the worker reached the shard write and died there").toBe(attempt);
+      q.clock.advance(LEASE_SECONDS + 1);
+      await sweepStalledChains(q.services());
+      const resent = mine(m.chain_id).splice(0) as ChainMessage[];
+      expect(resent).toEqual([m]);
+      m = resent[0]!;
+      const now = (await files(t.token, src.json.id))[0];
+      expect(now, `attempt ${attempt}: ${now?.error}`).toMatchObject({ status: "processing", rows_accepted: 20 });
+    }
+    // The next worker to take it gives the file up, visibly, without reading it again.
+    await deliver(q, m);
+    const [f] = await files(t.token, src.json.id);
+    expect(f).toMatchObject({ status: "failed", rows_accepted: 20 });
+    expect(f!.error).toContain("Reading kept failing at row group 3 (rows from 21)");
+    expect(f!.error).toContain(`${WORKER_STOPPED} (gave up after ${MAX_ATTEMPTS} attempts)`);
+    expect(await count(t.tenant.id, "purchases")).toBe(20);
+    q.clock.advance(LEASE_SECONDS + 1);
+    await sweepStalledChains(q.services());
+    expect(mine(m.chain_id)).toEqual([]);
+  });
 
   it("a worker killed mid-link, after its rows were written and before its checkpoint, is resumed after its lease without duplicates", async () => {
     const body = purchasesNdjson(0, 50);

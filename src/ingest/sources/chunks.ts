@@ -20,7 +20,7 @@
  * only moves the chain on.
  */
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
-import type { ChainJob, StepContext, StepOutcome } from "../../chain";
+import { type ChainJob, LeaseLost, type StepContext, type StepOutcome } from "../../chain";
 import type { ChainRow, SourceFile, SourceRow } from "../../db/schema";
 import { failSourceFile, getSource, getSourceFile, recordDecryptedCopy, recordFileChunk } from "../../db/sources";
 import type { Env } from "../../env";
@@ -115,7 +115,8 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
       if (filled === length) return { bytes: out, final: false };
     }
   } catch (err) {
-    if (err instanceof TargetError) throw err;
+    // A lost lease is the chain's business (another worker has the link), not a bad file.
+    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
     if (downloadFailed) throw new TargetError("transient", `reading ${f.key} failed: ${String(downloadFailed)}`);
     throw new TargetError("refused", `${f.key} is not a valid gzip file (${(err as Error).message})`);
   } finally {
@@ -216,11 +217,16 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-/** Reads row group `position` of a Parquet file; columns are fetched by range, on demand. */
-async function readParquet(storage: SourceStorage, f: SourceFile): Promise<Outcome> {
+/**
+ * Reads row group `position` of a Parquet file; columns are fetched by range, on demand, and the
+ * link's lease is renewed before each range (a slow store must not let the sweep count the link's
+ * worker as stopped, src/chain).
+ */
+async function readParquet(storage: SourceStorage, f: SourceFile, beat: Beat): Promise<Outcome> {
   const file = {
     byteLength: f.size,
     slice: async (start: number, end?: number) => {
+      await beat();
       const bytes = await storage.range(f.key, f.etag, start, (end ?? f.size) - start);
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },
@@ -229,7 +235,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile): Promise<Outco
   try {
     metadata = await parquetMetadataAsync(file, { initialFetchSize: 64 * 1024 });
   } catch (err) {
-    if (err instanceof TargetError) throw err;
+    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
     return { fail: `not a valid Parquet file: ${(err as Error).message}` };
   }
   const groups = metadata.row_groups;
@@ -242,7 +248,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile): Promise<Outco
   try {
     rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
   } catch (err) {
-    if (err instanceof TargetError) throw err;
+    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
     return { fail: `Rows ${rowStart + 1}-${rowEnd}: the row group could not be read: ${(err as Error).message}` };
   }
   const items = rows.map((r) => {
@@ -332,7 +338,7 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
   let out: Outcome;
   try {
     const { storage, file } = await openFile(s, f, await sourceConfig(s, source));
-    out = file.format === "parquet" ? await readParquet(storage, file) : await readText(storage, file, model, sourceChunkSettings(s.env), beat);
+    out = file.format === "parquet" ? await readParquet(storage, file, beat) : await readText(storage, file, model, sourceChunkSettings(s.env), beat);
   } catch (err) {
     if (err instanceof DecryptionError) return fail(s, source, f, err.message);
     // Transient failures and auth errors are retried by the chain (then given up, see giveUpSourceFile);
@@ -371,12 +377,13 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
  * The chain gave up (a link kept failing, or its message was dead-lettered): the file stops
  * at its checkpoint, marked failed, with the rows before it kept.
  */
-export async function giveUpSourceFile(s: Services, chain: ChainRow): Promise<void> {
+export async function giveUpSourceFile(s: Services, chain: ChainRow, reason: string): Promise<void> {
   const f = await getSourceFile(s.db, chain.tenant_id, chain.subject_id);
   if (!f) return;
   const source = await getSource(s.db, f.tenant_id, f.source_id);
   if (!source) return;
-  await fail(s, source, f, `Reading kept failing from line ${f.next_line} and was given up after its retries; the rows before that line were ingested.`);
+  const where = f.format === "parquet" ? `row group ${f.position + 1} (rows from ${f.next_line})` : `line ${f.next_line}`;
+  await fail(s, source, f, `Reading kept failing at ${where} and was given up after its retries (${reason}); the rows before it were ingested.`);
 }
 
 /** The `source_file` chain job (registered in src/jobs/index.ts). */
