@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QUICK, ROOT, record, round, seedTenant, startDev, treeAnonKb, treeRssKb, watchPeakRss } from "../lib/harness.mjs";
+import { QUICK, ROOT, record, round, seedTenant, startDev, treeAnonKb, treeRssKb, watchPeakRss, workerdAnonKb } from "../lib/harness.mjs";
 
 const SIZES = QUICK ? [20_000] : [100_000, 1_000_000];
 const COLUMNS = ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"];
@@ -63,12 +63,51 @@ async function api(url, method, path, token, body, retry = true) {
   return json;
 }
 
+/** One run of an export, POST /runs to finished, with the dev server's memory and /health meanwhile; the file is checked. */
+async function timedExport(exp, token, n) {
+  const rssBefore = treeRssKb(dev.pid);
+  const watch = watchPeakRss(dev.pid, 50);
+  let peakAnonKb = treeAnonKb(dev.pid);
+  let peakWorkerdKb = workerdAnonKb(dev.pid);
+  const anonTimer = setInterval(() => {
+    peakAnonKb = Math.max(peakAnonKb, treeAnonKb(dev.pid));
+    peakWorkerdKb = Math.max(peakWorkerdKb, workerdAnonKb(dev.pid));
+  }, 50);
+  // /health on the same dev server while the export runs: the API worker must not wait behind
+  // the jobs worker's steps (docs/architecture.md, "Two workers").
+  const health = probeHealth(dev.url);
+  const t0 = performance.now();
+  const started = await api(dev.url, "POST", `/api/1/exports/${exp.id}/runs`, token);
+  let run;
+  for (;;) {
+    run = await api(dev.url, "GET", `/api/1/exports/${exp.id}/runs/${started.id}`, token);
+    if (run.status === "finished" || run.status === "failed") break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const exportS = (performance.now() - t0) / 1000;
+  const healthMs = await health.stop();
+  const peakKb = watch.stop();
+  clearInterval(anonTimer);
+  if (run.status !== "finished") throw new Error(`run failed: ${run.error}`);
+  if (run.rows !== n) throw new Error(`run wrote ${run.rows} rows, expected ${n}`);
+
+  // Check the file: download through the signed link, sha256 and line count.
+  const file = Buffer.from(await (await fetch(run.download_url)).arrayBuffer());
+  const sha = createHash("sha256").update(file).digest("hex");
+  if (sha !== run.sha256 || file.length !== run.bytes) throw new Error("downloaded file does not match the run's sha256/bytes");
+  let lines = 0;
+  for (const b of file) if (b === 10) lines++;
+  if (lines !== n + 1) throw new Error(`file has ${lines} lines, expected ${n + 1}`);
+  return { exportS, peakKb, peakAnonKb, peakWorkerdKb, rssBefore, health: healthMs, run };
+}
+
 // migrations + wrangler start can take minutes on a loaded machine
 const dev = await startDev({ log: process.env.BENCH_LOG === "1", timeoutMs: 600_000 });
 const work = mkdtempSync(join(tmpdir(), "ferry-bench-export-"));
 try {
   const baseRss = treeRssKb(dev.pid);
   const baseAnon = treeAnonKb(dev.pid);
+  const baseWorkerd = workerdAnonKb(dev.pid);
   const results = [];
   for (const n of SIZES) {
     const { tenant, token } = await seedTenant(dev.url, `bench-export-${n}`);
@@ -105,41 +144,15 @@ try {
       format: { type: "csv" },
       schedule: { type: "manual" },
     });
-    const rssBefore = treeRssKb(dev.pid);
-    const watch = watchPeakRss(dev.pid, 50);
-    let peakAnonKb = treeAnonKb(dev.pid);
-    const anonTimer = setInterval(() => {
-      peakAnonKb = Math.max(peakAnonKb, treeAnonKb(dev.pid));
-    }, 50);
-    // /health on the same dev server while the export runs: the API worker must not wait behind
-    // the jobs worker's steps (docs/architecture.md, "Two workers").
-    const health = probeHealth(dev.url);
-    const t0 = performance.now();
-    const started = await api(dev.url, "POST", `/api/1/exports/${exp.id}/runs`, token);
-    let run;
-    for (;;) {
-      run = await api(dev.url, "GET", `/api/1/exports/${exp.id}/runs/${started.id}`, token);
-      if (run.status === "finished" || run.status === "failed") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const exportS = (performance.now() - t0) / 1000;
-    const healthMs = await health.stop();
-    const peakKb = watch.stop();
-    clearInterval(anonTimer);
-    if (run.status !== "finished") throw new Error(`run failed: ${run.error}`);
-    if (run.rows !== n) throw new Error(`run wrote ${run.rows} rows, expected ${n}`);
+    const first = await timedExport(exp, token, n);
+    // The largest size once more, same server and rows: a peak that grows again is a leak, one
+    // that does not is a high-water mark (bench/README.md, "Export memory").
+    const again = n === SIZES[SIZES.length - 1] && !QUICK ? await timedExport(exp, token, n) : null;
+    const { exportS, peakKb, peakAnonKb, peakWorkerdKb, rssBefore, health: healthMs, run } = first;
 
-    // Check the file: download through the signed link, sha256 and line count.
-    const file = Buffer.from(await (await fetch(run.download_url)).arrayBuffer());
-    const sha = createHash("sha256").update(file).digest("hex");
-    if (sha !== run.sha256 || file.length !== run.bytes) throw new Error("downloaded file does not match the run's sha256/bytes");
-    let lines = 0;
-    for (const b of file) if (b === 10) lines++;
-    if (lines !== n + 1) throw new Error(`file has ${lines} lines, expected ${n + 1}`);
-
-    results.push({ n, exportS, sqliteS, bytes: run.bytes, sqliteBytes, peakKb, peakAnonKb, rssBefore, health: healthMs });
+    results.push({ n, exportS, sqliteS, bytes: run.bytes, sqliteBytes, peakKb, peakAnonKb, peakWorkerdKb, rssBefore, health: healthMs, again });
     console.log(
-      `export ${n} rows: ferry ${round(exportS, 2)} s (${run.bytes} B), sqlite3 ${round(sqliteS, 2)} s (${sqliteBytes} B), peak RSS ${round(peakKb / 1024)} MiB (before ${round(rssBefore / 1024)} MiB), peak anonymous ${round(peakAnonKb / 1024)} MiB`,
+      `export ${n} rows: ferry ${round(exportS, 2)} s (${run.bytes} B), sqlite3 ${round(sqliteS, 2)} s (${sqliteBytes} B), peak RSS ${round(peakKb / 1024)} MiB (before ${round(rssBefore / 1024)} MiB), peak anonymous ${round(peakAnonKb / 1024)} MiB (workerd ${round(peakWorkerdKb / 1024)} MiB)${again ? `; again: peak anonymous ${round(again.peakAnonKb / 1024)} MiB (workerd ${round(again.peakWorkerdKb / 1024)} MiB)` : ""}`,
     );
   }
 
@@ -168,6 +181,7 @@ try {
       { metric: `csv ${label} rows: time POST -> finished`, value: round(r.exportS, 2), unit: "s", baseline: `sqlite3 ${round(r.sqliteS, 2)} s` },
       { metric: `csv ${label} rows: dev server peak RSS`, value: round(r.peakKb / 1024), unit: "MiB", baseline: `idle ${round(baseRss / 1024)} MiB` },
       { metric: `csv ${label} rows: dev server peak anonymous RSS`, value: round(r.peakAnonKb / 1024), unit: "MiB", baseline: `idle ${round(baseAnon / 1024)} MiB` },
+      { metric: `csv ${label} rows: workerd peak anonymous RSS`, value: round(r.peakWorkerdKb / 1024), unit: "MiB", baseline: `idle ${round(baseWorkerd / 1024)} MiB` },
       {
         metric: `csv ${label} rows: GET /health during the export p50 / p99 / max`,
         value: `${r.health.p50} / ${r.health.p99} / ${r.health.max}`,
@@ -189,7 +203,16 @@ try {
         target: "flat (< 64 MiB growth for 10x rows)",
         met: anonGrowth < 64,
       },
+      { metric: `workerd peak anonymous RSS growth ${a.n} -> ${b.n} rows`, value: round((b.peakWorkerdKb - a.peakWorkerdKb) / 1024), unit: "MiB" },
     );
+    if (b.again) {
+      rows.push({
+        metric: `the ${b.n}-row export again on the same server: peak anonymous RSS growth over the first (tree / workerd)`,
+        value: `${round((b.again.peakAnonKb - b.peakAnonKb) / 1024)} / ${round((b.again.peakWorkerdKb - b.peakWorkerdKb) / 1024)}`,
+        unit: "MiB",
+        baseline: `${round(b.again.exportS, 2)} s`,
+      });
+    }
   }
   record("export", { sizes: SIZES, results, rows });
 } finally {

@@ -128,6 +128,16 @@ export const treeRssKb = (rootPid) => processTree(rootPid).reduce((n, p) => n + 
 export const treeAnonKb = (rootPid) => processTree(rootPid).reduce((n, p) => n + p.anon, 0);
 
 /**
+ * Anonymous resident memory (kB) of the tree's `workerd` (processTree's name: the one that runs
+ * our workers and the local D1, R2 and queues). The tree's figure also moves with wrangler's node
+ * and its esbuild, whose garbage comes and goes whatever the work does.
+ */
+export const workerdAnonKb = (rootPid) =>
+  processTree(rootPid)
+    .filter((p) => p.name === "workerd")
+    .reduce((n, p) => n + p.anon, 0);
+
+/**
  * Each process of a tree with its resident memory (kB, from `/proc/<pid>/status`): `rss` (VmRSS)
  * and `anon` (RssAnon). `name` tells the dev server's processes apart: `dev.mjs` (scripts/dev.mjs),
  * `wrangler` (wrangler's node process), `workerd-proxy` (the workerd that listens on the dev port

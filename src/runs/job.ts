@@ -71,24 +71,41 @@ const tmpPrefix = (runId: string) => `tmp/runs/${runId}/`;
 const carryKey = (runId: string, step: number) => `${tmpPrefix(runId)}carry-${step}`;
 const stateKey = (runId: string, step: number) => `${tmpPrefix(runId)}state-${step}.json`;
 
-/** A growable byte buffer; holds at most one part plus one chunk's output. */
+/**
+ * The bytes of the part being built. One buffer serves every step of a link (RunCtx.buf): it
+ * holds at most one part plus one chunk's output, and after a step's full parts are uploaded its
+ * remainder (the carry) moves to the front and stays for the next step. A new buffer per step
+ * (6-12 MiB each, 10 of them in a 1M-row link) is what made the dev server's memory grow with
+ * the rows (bench/README.md, "Export memory").
+ */
 class Bytes {
   private buf: Uint8Array;
   length = 0;
   constructor(capacity: number) {
     this.buf = new Uint8Array(capacity);
   }
+  /** Room for `n` more bytes; grows by doubling, keeping what is held. */
+  reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
   append(b: Uint8Array): void {
-    if (this.length + b.length > this.buf.length) {
-      const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + b.length));
-      next.set(this.buf.subarray(0, this.length));
-      this.buf = next;
-    }
+    this.reserve(b.length);
     this.buf.set(b, this.length);
     this.length += b.length;
   }
   view(from: number, to: number): Uint8Array {
     return this.buf.subarray(from, to);
+  }
+  /** Drops the first `n` bytes (the parts uploaded), moving the rest to the front. */
+  shift(n: number): void {
+    this.buf.copyWithin(0, n, this.length);
+    this.length -= n;
+  }
+  clear(): void {
+    this.length = 0;
   }
 }
 
@@ -116,6 +133,10 @@ interface RunCtx {
   compressor: Compressor;
   shard: D1Database;
   heartbeat: () => Promise<void>;
+  /** The link's part buffer (Bytes), made by the first step that needs it. */
+  buf: Bytes | null;
+  /** The step whose carry `buf` holds right now (it is also in R2), or null. */
+  carryOf: number | null;
 }
 
 /** The `export_run` chain job; tests pass an engine that breaks on purpose. */
@@ -220,6 +241,8 @@ async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: Ex
     // pinned: the shard the tenant was on when the run was made, across a move (src/tenants/moves.ts)
     shard: s.shards.db(await shardAt(s.db, tenant.id, tenant.shard, run.created_at)),
     heartbeat,
+    buf: null,
+    carryOf: null,
   };
 }
 
@@ -261,12 +284,17 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
   const { s, run, opts } = rc;
   const partSize = opts.part_size;
   let state: StepState | null = prev ? await loadState(rc, prev) : null;
-  const buf = new Bytes(partSize + (prev?.carry_bytes ?? 0) + 1024 * 1024);
   let bytes = prev?.bytes ?? 0;
   let rows = prev?.rows ?? 0;
   let cursor: Cursor = prev?.cursor ? (JSON.parse(prev.cursor) as Cursor) : null;
 
-  if (prev && prev.carry_bytes > 0) {
+  rc.buf ??= new Bytes(partSize + (prev?.carry_bytes ?? 0) + 1024 * 1024);
+  const buf = rc.buf;
+  const carryHeld = prev !== null && rc.carryOf === prev.step && buf.length === prev.carry_bytes;
+  rc.carryOf = null;
+  if (!carryHeld) buf.clear();
+  // The carry comes from R2 only when this link did not write it (the first step of a link).
+  if (prev && prev.carry_bytes > 0 && !carryHeld) {
     const obj = await s.files.get(carryKey(run.id, prev.step));
     if (!obj) {
       const latest = await latestCheckpoint(s.db, run.id);
@@ -354,6 +382,11 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
   };
   if (!(await recordStep(s.db, cp, parts, progress))) return null;
   if (prev && prev.carry_bytes > 0) await s.files.delete(carryKey(run.id, prev.step)).catch(() => {});
+  if (done) buf.clear();
+  else {
+    buf.shift(full * partSize);
+    rc.carryOf = stepNo;
+  }
   return cp;
 }
 
