@@ -240,6 +240,19 @@ const EMPTY: Tally = { n: 0, a: 0, b: 0 };
 
 class MoveFailed extends Error {}
 
+/** One link's worth of deleting the tenant's rows on `db`, from table number `table` on: where it got, and how many rows went. */
+async function deleteSlice(db: D1Database, tenantId: string, from: number): Promise<{ table: number; deleted: number }> {
+  const tables = shardTables();
+  let table = from;
+  let deleted = 0;
+  for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
+    const n = await deleteTenantRows(db, tables[table] as ShardTable, tenantId, MOVE_CHUNK_ROWS);
+    deleted += n;
+    if (n < MOVE_CHUNK_ROWS) table++;
+  }
+  return { table, deleted };
+}
+
 export const tenantMoveJob: ChainJob = {
   step: (ctx) => stepMove(ctx),
   giveUp: async (s, chain, reason) => {
@@ -319,11 +332,7 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
       case "clear": {
         // leftovers of an earlier failed move to the same shard, and its marks and fence
         if (cp.table === 0) await setFence(dst, move.tenant_id, move.id, null, now());
-        let table = cp.table;
-        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
-          const n = await deleteTenantRows(dst, tables[table] as ShardTable, move.tenant_id, MOVE_CHUNK_ROWS);
-          if (n < MOVE_CHUNK_ROWS) table++;
-        }
+        const { table } = await deleteSlice(dst, move.tenant_id, cp.table);
         if (tables[table]) return save({ ...cp, table });
         await setFence(src, move.tenant_id, move.id, "track", now());
         return save({ ...cp, phase: "copy", table: 0 });
@@ -447,13 +456,7 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
         return save({ ...cp, phase: "delete", table: 0 });
       }
       case "delete": {
-        let table = cp.table;
-        let deleted = 0;
-        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
-          const n = await deleteTenantRows(src, tables[table] as ShardTable, move.tenant_id, MOVE_CHUNK_ROWS);
-          deleted += n;
-          if (n < MOVE_CHUNK_ROWS) table++;
-        }
+        const { table, deleted } = await deleteSlice(src, move.tenant_id, cp.table);
         if (!tables[table]) {
           await checkpointMove(s.db, move.id, position, position + 1, JSON.stringify({ ...cp, table }), now(), { rows_deleted: move.rows_deleted + deleted });
           await finishMove(s.db, move.id, "done", now());
@@ -466,11 +469,7 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
         // never switched. The source is unfenced again at the start and the end: a cron revert
         // of the freeze that raced the failure may have set it back to `track`.
         if (cp.table === 0) await setFence(src, move.tenant_id, move.id, null, now());
-        let table = cp.table;
-        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
-          const n = await deleteTenantRows(dst, tables[table] as ShardTable, move.tenant_id, MOVE_CHUNK_ROWS);
-          if (n < MOVE_CHUNK_ROWS) table++;
-        }
+        const { table } = await deleteSlice(dst, move.tenant_id, cp.table);
         await ctx.heartbeat();
         if (tables[table]) return save({ ...cp, table });
         await setFence(dst, move.tenant_id, move.id, null, now()); // its copy marks
