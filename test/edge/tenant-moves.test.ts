@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chainId } from "../../src/db/chains";
-import { type ChainMessage, LEASE_SECONDS, handleChainMessage, sweepStalledChains } from "../../src/chain";
+import { type ChainMessage, LEASE_SECONDS, MAX_ATTEMPTS, handleChainMessage, sweepStalledChains } from "../../src/chain";
 import { shardDb, shardTables } from "../../src/db/shards";
 import type { Env } from "../../src/env";
 import { chainJobs } from "../../src/jobs";
@@ -296,6 +296,61 @@ describe("a move that fails", () => {
     expect(await moveOf(tenant.id)).toMatchObject({ state: "failed", shard: from });
     expect(await snapshot(1 - from, tenant.id)).toEqual({});
     expect((await snapshot(from, tenant.id)).actions).toHaveLength(41);
+  });
+});
+
+describe("a move whose link keeps failing", () => {
+  it("the chain gives up, the move's giveUp records the cleanup as the next link and restarts the chain there; the partial copy goes", { timeout: 300_000 }, async () => {
+    const { tenant, apiKey } = await setupTenant("move-giveup");
+    const from = (await moveOf(tenant.id)).shard;
+    const to = 1 - from;
+    for (let b = 0; b < 2; b++) {
+      expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: Array.from({ length: 400 }, (_, i) => action(7, b, i)) } })).status).toBe(201);
+    }
+    const q = new MoveQueue();
+    const started = await startMove(q.s, tenant.id, to);
+    q.chain = `tenant_move:${started.id}`;
+    await q.until(tenant.id, "copy");
+    // the target takes one batch of rows, then refuses every write
+    const real = shardDb(e, to);
+    let batches = 0;
+    const broken: Services = {
+      ...q.s,
+      shards: {
+        count: () => q.s.shards.count(),
+        db: (n) =>
+          n !== to
+            ? q.s.shards.db(n)
+            : (new Proxy(real, {
+                get(target, p) {
+                  const v = Reflect.get(target, p);
+                  if (p !== "batch") return typeof v === "function" ? v.bind(target) : v;
+                  return async (stmts: D1PreparedStatement[]) => {
+                    if (++batches > 1) throw new Error("D1_ERROR: the target shard is read-only");
+                    return target.batch(stmts);
+                  };
+                },
+              }) as D1Database),
+      },
+    };
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const m = q.take();
+      expect(m?.chain_id).toBe(q.chain);
+      await q.deliver(m!, broken);
+    }
+    expect((await snapshot(to, tenant.id)).actions).toHaveLength(500);
+    const failing = await moveOf(tenant.id);
+    expect(failing).toMatchObject({ state: "failing", phase: "cleanup", shard: from });
+    expect(failing.error).toContain("The move kept failing and was given up: D1_ERROR: the target shard is read-only (gave up after 5 attempts)");
+    // the tenant writes on its shard already
+    expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: [action(7, 9, 0)] } })).status).toBe(201);
+    // the same chain runs on: its cleanup link, then failed
+    await q.drain();
+    expect(await moveOf(tenant.id)).toMatchObject({ state: "failed", shard: from, error: failing.error });
+    const chain = await e.DB.prepare("SELECT status FROM chains WHERE id = ?1").bind(q.chain).first<{ status: string }>();
+    expect(chain?.status).toBe("failed");
+    expect(await snapshot(to, tenant.id)).toEqual({});
+    expect((await snapshot(from, tenant.id)).actions).toHaveLength(801);
   });
 });
 
