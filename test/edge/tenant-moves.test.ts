@@ -88,6 +88,19 @@ async function snapshot(shard: number, tenantId: string): Promise<Record<string,
   return out;
 }
 
+/** `s` with shard `n`'s `batch` replaced (fault injection at the shard binding, below our code). */
+function withShardBatch(s: Services, n: number, batch: (real: D1Database, stmts: D1PreparedStatement[]) => Promise<D1Result[]>): Services {
+  const real = shardDb(e, n);
+  const wrapped = new Proxy(real, {
+    get(target, p) {
+      const v = Reflect.get(target, p);
+      if (p === "batch") return (stmts: D1PreparedStatement[]) => batch(target, stmts);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { ...s, shards: { count: () => s.shards.count(), db: (i) => (i === n ? wrapped : s.shards.db(i)) } };
+}
+
 /** Tenants until there is one on each shard besides `mover` (placement alternates between tied shards). */
 async function tenantsOnEveryShard(prefix: string) {
   const byShard = new Map<number, Awaited<ReturnType<typeof setupTenant>>>();
@@ -312,27 +325,11 @@ describe("a move whose link keeps failing", () => {
     q.chain = `tenant_move:${started.id}`;
     await q.until(tenant.id, "copy");
     // the target takes one batch of rows, then refuses every write
-    const real = shardDb(e, to);
     let batches = 0;
-    const broken: Services = {
-      ...q.s,
-      shards: {
-        count: () => q.s.shards.count(),
-        db: (n) =>
-          n !== to
-            ? q.s.shards.db(n)
-            : (new Proxy(real, {
-                get(target, p) {
-                  const v = Reflect.get(target, p);
-                  if (p !== "batch") return typeof v === "function" ? v.bind(target) : v;
-                  return async (stmts: D1PreparedStatement[]) => {
-                    if (++batches > 1) throw new Error("D1_ERROR: the target shard is read-only");
-                    return target.batch(stmts);
-                  };
-                },
-              }) as D1Database),
-      },
-    };
+    const broken = withShardBatch(q.s, to, async (real, stmts) => {
+      if (++batches > 1) throw new Error("D1_ERROR: the target shard is read-only");
+      return real.batch(stmts);
+    });
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const m = q.take();
       expect(m?.chain_id).toBe(q.chain);
@@ -618,31 +615,15 @@ describe("moving a tenant while it ingests", () => {
     await q.until(tenant.id, "copy");
     // one copy link whose process dies right after its first batch committed on the new shard
     const link = q.take()!;
-    const real = shardDb(e, 1 - from);
     let killed = false;
-    const dying: Services = {
-      ...q.s,
-      shards: {
-        count: () => q.s.shards.count(),
-        db: (n) =>
-          n !== 1 - from
-            ? q.s.shards.db(n)
-            : (new Proxy(real, {
-                get(target, p) {
-                  const v = Reflect.get(target, p);
-                  if (p !== "batch") return typeof v === "function" ? v.bind(target) : v;
-                  return async (stmts: D1PreparedStatement[]) => {
-                    const r = await target.batch(stmts);
-                    if (!killed) {
-                      killed = true;
-                      return new Promise(() => {}); // never answers: the worker is gone
-                    }
-                    return r;
-                  };
-                },
-              }) as D1Database),
-      },
-    };
+    const dying = withShardBatch(q.s, 1 - from, async (real, stmts) => {
+      const r = await real.batch(stmts);
+      if (!killed) {
+        killed = true;
+        return new Promise(() => {}); // never answers: the worker is gone
+      }
+      return r;
+    });
     void q.deliver(link, dying);
     await waitFor(async () => (killed ? true : undefined), "the copy batch");
     expect((await snapshot(1 - from, tenant.id)).actions?.length).toBeGreaterThan(0);
