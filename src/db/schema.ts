@@ -26,15 +26,18 @@ export const tenants = sqliteTable(
   (t) => [index("tenants_shard").on(t.shard)],
 );
 
-export const TENANT_MOVE_STATES = ["copying", "frozen", "switched", "done", "failed"] as const;
+export const TENANT_MOVE_STATES = ["copying", "frozen", "switched", "failing", "done", "failed"] as const;
 export type TenantMoveState = (typeof TENANT_MOVE_STATES)[number];
+/** A move in one of these still runs its chain: at most one per tenant (tenant_moves_active). */
+export const UNFINISHED_MOVE_STATES = ["copying", "frozen", "switched", "failing"] as const satisfies readonly TenantMoveState[];
 
 /**
  * Moves of a tenant's data from one shard to another (src/tenants/moves.ts, docs/architecture.md
  * "Shards"), driven by a `tenant_move` chain. `state`: copying (rows are copied while writes go
  * on), frozen (writes refused until `freeze_until`: the last changes are copied and every table
  * verified), switched (`tenants.shard` names the new shard; the old copy is deleted once no
- * reader can still use it), done or failed (`error`). `checkpoint` is the mover's JSON state
+ * reader can still use it), failing (it failed before the switch, `error` says why, and its
+ * partial copy on `to_shard` is being deleted), done or failed (`error`). `checkpoint` is the mover's JSON state
  * (phase, per-table cursors, checksums), compare-and-set on `link` (the chain position it was
  * written for). At most one unfinished move per tenant (unique partial index).
  */
@@ -62,7 +65,9 @@ export const tenant_moves = sqliteTable(
     finished_at: integer("finished_at"),
   },
   (t) => [
-    uniqueIndex("tenant_moves_active").on(t.tenant_id).where(sql`${t.state} IN ('copying', 'frozen', 'switched')`),
+    uniqueIndex("tenant_moves_active")
+      .on(t.tenant_id)
+      .where(sql`${t.state} IN ${sql.raw(`(${UNFINISHED_MOVE_STATES.map((st) => `'${st}'`).join(", ")})`)}`),
     index("tenant_moves_tenant").on(t.tenant_id, t.created_at),
   ],
 );

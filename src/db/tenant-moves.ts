@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ControlDb } from "./client";
-import { type TenantMove, type TenantMoveState, export_runs, tenant_moves, tenants } from "./schema";
+import { type TenantMove, type TenantMoveState, UNFINISHED_MOVE_STATES, export_runs, tenant_moves, tenants } from "./schema";
 
 /**
  * The `tenant_moves` table (src/tenants/moves.ts owns the lifecycle) and the control-DB writes
@@ -86,12 +86,12 @@ export function takeExpiredFreezesUnscoped(db: ControlDb, now: number): Promise<
     .all();
 }
 
-/** Ends a move (done or failed); the chain stops with it. */
+/** Ends a move (done or failed); the chain stops with it. `error`: kept as it is when not given. */
 export async function finishMove(db: ControlDb, moveId: string, state: Extract<TenantMoveState, "done" | "failed">, now: number, error?: string): Promise<void> {
   await db
     .update(tenant_moves)
-    .set({ state, error: error ?? null, finished_at: now, freeze_until: null, updated_at: now })
-    .where(and(eq(tenant_moves.id, moveId), inArray(tenant_moves.state, ["copying", "frozen", "switched"])));
+    .set({ state, ...(error !== undefined ? { error } : {}), finished_at: now, freeze_until: null, updated_at: now })
+    .where(and(eq(tenant_moves.id, moveId), inArray(tenant_moves.state, [...UNFINISHED_MOVE_STATES])));
 }
 
 /**

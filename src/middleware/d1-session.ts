@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { BOOKMARK_HEADER, BookmarkError, openSessions, parseBookmarks } from "../db/sessions";
 import { ApiError } from "../lib/errors";
+import { markReadReplica } from "../lib/router";
 import { createServices, type ServiceOverrides } from "../services";
 
 /**
@@ -35,12 +36,15 @@ export const d1Sessions = (overrides: ServiceOverrides = {}) =>
 /**
  * Read-only routes: their queries may be served by any read replica at least as fresh as the
  * bookmark the client sent (its own earlier writes), or by the nearest one when it sent none.
- * Goes before the route's auth, so the whole request reads the same way.
+ * Goes before the route's auth, so the whole request reads the same way. Declare it in the
+ * route's `middleware`: /openapi.json then documents the request header there (src/lib/router.ts).
  */
 export const readReplica = () =>
-  createMiddleware<AppEnv>(async (c, next) => {
-    const sessions = openSessions(c.env, "first-unconstrained", c.var.bookmarks);
-    c.set("sessions", sessions);
-    c.set("services", createServices(sessions.env, { toolbox: c.var.services.toolbox }));
-    await next();
-  });
+  markReadReplica(
+    createMiddleware<AppEnv>(async (c, next) => {
+      const sessions = openSessions(c.env, "first-unconstrained", c.var.bookmarks);
+      c.set("sessions", sessions);
+      c.set("services", createServices(sessions.env, { toolbox: c.var.services.toolbox }));
+      await next();
+    }),
+  );

@@ -1,4 +1,4 @@
-import { type ChainJob, type StepContext, type StepOutcome, startChain } from "../chain";
+import { type ChainJob, type StepContext, type StepOutcome, restart, startChain } from "../chain";
 import {
   type MoveCursor,
   type ShardTable,
@@ -16,7 +16,7 @@ import {
   setFence,
   shardTables,
 } from "../db/shards";
-import type { TenantMove } from "../db/schema";
+import { type TenantMove, UNFINISHED_MOVE_STATES } from "../db/schema";
 import { getTenant } from "../db/tenants";
 import {
   checkpointMove,
@@ -37,6 +37,8 @@ import { forgetTenantCredentials } from "./tenants";
  * Moving a tenant to another shard while its ingestion keeps answering (docs/architecture.md,
  * "Shards"). One `tenant_move` chain does it, a bounded slice per link:
  *
+ *  count    the tenant's rows per table on the source (rows_total, for progress): in the
+ *           chain, not in the request that starts the move
  *  clear    delete leftovers of an earlier failed move on the destination; fence the source
  *           in `track` mode (writes go on; updates and deletes log their group)
  *  copy     every table in row_id (or key) order, a chunk per statement batch, each batch
@@ -52,6 +54,14 @@ import { forgetTenantCredentials } from "./tenants";
  *  wait     until no isolate can still hold the old placement (SETTLE_SECONDS) and no export
  *           run that started before the switch is still reading the old shard
  *  delete   the old copy, in chunks
+ *
+ * A move that fails before the switch (a verification mismatch, too many freezes, a link that
+ * kept failing) unfences the source at once, so the tenant goes on where it was, and turns
+ * `failing`; the same chain then runs
+ *
+ *  cleanup  delete the partial copy on the destination, in chunks, then `failed`
+ *
+ * One that fails after the switch leaves the old copy behind its `moved` fence.
  */
 
 /** Longest freeze: past it the cron reverts the move to copying, and writes go on (docs). */
@@ -79,7 +89,8 @@ export const MAX_PASSES = 8;
 /** Log entries (changed groups) per drain read. */
 const DRAIN_ENTRIES = 200;
 
-type Phase = "clear" | "copy" | "drain" | "freeze" | "catchup" | "catchdrain" | "verify" | "switch" | "wait" | "delete";
+const PHASES = ["count", "clear", "copy", "drain", "freeze", "catchup", "catchdrain", "verify", "switch", "wait", "delete", "cleanup"] as const;
+type Phase = (typeof PHASES)[number];
 
 interface Tally {
   n: number;
@@ -96,7 +107,7 @@ interface Checkpoint {
   pass?: number;
   passRows?: number;
   upto?: MoveCursor;
-  /** per table: rows on the source when the move started (progress) */
+  /** the tenant's rows on the source when the first link counted them (progress); unset before */
   total?: number;
   verified?: Record<string, { rows: number }>;
 }
@@ -122,10 +133,10 @@ export interface MoveView {
 export function moveView(m: TenantMove): MoveView {
   const cp = JSON.parse(m.checkpoint) as Checkpoint;
   const total = cp.total ?? null;
-  const order: Phase[] = ["clear", "copy", "drain", "freeze", "catchup", "catchdrain", "verify", "switch", "wait", "delete"];
+  const order: readonly Phase[] = PHASES;
   const copied = total ? Math.min(1, m.rows_copied / Math.max(1, total)) : 0;
   const progress =
-    m.state === "done" ? 1 : m.state === "failed" ? 0 : cp.phase === "wait" || cp.phase === "delete" ? 0.9 + 0.1 * Math.min(1, m.rows_deleted / Math.max(1, m.rows_copied)) : order.indexOf(cp.phase) >= order.indexOf("verify") ? 0.85 : 0.8 * copied;
+    m.state === "done" ? 1 : m.state === "failed" || m.state === "failing" ? 0 : cp.phase === "wait" || cp.phase === "delete" ? 0.9 + 0.1 * Math.min(1, m.rows_deleted / Math.max(1, m.rows_copied)) : order.indexOf(cp.phase) >= order.indexOf("verify") ? 0.85 : 0.8 * copied;
   return {
     id: m.id,
     from_shard: m.from_shard,
@@ -153,6 +164,8 @@ export async function tenantMove(s: Services, tenantId: string): Promise<MoveVie
 /**
  * Starts moving a tenant to `shard`: 404 for an unknown tenant, 400 for an unknown shard or the
  * tenant's own, 409 while another move of it runs. The move row and its chain are one batch.
+ * Reads none of the tenant's rows: the chain's first link counts them (`rows_total` is null
+ * until then), so the request costs the same for any tenant.
  */
 export async function startMove(s: Services, tenantId: string, shard: number): Promise<MoveView> {
   const tenant = await getTenant(s.db, tenantId);
@@ -163,14 +176,12 @@ export async function startMove(s: Services, tenantId: string, shard: number): P
   }
   if (shard === tenant.shard) throw new ApiError("bad_request", `Tenant ${tenantId} is already on shard ${shard}`);
   const active = await latestMove(s.db, tenantId);
-  if (active && (active.state === "copying" || active.state === "frozen" || active.state === "switched")) {
+  if (active && (UNFINISHED_MOVE_STATES as readonly string[]).includes(active.state)) {
     throw new ApiError("conflict", `Tenant ${tenantId} is already being moved (move ${active.id}, ${active.state}); wait for it to end`);
   }
   const now = s.clock.seconds();
   const id = newId("mov");
-  let total = 0;
-  for (const t of shardTables()) total += await countTenantRows(s.shards.db(tenant.shard), t, tenantId);
-  const checkpoint: Checkpoint = { phase: "clear", table: 0, freezes: 0, total };
+  const checkpoint: Checkpoint = { phase: "count", table: 0, freezes: 0 };
   const chain = startChain(s, { kind: "tenant_move", tenantId, subjectId: id });
   try {
     await s.db.batch([
@@ -228,19 +239,55 @@ const EMPTY: Tally = { n: 0, a: 0, b: 0 };
 
 class MoveFailed extends Error {}
 
+/** One link's worth of deleting the tenant's rows on `db`, from table number `table` on: where it got, and how many rows went. */
+async function deleteSlice(db: D1Database, tenantId: string, from: number): Promise<{ table: number; deleted: number }> {
+  const tables = shardTables();
+  let table = from;
+  let deleted = 0;
+  for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
+    const n = await deleteTenantRows(db, tables[table] as ShardTable, tenantId, MOVE_CHUNK_ROWS);
+    deleted += n;
+    if (n < MOVE_CHUNK_ROWS) table++;
+  }
+  return { table, deleted };
+}
+
 export const tenantMoveJob: ChainJob = {
   step: (ctx) => stepMove(ctx),
   giveUp: async (s, chain, reason) => {
     const move = await getMove(s.db, chain.tenant_id, chain.subject_id);
-    if (move) await abandon(s, move, `The move kept failing and was given up: ${reason}`);
+    if (!move || move.state === "done" || move.state === "failed") return;
+    if (move.state === "failing") {
+      // the cleanup itself kept failing: the partial copy stays until the next move there clears it
+      await finishMove(s.db, move.id, "failed", s.clock.seconds(), `${move.error}; its partial copy on shard ${move.to_shard} was left (${reason}): the next move to that shard clears it`);
+      return;
+    }
+    // The chain stopped at the link that kept failing; its cleanup is the chain's next link.
+    const out = await fail(s, move, JSON.parse(move.checkpoint) as Checkpoint, move.link, `The move kept failing and was given up: ${reason}`);
+    if ("next" in out) await restart(s, "tenant_move", move.id, out.next);
   },
 };
 
-/** Ends a move as failed. Before the switch the source is unfenced (the tenant stays there); after it, the old copy stays behind its fence. */
-async function abandon(s: Services, move: TenantMove, reason: string): Promise<void> {
-  if (move.state !== "switched" && move.state !== "done") await setFence(s.shards.db(move.from_shard), move.tenant_id, move.id, null, s.clock.seconds());
-  await finishMove(s.db, move.id, "failed", s.clock.seconds(), reason);
+/**
+ * Fails a move at chain position `position`. Before the switch the move turns `failing`
+ * (compare-and-set on the link, so a late worker of the same link cannot also switch), the
+ * source is unfenced (the tenant goes on where it was, reads and writes), and the next link
+ * starts the cleanup of the destination. After the switch the move ends `failed` and the old
+ * copy stays behind its `moved` fence.
+ */
+async function fail(s: Services, move: TenantMove, cp: Checkpoint, position: number, reason: string): Promise<StepOutcome> {
+  const now = s.clock.seconds();
   console.warn(JSON.stringify({ event: "tenant.move_failed", move: move.id, tenant: move.tenant_id, reason }));
+  if (move.state === "switched" || move.state === "done") {
+    await finishMove(s.db, move.id, "failed", now, reason);
+    return { failed: reason };
+  }
+  const next: Checkpoint = { ...cp, phase: "cleanup", table: 0, verify: undefined };
+  if (!(await checkpointMove(s.db, move.id, position, position + 1, JSON.stringify(next), now, { state: "failing", error: reason, freeze_until: null }))) {
+    throw new Error(`move ${move.id}: another worker recorded link ${position + 1}`);
+  }
+  await setFence(s.shards.db(move.from_shard), move.tenant_id, move.id, null, now);
+  return { next: position + 1 };
 }
 
 async function stepMove(ctx: StepContext): Promise<StepOutcome> {
@@ -267,22 +314,24 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
     await setFence(src, move.tenant_id, move.id, "track", now());
     const freezes = cp.freezes + 1;
     if (freezes >= MAX_FREEZES) {
-      await abandon(s, move, `the final catch-up and verification did not fit in ${MAX_FREEZES} freezes of ${FREEZE_SECONDS} s`);
-      return { done: true };
+      return fail(s, move, cp, position, `the final catch-up and verification did not fit in ${MAX_FREEZES} freezes of ${FREEZE_SECONDS} s`);
     }
     return save({ ...cp, phase: "copy", table: 0, freezes, verify: undefined }, { state: "copying", freeze_until: null });
   }
 
   try {
     switch (cp.phase) {
+      case "count": {
+        // the first link, not the request that started the move, reads the tenant's rows
+        let total = 0;
+        for (const t of tables) total += await countTenantRows(src, t, move.tenant_id);
+        await ctx.heartbeat();
+        return save({ ...cp, phase: "clear", table: 0, total });
+      }
       case "clear": {
         // leftovers of an earlier failed move to the same shard, and its marks and fence
         if (cp.table === 0) await setFence(dst, move.tenant_id, move.id, null, now());
-        let table = cp.table;
-        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
-          const n = await deleteTenantRows(dst, tables[table] as ShardTable, move.tenant_id, MOVE_CHUNK_ROWS);
-          if (n < MOVE_CHUNK_ROWS) table++;
-        }
+        const { table } = await deleteSlice(dst, move.tenant_id, cp.table);
         if (tables[table]) return save({ ...cp, table });
         await setFence(src, move.tenant_id, move.id, "track", now());
         return save({ ...cp, phase: "copy", table: 0 });
@@ -406,13 +455,7 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
         return save({ ...cp, phase: "delete", table: 0 });
       }
       case "delete": {
-        let table = cp.table;
-        let deleted = 0;
-        for (let i = 0; i < CHUNKS_PER_LINK && tables[table]; i++) {
-          const n = await deleteTenantRows(src, tables[table] as ShardTable, move.tenant_id, MOVE_CHUNK_ROWS);
-          deleted += n;
-          if (n < MOVE_CHUNK_ROWS) table++;
-        }
+        const { table, deleted } = await deleteSlice(src, move.tenant_id, cp.table);
         if (!tables[table]) {
           await checkpointMove(s.db, move.id, position, position + 1, JSON.stringify({ ...cp, table }), now(), { rows_deleted: move.rows_deleted + deleted });
           await finishMove(s.db, move.id, "done", now());
@@ -420,12 +463,22 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
         }
         return save({ ...cp, table }, { rows_deleted: move.rows_deleted + deleted });
       }
+      case "cleanup": {
+        // The destination's partial copy: never the tenant's live rows, since a failing move
+        // never switched. The source is unfenced again at the start and the end: a cron revert
+        // of the freeze that raced the failure may have set it back to `track`.
+        if (cp.table === 0) await setFence(src, move.tenant_id, move.id, null, now());
+        const { table } = await deleteSlice(dst, move.tenant_id, cp.table);
+        await ctx.heartbeat();
+        if (tables[table]) return save({ ...cp, table });
+        await setFence(dst, move.tenant_id, move.id, null, now()); // its copy marks
+        await setFence(src, move.tenant_id, move.id, null, now());
+        await finishMove(s.db, move.id, "failed", now());
+        return { failed: move.error ?? "the move failed" };
+      }
     }
   } catch (err) {
-    if (err instanceof MoveFailed) {
-      await abandon(s, move, err.message);
-      return { failed: err.message };
-    }
+    if (err instanceof MoveFailed) return fail(s, move, cp, position, err.message);
     throw err;
   }
 }

@@ -1,9 +1,19 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { BOOKMARK_HEADER } from "../../src/db/sessions";
 import { firstBadUtf8Byte } from "../../src/lib/utf8";
 import { ADMIN, BASE, call, setupTenant } from "../helpers";
 
-type Doc = { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>> };
+type Ref = { $ref?: string };
+type Operation = {
+  requestBody?: { content?: Record<string, unknown> };
+  parameters?: (Ref & { name?: string; in?: string })[];
+  responses: Record<string, Ref & { headers?: Record<string, Ref> }>;
+};
+type Doc = {
+  paths: Record<string, Record<string, Operation>>;
+  components: { headers?: Record<string, { description: string }>; parameters?: Record<string, { name: string; in: string; required: boolean }> };
+};
 
 /**
  * Every operation of /openapi.json whose body is JSON, with its path parameters filled in; the
@@ -82,5 +92,68 @@ describe("request bodies: the documented media type, well-formed UTF-8", () => {
     expect(at(0x61, 0x62, 0xe2, 0x98)).toBe(2); // truncated
     expect(at(0xf4, 0x90, 0x80, 0x80)).toBe(0); // past U+10FFFF
     expect(at(0x80)).toBe(0); // lone continuation byte
+  });
+});
+
+/** The read-only routes a read replica serves (docs/architecture.md, "Read replicas"). */
+const READ_ONLY = [
+  "GET /api/1/data-exporter/automated",
+  "GET /api/1/data-exporter/automated/{name}/results",
+  "GET /api/1/data-exporter/automated/fetch/{result_id}",
+  "GET /api/1/models",
+  "GET /api/1/models/{name}",
+  "GET /api/1/models/{name}/custom-fields",
+  "GET /api/1/exports",
+  "GET /api/1/exports/{id}",
+];
+
+describe("/openapi.json describes x-d1-bookmark", () => {
+  it("as a response header of every response of every operation, and as a request header on the read-only routes only", async () => {
+    const doc = (await (await SELF.fetch(`${BASE}/openapi.json`)).json()) as Doc;
+    const param = doc.components.parameters?.D1Bookmark;
+    expect(param).toMatchObject({ name: BOOKMARK_HEADER, in: "header", required: false });
+    expect(doc.components.headers?.D1Bookmark?.description).toContain("read-only route");
+    const withParam: string[] = [];
+    let responses = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        for (const [status, r] of Object.entries(op.responses)) {
+          expect(r.headers?.[BOOKMARK_HEADER], `${name} ${status}`).toEqual({ $ref: "#/components/headers/D1Bookmark" });
+          responses++;
+        }
+        const refs = (op.parameters ?? []).filter((p) => p.$ref === "#/components/parameters/D1Bookmark" || (p.in === "header" && p.name === BOOKMARK_HEADER));
+        expect(refs.length, name).toBeLessThanOrEqual(1);
+        if (refs.length) withParam.push(name);
+      }
+    }
+    expect(responses).toBeGreaterThan(100);
+    expect(withParam.sort()).toEqual([...READ_ONLY].sort());
+  });
+
+  it("what it documents is so: every GET answers the header, passing on what the client sent; a read-only route takes it", async () => {
+    const { token } = await setupTenant("openapi-bookmark");
+    const doc = (await (await SELF.fetch(`${BASE}/openapi.json`)).json()) as Doc;
+    const gets = Object.entries(doc.paths).filter(([, ops]) => ops.get).map(([path]) => path);
+    expect(gets.length).toBeGreaterThan(20);
+    // a bookmark of a database no request here uses comes back on every answer, whatever its status
+    const foreign = "DATA_99=00000000-00000001-00000000-00000000000000000000000000000000";
+    const without: string[] = [];
+    for (const path of gets) {
+      const url = path.replace(/\{[^}]+\}/g, "x1");
+      const auth = path.startsWith("/api/1/admin") ? { headers: { ...ADMIN, [BOOKMARK_HEADER]: foreign } } : { token, headers: { [BOOKMARK_HEADER]: foreign } };
+      const r = await call("GET", url, auth);
+      if (!(r.headers.get(BOOKMARK_HEADER) ?? "").split(",").includes(foreign)) without.push(`GET ${path} (${r.status})`);
+    }
+    expect(without).toEqual([]);
+    // a bookmark sent to a read-only route is taken (a newer one answered), a bad one refused
+    const given = "DB=00000000-00000001-00000000-00000000000000000000000000000000";
+    for (const route of READ_ONLY.filter((r) => !r.includes("{"))) {
+      const path = route.slice(4);
+      const r = await call("GET", path, { token, headers: { [BOOKMARK_HEADER]: given } });
+      expect(r.status, `${route}: ${r.text}`).toBe(200);
+      expect(r.headers.get(BOOKMARK_HEADER) ?? "", route).toMatch(/DB=[0-9a-f-]+/);
+      expect((await call("GET", path, { token, headers: { [BOOKMARK_HEADER]: "DB=nope" } })).status, route).toBe(400);
+    }
   });
 });

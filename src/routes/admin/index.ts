@@ -22,7 +22,7 @@ import {
 import { MAX_TOKEN_TTL_SECONDS, tokenTtl } from "../../tenants/tokens";
 import { shardOverview } from "../../tenants/shards";
 import { FREEZE_SECONDS, startMove, tenantMove } from "../../tenants/moves";
-import { RATE_LIMIT_TIERS, USER_ROLES, type Tenant as TenantRow } from "../../db/schema";
+import { RATE_LIMIT_TIERS, TENANT_MOVE_STATES, USER_ROLES, type Tenant as TenantRow } from "../../db/schema";
 import { TIER_LIMITS, TOKEN_LIMITS, effectiveRateLimits } from "../../tenants/rate-limits";
 import { inviteUser } from "../../users/users";
 
@@ -46,13 +46,17 @@ const MoveView = z
     id: z.string(),
     from_shard: z.number().int(),
     to_shard: z.number().int(),
-    state: z.enum(["copying", "frozen", "switched", "done", "failed"]).openapi({
+    state: z.enum(TENANT_MOVE_STATES).openapi({
       description:
-        "copying: rows are copied while writes go on; frozen: the tenant's writes answer 503 with Retry-After (at most FREEZE_SECONDS) while the last changes are copied and verified; switched: the tenant is served by to_shard and the old copy is being deleted; done; failed (error says why; the tenant stays where it was unless switched_at is set)",
+        "copying: rows are copied while writes go on; frozen: the tenant's writes answer 503 with Retry-After (at most FREEZE_SECONDS) while the last changes are copied and verified; switched: the tenant is served by to_shard and the old copy is being deleted; failing: the move failed before the switch (error says why), the tenant reads and writes on from_shard, and the partial copy on to_shard is being deleted; done; failed (error says why; the tenant stays where it was unless switched_at is set)",
     }),
-    phase: z.string().openapi({ description: "the mover's step: clear, copy, drain, freeze, catchup, catchdrain, verify, switch, wait, delete" }),
+    phase: z.string().openapi({ description: "the mover's step: count, clear, copy, drain, freeze, catchup, catchdrain, verify, switch, wait, delete; cleanup after a failure" }),
     rows_copied: z.number().int(),
-    rows_total: z.number().int().nullable().openapi({ description: "the tenant's rows when the move started" }),
+    rows_total: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "the tenant's rows on from_shard, counted by the move's first link; null until then (the POST that starts the move reads none of the tenant's rows)" }),
     rows_deleted: z.number().int().openapi({ description: "rows of the old copy deleted so far" }),
     progress: z.number().openapi({ description: "0 to 1" }),
     freeze_until: z.number().int().nullable(),
@@ -130,11 +134,11 @@ adminRouter.openapi(
     path: "/tenants/{id}/move",
     tags: ["admin"],
     summary: "Move a tenant's data to another shard, online",
-    description: `Copies every row of the tenant to \`shard\` while ingestion goes on, freezes the tenant's writes (503 with Retry-After) for at most ${FREEZE_SECONDS} seconds to copy the last changes and verify every table, switches the tenant to the new shard, and deletes the old copy. Follow it on GET /api/1/admin/tenants/{id} (\`move\`). docs/architecture.md, Shards.`,
+    description: `Copies every row of the tenant to \`shard\` while ingestion goes on, freezes the tenant's writes (503 with Retry-After) for at most ${FREEZE_SECONDS} seconds to copy the last changes and verify every table, switches the tenant to the new shard, and deletes the old copy. Answers at once, without reading the tenant's rows: \`rows_total\` is null until the move's first link has counted them. Follow it on GET /api/1/admin/tenants/{id} (\`move\`). A move that fails before the switch leaves the tenant where it was and deletes its partial copy on \`shard\` (state failing, then failed). docs/architecture.md, Shards.`,
     security,
     request: { params: TenantParam, ...body(z.object({ shard: z.number().int().min(0).openapi({ example: 1 }) }).strict()) },
     responses: {
-      202: json(MoveView, "The move started"),
+      202: json(MoveView, "The move started (state copying, phase count, rows_total null)"),
       400: { description: "Unknown shard, or the tenant's own" },
       404: { description: "Unknown tenant" },
       409: { description: "The tenant is already being moved" },

@@ -72,8 +72,9 @@ const summary = (m: ModelDef) => ({
 });
 
 export const modelsRouter = createRouter();
-// Read-only: a read replica serves it (docs/architecture.md, "Read replicas").
-modelsRouter.use("*", readReplica(), requireToken(null));
+const auth = requireToken(null);
+/** The reads: a read replica serves them (docs/architecture.md, "Read replicas"); the PUT goes to the primary. */
+const replica = readReplica();
 
 modelsRouter.openapi(
   createRoute({
@@ -82,6 +83,7 @@ modelsRouter.openapi(
     tags: ["models"],
     summary: "List the data models",
     security: [{ bearerAuth: [] }],
+    middleware: [replica, auth] as const,
     responses: { 200: { description: "Models", content: { "application/json": { schema: z.object({ models: z.array(ModelSummary) }) } } } },
   }),
   (c) => c.json({ models: MODELS.map(summary) }, 200),
@@ -94,6 +96,7 @@ modelsRouter.openapi(
     tags: ["models"],
     summary: "One model with its fields (name, type, required, enum values, description)",
     security: [{ bearerAuth: [] }],
+    middleware: [replica, auth] as const,
     request: { params: z.object({ name: z.string().openapi({ example: "participations" }) }) },
     responses: { 200: { description: "Model", content: { "application/json": { schema: Model } } } },
   }),
@@ -129,6 +132,7 @@ modelsRouter.openapi(
     tags: ["models"],
     summary: "The tenant's custom fields on a model (members)",
     security: [{ bearerAuth: [] }],
+    middleware: [replica, auth] as const,
     request: { params: NameParam },
     responses: { 200: { description: "Custom fields, in order", content: { "application/json": { schema: CustomFields } } } },
   }),
@@ -147,6 +151,7 @@ modelsRouter.openapi(
     description:
       "The whole list: a field left out is removed (its stored values stay, unread, and come back if it is defined again). Members ingested through POST /v1/records/members may then carry these fields beside the built-in ones; exports filter on and write them like built-in fields.",
     security: [{ bearerAuth: [] }],
+    middleware: [auth] as const,
     request: { params: NameParam, body: { required: true, content: { "application/json": { schema: CustomFieldsBody } } } },
     responses: { 200: { description: "Custom fields, as stored", content: { "application/json": { schema: CustomFields } } } },
   }),

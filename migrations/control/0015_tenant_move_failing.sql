@@ -1,0 +1,2 @@
+DROP INDEX `tenant_moves_active`;--> statement-breakpoint
+CREATE UNIQUE INDEX `tenant_moves_active` ON `tenant_moves` (`tenant_id`) WHERE "tenant_moves"."state" IN ('copying', 'frozen', 'switched', 'failing');
