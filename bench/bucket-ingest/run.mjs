@@ -13,12 +13,12 @@
 // BENCH_STALL_SECONDS=<s>, BENCH_LOG=1 (dev server output).
 import { spawnSync } from "node:child_process";
 import { AwsClient } from "aws4fetch";
-import { parquetWriteBuffer } from "hyparquet-writer";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
 import { QUICK, ROOT, freePort, loadAverage, record, round, startDev, watchPeakRss } from "../lib/harness.mjs";
+import { purchasesNdjson, purchasesParquet } from "../lib/purchases.mjs";
 
 const ROWS = Number(process.env.BENCH_ROWS) || (QUICK ? 20_000 : 1_000_000);
 const FILES = Number(process.env.BENCH_FILES) || (QUICK ? 4 : 20);
@@ -35,34 +35,6 @@ async function api(url, method, path, body, headers = ADMIN) {
   const json = await r.json().catch(() => null);
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
   return json;
-}
-
-const ts = (i) => `2026-11-${String(1 + (i % 28)).padStart(2, "0")} ${String(i % 24).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}:00`;
-
-function ndjson(from, n) {
-  const lines = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = from + i;
-    lines[i] = JSON.stringify({ timestamp: ts(k), user_id: `u${k % 100_000}`, item_id: `item-${k % 97}`, count: 1 + (k % 5), price: round(0.99 + (k % 1000) / 10, 2), platform: "steam" });
-  }
-  return `${lines.join("\n")}\n`;
-}
-
-function parquet(from, n) {
-  const idx = Array.from({ length: n }, (_, i) => from + i);
-  return new Uint8Array(
-    parquetWriteBuffer({
-      columnData: [
-        { name: "timestamp", data: idx.map(ts), type: "STRING" },
-        { name: "user_id", data: idx.map((k) => `u${k % 100_000}`), type: "STRING" },
-        { name: "item_id", data: idx.map((k) => `item-${k % 97}`), type: "STRING" },
-        { name: "count", data: idx.map((k) => 1 + (k % 5)), type: "INT32" },
-        { name: "price", data: idx.map((k) => round(0.99 + (k % 1000) / 10, 2)), type: "DOUBLE" },
-        { name: "platform", data: idx.map(() => "steam"), type: "STRING" },
-      ],
-      rowGroupSize: ROW_GROUP,
-    }),
-  );
 }
 
 /** The local control database's view of the source's open files and their chains (for a diagnosis). */
@@ -135,7 +107,7 @@ async function runFormat(dev, s3url, token, format) {
   const src = await api(dev.url, "POST", "/api/1/sources", { name: format, config: { type: "s3", endpoint: s3url, region: CREDS.region, bucket, path_style: true, access_key_id: CREDS.accessKeyId, secret_access_key: CREDS.secretAccessKey } }, { Authorization: `Bearer ${token}`, "Content-Type": "application/json" });
   let bytes = 0;
   for (let f = 0; f < FILES; f++) {
-    const body = format === "ndjson" ? ndjson(f * PER_FILE, PER_FILE) : parquet(f * PER_FILE, PER_FILE);
+    const body = format === "ndjson" ? purchasesNdjson(f * PER_FILE, PER_FILE) : purchasesParquet(f * PER_FILE, PER_FILE, ROW_GROUP);
     bytes += typeof body === "string" ? Buffer.byteLength(body) : body.length;
     await put(`purchases/date=2026-11-${String(1 + (f % 28)).padStart(2, "0")}/load_id=${f}/part-${f}.${format}`, body);
   }

@@ -69,8 +69,11 @@ async function post(url, path, body, headers = {}, method = "POST") {
   return json;
 }
 
-/** A tenant with an all-permission client, an access token and an ingestion API key. */
-export async function seedTenant(url, name = "bench") {
+/**
+ * A tenant with a client (the export and ingestion permissions, plus `permissions`), an access
+ * token and an ingestion API key.
+ */
+export async function seedTenant(url, name = "bench", permissions = []) {
   const admin = { Authorization: "Bearer dev-admin-token" };
   const tenant = await post(url, "/api/1/admin/tenants", { name }, admin);
   // Benches measure ferry, not the rate limiter (docs/rate-limits.md): the tenant's /v1 and
@@ -79,7 +82,7 @@ export async function seedTenant(url, name = "bench") {
   const client = await post(
     url,
     `/api/1/admin/tenants/${tenant.id}/clients`,
-    { name: "bench", permissions: ["automated-exports-view", "exports-manage", "ingest"] },
+    { name: "bench", permissions: ["automated-exports-view", "exports-manage", "ingest", ...permissions] },
     admin,
   );
   const token = await post(url, "/api/1/oauth2/access_token", {

@@ -5,17 +5,28 @@
 //    its signed link, one pushed to an S3 bucket and one to an SFTP server, both on loopback (the
 //    servers the delivery tests use, test/servers/s3.ts behind its SigV4 check and
 //    test/servers/sftp.ts, running in this process);
+//  - bucket ingestion: a source on an S3 bucket of the same server, and every DROP_EVERY_MS one
+//    Parquet file of BUCKET_FILE_ROWS purchases (row groups of 10,000; bench/lib/purchases.mjs,
+//    shared with bench/bucket-ingest) dropped into it, found by `npm run dev`'s cron tick every
+//    minute (issue 16: a bucket ingestion once stalled with no error). Purchases are a model the
+//    three export definitions do not count; a fourth one counts them after the load;
 //  - after the load, one last run of each definition must hold every row sent;
+//  - every dropped file must end completed (GET /api/1/sources/:id/files), and after that one run
+//    of the purchases definition must hold every row dropped;
 //  - every finished run is downloaded and its sha256 checked against the run's; every pushed file
 //    is read back from its server and must be byte-identical (sha256) to the download.
-// Reports requests and 5xx, runs started / failed / stuck, deliveries per target succeeded /
+// Reports requests and 5xx, files dropped / completed / failed / stuck (a file is stuck when it is
+// not done and no file moved for 3 minutes), rows dropped vs in the purchases export, the longest
+// time from a drop to its file completed, runs started / failed / stuck, deliveries per target succeeded /
 // failed / stuck, rows sent vs exported (lost) per target, and the dev server's RSS over time
 // (start / peak / end, and its growth per minute over the last half of the load).
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, normalize } from "node:path";
+import { AwsClient } from "aws4fetch";
 import { build } from "esbuild";
 import { QUICK, ROOT, processTree, record, round, seedTenant, startDev, treeRssKb } from "../lib/harness.mjs";
+import { purchasesParquet } from "../lib/purchases.mjs";
 
 const DURATION_MS = (QUICK ? 60 : 600) * 1000;
 const BATCH = 200;
@@ -29,6 +40,11 @@ const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 const S3_CREDS = { accessKeyId: "AKIAFERRYSOAK0000001", secretAccessKey: "ferry/soak/secret/key/0123456789abcdefABCD", region: "eu-soak-1" };
 const SFTP_USER = { user: "soak", password: "soak pushes all day" };
 const BUCKET = "soak-pushes";
+/** Bucket ingestion: one Parquet file of BUCKET_FILE_ROWS purchases dropped every DROP_EVERY_MS during the load. */
+const SOURCE_BUCKET = "soak-source";
+const DROP_EVERY_MS = 20_000;
+const BUCKET_FILE_ROWS = Number(process.env.BENCH_SOAK_FILE_ROWS) || (QUICK ? 20_000 : 50_000);
+const ROW_GROUP = 10_000;
 
 // The test servers are TypeScript: bundled once (their packages stay imports from node_modules).
 const out = join(ROOT, ".wrangler", "bench", "soak-servers.mjs");
@@ -38,12 +54,13 @@ const { startS3, startSftp } = await import(out);
 
 const s3 = await startS3(S3_CREDS);
 await s3.createBucket(BUCKET);
+await s3.createBucket(SOURCE_BUCKET);
 const sftp = await startSftp({ ...SFTP_USER, publicKeys: [] });
 // The loopback targets are private addresses: allowed for this local run only.
 const dev = await startDev({ args: ["--var", "ALLOW_PRIVATE_TARGETS:true"], timeoutMs: 600_000, log: process.env.BENCH_LOG === "1" });
 let exitCode = 0;
 try {
-  const { token, apiKey } = await seedTenant(dev.url, "soak");
+  const { token, apiKey } = await seedTenant(dev.url, "soak", ["sources-manage"]);
   const counts = { requests: 0, status5xx: 0, other4xx: 0, sent: 0 };
   const count = (status) => {
     counts.requests++;
@@ -80,6 +97,16 @@ try {
     defs[name] = exp.json.id;
   }
   const names = Object.keys(defs);
+  // The bucket's purchases: their own definition, run once after every dropped file is done.
+  const purchases = await call("POST", "/api/1/exports", token, { name: "soak-bucket", model: "purchases", all_fields: true, format: { type: "csv" }, schedule: { type: "manual" } });
+  if (purchases.status !== 201) throw new Error(`export definition bucket: ${purchases.status} ${JSON.stringify(purchases.json)}`);
+  defs.bucket = purchases.json.id;
+  // The source is created while its bucket is empty (its connectivity check lists one key).
+  const source = await call("POST", "/api/1/sources", token, {
+    name: "soak-bucket",
+    config: { type: "s3", endpoint: s3.endpoint, region: S3_CREDS.region, bucket: SOURCE_BUCKET, path_style: true, access_key_id: S3_CREDS.accessKeyId, secret_access_key: S3_CREDS.secretAccessKey },
+  });
+  if (source.status !== 201) throw new Error(`source: ${source.status} ${JSON.stringify(source.json)}`);
 
   const rss = [];
   const started = Date.now();
@@ -115,7 +142,20 @@ try {
       await sleep(RUN_EVERY_MS);
     }
   };
-  await Promise.all([ingest(0), ingest(1), exporter()]);
+  // Bucket ingestion: a Parquet file into the source's bucket every DROP_EVERY_MS (signed like any client's PUT).
+  const aws = new AwsClient({ ...S3_CREDS, service: "s3" });
+  const drops = [];
+  const dropper = async () => {
+    for (let i = 0; Date.now() < deadline; i++) {
+      const key = `purchases/soak/part-${String(i).padStart(4, "0")}.parquet`;
+      const r = await aws.fetch(`${s3.endpoint}/${SOURCE_BUCKET}/${key}`, { method: "PUT", body: purchasesParquet(i * BUCKET_FILE_ROWS, BUCKET_FILE_ROWS, ROW_GROUP) });
+      await r.text();
+      if (!r.ok) throw new Error(`PUT ${key}: ${r.status}`);
+      drops.push({ key, rows: BUCKET_FILE_ROWS, at: Date.now() });
+      await sleep(Math.min(DROP_EVERY_MS, deadline - Date.now()));
+    }
+  };
+  await Promise.all([ingest(0), ingest(1), exporter(), dropper()]);
   const loadEnded = Date.now();
 
   // The last run of each definition starts after ingestion stopped: it must hold every row sent.
@@ -131,25 +171,51 @@ try {
   // SETTLE_MS, or the backlog is not drained after SETTLE_CAP_MS.
   const terminal = (run) => (run?.status === "finished" && (!run.delivery || ["delivered", "failed"].includes(run.delivery.status))) || run?.status === "failed";
   const fingerprint = (run) => `${run?.status}|${run?.progress}|${run?.rows}|${run?.delivery?.status}|${run?.delivery?.attempts}`;
-  const final = new Map(runs.map(({ name, id }) => [id, { name, run: null }]));
-  const pending = new Set(runs.map((r) => r.id));
-  let lastChange = Date.now();
-  while (pending.size && Date.now() - lastChange < SETTLE_MS && Date.now() - loadEnded < SETTLE_CAP_MS) {
-    for (const { name, id } of runs) {
-      if (!pending.has(id)) continue;
-      const r = await call("GET", `/api/1/exports/${defs[name]}/runs/${id}`, token);
-      const before = final.get(id).run;
-      if (!before || fingerprint(before) !== fingerprint(r.json)) lastChange = Date.now();
-      final.set(id, { name, run: r.json });
-      if (terminal(r.json)) pending.delete(id);
+  const settle = async (list) => {
+    const final = new Map(list.map(({ name, id }) => [id, { name, run: null }]));
+    const pending = new Set(list.map((r) => r.id));
+    const since = Date.now();
+    let lastChange = Date.now();
+    while (pending.size && Date.now() - lastChange < SETTLE_MS && Date.now() - since < SETTLE_CAP_MS) {
+      for (const { name, id } of list) {
+        if (!pending.has(id)) continue;
+        const r = await call("GET", `/api/1/exports/${defs[name]}/runs/${id}`, token);
+        const before = final.get(id).run;
+        if (!before || fingerprint(before) !== fingerprint(r.json)) lastChange = Date.now();
+        final.set(id, { name, run: r.json });
+        if (terminal(r.json)) pending.delete(id);
+      }
+      if (pending.size) await sleep(1000);
     }
-    if (pending.size) await sleep(1000);
-  }
-  const drainedS = pending.size ? null : round((Date.now() - loadEnded) / 1000, 0);
+    return { final, drainedS: pending.size ? null : round((Date.now() - since) / 1000, 0) };
+  };
+  // Meanwhile every dropped file must end completed or failed; the same rule: stuck when no file
+  // moved (status or rows) for SETTLE_MS. A file is found at the next cron tick (every minute).
+  const settleFiles = async () => {
+    let seen = "";
+    let lastChange = Date.now();
+    for (;;) {
+      const r = await call("GET", `/api/1/sources/${source.json.id}/files?limit=200&errors_limit=3`, token);
+      const files = new Map((r.json?.files ?? []).map((f) => [f.key, f]));
+      const now = [...files.values()].map((f) => `${f.key}|${f.status}|${f.rows_accepted}`).join(",");
+      if (now !== seen) [seen, lastChange] = [now, Date.now()];
+      const open = drops.filter((d) => !["completed", "failed"].includes(files.get(d.key)?.status));
+      if (!open.length) return { files, drainedS: round((Date.now() - loadEnded) / 1000, 0) };
+      if (Date.now() - lastChange >= SETTLE_MS || Date.now() - loadEnded >= SETTLE_CAP_MS) return { files, drainedS: null };
+      await sleep(1000);
+    }
+  };
+  const [{ final, drainedS }, bucket] = await Promise.all([settle(runs), settleFiles()]);
+  // The purchases landed: one run of their definition once no file is open, counted as the other
+  // definitions' last runs are.
+  const purchasesRun = await call("POST", `/api/1/exports/${defs.bucket}/runs`, token);
+  if (purchasesRun.status >= 300) throw new Error(`run of the bucket definition: ${purchasesRun.status} ${JSON.stringify(purchasesRun.json)}`);
+  last.bucket = purchasesRun.json.id;
+  for (const [id, v] of (await settle([{ name: "bucket", id: last.bucket }])).final) final.set(id, v);
 
   // Every finished file: downloaded and checked against the run's sha256; a pushed one read back
   // from its server and checked against the download.
-  const per = Object.fromEntries(names.map((n) => [n, { runs: 0, failed: 0, stuck: 0, delivered: 0, deliveryFailed: 0, deliveryStuck: 0, identical: 0, differing: 0, downloads: 0, badDownloads: 0 }]));
+  const per = Object.fromEntries([...names, "bucket"].map((n) => [n, { runs: 0, failed: 0, stuck: 0, delivered: 0, deliveryFailed: 0, deliveryStuck: 0, identical: 0, differing: 0, downloads: 0, badDownloads: 0 }]));
   const lastRows = {};
   const errors = [];
   for (const [id, { name, run }] of final) {
@@ -197,9 +263,25 @@ try {
   clearInterval(sampler);
   sample();
 
-  const sum = (k) => names.reduce((n, name) => n + per[name][k], 0);
+  const sum = (k) => Object.keys(per).reduce((n, name) => n + per[name][k], 0);
   const lost = Object.fromEntries(names.map((n) => [n, lastRows[n] === undefined ? counts.sent : counts.sent - lastRows[n]]));
   const anyLost = Object.values(lost).some((n) => n !== 0);
+  // Bucket ingestion: each dropped file's end and time from its drop to completed.
+  const dropped = drops.reduce((n, d) => n + d.rows, 0);
+  const fileEnds = drops.map((d) => ({ ...d, file: bucket.files.get(d.key) }));
+  const completed = fileEnds.filter((d) => d.file?.status === "completed");
+  const filesFailed = fileEnds.filter((d) => d.file?.status === "failed");
+  const filesStuck = fileEnds.filter((d) => !["completed", "failed"].includes(d.file?.status));
+  const accepted = fileEnds.reduce((n, d) => n + (d.file?.rows_accepted ?? 0), 0);
+  const rejected = fileEnds.reduce((n, d) => n + (d.file?.rows_rejected ?? 0), 0);
+  const landed = lastRows.bucket;
+  const bucketLost = landed === undefined ? dropped : dropped - landed;
+  // finished_at is in seconds: the drop to completed is known to the second.
+  const dropToDone = completed.map((d) => round((d.file.finished_at * 1000 - d.at) / 1000, 0));
+  const longest = dropToDone.length ? Math.max(...dropToDone) : null;
+  for (const d of filesFailed) errors.push(`bucket file ${d.key} failed: ${d.file.error}`);
+  for (const d of filesStuck) errors.push(`bucket file ${d.key} stuck: ${d.file ? `${d.file.status}, ${d.file.rows_accepted} rows` : "never listed"}`);
+  for (const d of fileEnds.filter((x) => x.file?.rows_rejected)) errors.push(`bucket file ${d.key}: ${d.file.rows_rejected} rows rejected, first: ${JSON.stringify(d.file.errors[0])}`);
   const peak = Math.max(...rss.map((x) => x.mib));
   // Growth over the last half of the load: least-squares slope of the samples, MiB per minute.
   const loadS = (loadEnded - started) / 1000;
@@ -229,6 +311,14 @@ try {
     drained_s: drainedS,
     targets: per,
     data: { sent: counts.sent, in_last_export: lastRows, lost },
+    bucket: {
+      file_rows: BUCKET_FILE_ROWS,
+      row_group: ROW_GROUP,
+      files: { dropped: drops.length, completed: completed.length, failed: filesFailed.length, stuck: filesStuck.length },
+      rows: { dropped, accepted, rejected, in_export: landed ?? null, lost: bucketLost },
+      drop_to_completed_s: dropToDone,
+      drained_s: bucket.drainedS,
+    },
     rss_growth_mib_per_min_last_half: { tree: slope("mib"), wrangler: slope("wrangler"), workerd: slope("workerd"), workerd_anon: slope("workerdAnon") },
     rss_mib: series,
     errors: errors.slice(0, 50),
@@ -249,6 +339,19 @@ try {
         target: "0 lost",
         met: !anyLost,
       },
+      {
+        metric: `bucket: Parquet files of ${BUCKET_FILE_ROWS} rows dropped / completed / failed / stuck`,
+        value: `${drops.length} / ${completed.length} / ${filesFailed.length} / ${filesStuck.length}`,
+        target: "0 failed, 0 stuck",
+        met: drops.length > 0 && filesFailed.length === 0 && filesStuck.length === 0,
+      },
+      {
+        metric: "bucket: rows dropped / accepted (files) / in the purchases export / lost",
+        value: `${dropped} / ${accepted} / ${landed ?? "none"} / ${bucketLost}`,
+        target: "0 lost",
+        met: bucketLost === 0 && accepted === dropped,
+      },
+      { metric: "bucket: longest drop to completed; every file done, after the load stopped", value: `${longest ?? "none"}; ${bucket.drainedS ?? "never"}`, unit: "s" },
       { metric: "dev server RSS start / peak / end (whole tree)", value: `${rss[0]?.mib} / ${peak} / ${rss.at(-1)?.mib}`, unit: "MiB" },
       { metric: "workerd RSS start / peak / end (anonymous)", value: `${rss[0]?.workerd} / ${Math.max(...rss.map((x) => x.workerd))} / ${rss.at(-1)?.workerd} (${rss[0]?.workerdAnon} / ${Math.max(...rss.map((x) => x.workerdAnon))} / ${rss.at(-1)?.workerdAnon})`, unit: "MiB" },
       {
@@ -260,7 +363,7 @@ try {
   });
   console.log(`soak RSS over time (s: tree MiB, wrangler, workerd, workerd anonymous): ${series.map((x) => `${x.s}: ${x.mib} (${x.wrangler}, ${x.workerd}, ${x.workerdAnon})`).join("; ")}`);
   for (const e of errors.slice(0, 20)) console.log(`soak: ${e}`);
-  if (counts.status5xx || sum("failed") || sum("stuck") || anyLost || errors.length) exitCode = 1;
+  if (counts.status5xx || sum("failed") || sum("stuck") || anyLost || bucketLost || errors.length) exitCode = 1;
 } finally {
   dev.stop();
   await s3.close();
