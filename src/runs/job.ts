@@ -316,8 +316,8 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
   let done = false;
   for (let chunks = 0; !done && buf.length < partSize && chunks < opts.chunks_per_step; chunks++) {
     const list = await readChunk(rc, cursor);
-    // Reading a chunk and formatting it are the link's two long pieces of work: other requests
-    // get the runtime between them (yieldToRuntime).
+    // Other requests get the runtime once per chunk, between its read and its formatting, the
+    // link's two long pieces of work (yieldToRuntime).
     await yieldToRuntime();
     feed(list);
     if (list.length > 0) {
@@ -329,7 +329,6 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
       done = true;
     }
     await rc.heartbeat();
-    await yieldToRuntime();
   }
 
   // Parts: every one exactly part_size, the last may be shorter.
