@@ -8,19 +8,11 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { COLUMNS, seedSql } from "./seed.mjs";
 import { QUICK, ROOT, record, round, seedTenant, startDev, treeAnonKb, treeRssKb, watchPeakRss, workerdAnonKb } from "../lib/harness.mjs";
 
 const SIZES = QUICK ? [20_000] : [100_000, 1_000_000];
-const COLUMNS = ["user_id", "stackinstanceid", "stackid", "value", "has_won", "participation_date"];
 const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CI: "true" };
-
-/** The same rows for the dev server's shard and for the sqlite3 baseline file. */
-const seedSql = (tenantId, n) => `
-WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${n})
-INSERT INTO participations (tenant_id, ingested_at, user_id, stackinstanceid, stackid, value, has_won, has_completed, participation_date)
-SELECT '${tenantId}', 1700000000 + n, 'user-' || n, 'si-' || (n % 997), 'stack-' || (n % 13), n % 1000, n % 2, 1,
-       '2026-01-' || printf('%02d', 1 + n % 28) || ' ' || printf('%02d:%02d:%02d', n % 24, n % 60, (n * 7) % 60)
-FROM s;`;
 
 /** Calls GET /health one after another until stopped; answers p50 / p99 / max in ms. */
 function probeHealth(url) {

@@ -1,4 +1,4 @@
-import { type ChainJob, LeaseLost, type StepContext, type StepOutcome, startChain } from "../chain";
+import { type ChainJob, LeaseLost, type StepContext, type StepOutcome, startChain, yieldToRuntime } from "../chain";
 import { manifestKey } from "./keys";
 import {
   claimUploadId,
@@ -316,6 +316,9 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
   let done = false;
   for (let chunks = 0; !done && buf.length < partSize && chunks < opts.chunks_per_step; chunks++) {
     const list = await readChunk(rc, cursor);
+    // Other requests get the runtime once per chunk, between its read and its formatting, the
+    // link's two long pieces of work (yieldToRuntime).
+    await yieldToRuntime();
     feed(list);
     if (list.length > 0) {
       cursor = rc.compiler.nextCursor(list[list.length - 1] as Row);
