@@ -1,7 +1,7 @@
 // Soak: ingestion, export runs, pushes and downloads together against `npm run dev` for 60 s
 // (--quick) or 10 minutes, then checks what came out against what went in.
-//  - ingestion: two clients send 200-user batches to POST /v1/logins;
-//  - exports: three definitions of the same rows, one run every 5 s in turn: one downloaded through
+//  - ingestion: two clients send 200-user batches to POST /v1/logins, paced to ROWS_PER_S together;
+//  - exports: three definitions of the same rows, one run every RUN_EVERY_MS (15 s; 5 s quick) in turn: one downloaded through
 //    its signed link, one pushed to an S3 bucket and one to an SFTP server, both on loopback (the
 //    servers the delivery tests use, test/servers/s3.ts behind its SigV4 check and
 //    test/servers/sftp.ts, running in this process);
@@ -30,7 +30,15 @@ import { purchasesParquet } from "../lib/purchases.mjs";
 
 const DURATION_MS = (QUICK ? 60 : 600) * 1000;
 const BATCH = 200;
-const RUN_EVERY_MS = 5000;
+/**
+ * Ingestion is paced, not flat out: a soak asks whether a steady load for a long time loses,
+ * sticks or leaks anything, and every run exports all the rows so far, so an unpaced load
+ * (~5,000 rows/s here) makes a backlog of exports that grows without end (10 minutes of it
+ * queued hours of export work). 400 rows/s for 10 minutes is 240,000 logins; a run every 15 s
+ * is 40 runs of up to 240,000 rows. BENCH_SOAK_ROWS_PER_S and BENCH_SOAK_RUN_EVERY_S change them.
+ */
+const ROWS_PER_S = Number(process.env.BENCH_SOAK_ROWS_PER_S) || 400;
+const RUN_EVERY_MS = (Number(process.env.BENCH_SOAK_RUN_EVERY_S) || (QUICK ? 5 : 15)) * 1000;
 /** Runs (and deliveries) still not finished or failed when none moved for this long are stuck. */
 const SETTLE_MS = 180_000;
 /** ... or when they are not all done this long after the load stopped. */
@@ -121,12 +129,16 @@ try {
 
   // Ingestion: two clients sending batches of distinct users.
   const ingest = async (client) => {
+    // Two clients, each at half the rate: batch n is due at started + n * BATCH / (ROWS_PER_S / 2).
+    const everyMs = (BATCH / (ROWS_PER_S / 2)) * 1000;
     let n = 0;
     while (Date.now() < deadline) {
       const users = Array.from({ length: BATCH }, (_, i) => ({ user_id: `c${client}-${n}-${i}` }));
       const r = await call("POST", "/v1/logins", apiKey, { users });
       if (r.status < 300) counts.sent += BATCH;
       n++;
+      const due = started + n * everyMs;
+      if (due > Date.now()) await sleep(Math.min(due, deadline) - Date.now());
     }
   };
   // Export runs while ingestion goes on, one every RUN_EVERY_MS, the definitions in turn.
