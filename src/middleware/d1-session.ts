@@ -27,6 +27,7 @@ export const d1Sessions = (overrides: ServiceOverrides = {}) =>
     c.set("bookmarks", given);
     const sessions = openSessions(c.env, "first-primary", given);
     c.set("sessions", sessions);
+    c.set("serviceOverrides", overrides);
     c.set("services", createServices(sessions.env, overrides));
     await next();
     const bookmark = c.var.sessions.bookmark();
@@ -44,7 +45,9 @@ export const readReplica = () =>
     createMiddleware<AppEnv>(async (c, next) => {
       const sessions = openSessions(c.env, "first-unconstrained", c.var.bookmarks);
       c.set("sessions", sessions);
-      c.set("services", createServices(sessions.env, { toolbox: c.var.services.toolbox }));
+      // The services again, on the replica sessions, with the same overrides as the request's
+      // first set (cheap: createServices opens no connection; the first query does).
+      c.set("services", createServices(sessions.env, c.var.serviceOverrides));
       await next();
     }),
   );
