@@ -35,7 +35,9 @@ import { runEvent, type RunEvent } from "./webhook";
  * pure src/exports/step.ts), uploads every full part of exactly `part_size` bytes, keeps the
  * remainder in a temporary R2 object (never in the message: a queue message is at most 128 KB,
  * https://developers.cloudflare.com/queues/platform/limits/), and records cursor, parts, rows,
- * bytes and formatter/compressor/hash state in one D1 batch.
+ * bytes and formatter/compressor/hash state in one D1 batch. Steps are pipelined: step n+1 reads
+ * and formats while step n uploads and records (`advance`, at most one in flight), which hides
+ * the upload behind the reads when R2 and D1 answer over the network.
  *
  * Where a step ends depends only on the data and the run's options, so a step redone after a
  * crash produces the same bytes. A lost link (killed worker, dropped message) is resent by the
@@ -188,7 +190,9 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
   if (!cp?.done) await markProcessing(s.db, run.id, { file_name: rc.fileName, file_key: rc.plainKey, content_type: rc.contentType, now: s.clock.seconds() });
   const rowsAtStart = cp?.rows ?? 0;
   const linkEnds = (c: CheckpointRow) => c.done === 1 || c.step >= until || c.rows - rowsAtStart >= LINK_ROWS;
-  let counted = false;
+  // The count for progress (countRows never throws): started once the first step did not finish
+  // the run (a run of one step never needs it), and read while the next step reads its rows.
+  let counting: Promise<void> | null = null;
   // Pipelined: step n+1 reads and formats while step n's parts upload and its checkpoint is
   // recorded (`inflight`, at most one). `from` is the checkpoint the next step starts from: `cp`,
   // or the one `inflight` is recording; `held` its carry, in memory.
@@ -206,11 +210,7 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
       from = cp;
       held = null;
     }
-    // Counted once the first step did not finish the run: a run of one step never needs it.
-    if (cp && !cp.done && rc.run.total_rows === null && !counted) {
-      counted = true;
-      await countRows(rc);
-    }
+    if (cp && !cp.done && rc.run.total_rows === null && !counting) counting = countRows(rc);
     return recorded !== null;
   };
   try {
@@ -218,6 +218,7 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
       if (from && linkEnds(from)) await settle();
       if (!inflight) {
         if (cp?.done) {
+          await counting;
           await finalize(rc, cp);
           return { done: true };
         }
@@ -242,8 +243,9 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
       await heartbeat();
     }
   } finally {
-    // A link that stops (an error, a lost lease) leaves no upload of its own running.
+    // A link that stops (an error, a lost lease) leaves no upload or count of its own running.
     if (inflight) await (inflight as Promise<unknown>).catch(() => {});
+    await counting;
   }
 }
 
@@ -340,7 +342,8 @@ async function makeStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number, 
 
   const turn = rc.turn;
   rc.turn = 1 - turn;
-  const buf = (rc.bufs[turn] ??= new Bytes(partSize + (prev?.carry_bytes ?? 0) + 1024 * 1024));
+  const buf = rc.bufs[turn] ?? new Bytes(partSize + (prev?.carry_bytes ?? 0) + 1024 * 1024);
+  rc.bufs[turn] = buf;
   buf.clear();
   if (held) buf.append(held);
   else if (prev && prev.carry_bytes > 0) {
