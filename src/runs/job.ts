@@ -35,7 +35,9 @@ import { runEvent, type RunEvent } from "./webhook";
  * pure src/exports/step.ts), uploads every full part of exactly `part_size` bytes, keeps the
  * remainder in a temporary R2 object (never in the message: a queue message is at most 128 KB,
  * https://developers.cloudflare.com/queues/platform/limits/), and records cursor, parts, rows,
- * bytes and formatter/compressor/hash state in one D1 batch.
+ * bytes and formatter/compressor/hash state in one D1 batch. Steps are pipelined: step n+1 reads
+ * and formats while step n uploads and records (`advance`, at most one in flight), which hides
+ * the upload behind the reads when R2 and D1 answer over the network.
  *
  * Where a step ends depends only on the data and the run's options, so a step redone after a
  * crash produces the same bytes. A lost link (killed worker, dropped message) is resent by the
@@ -72,11 +74,12 @@ const carryKey = (runId: string, step: number) => `${tmpPrefix(runId)}carry-${st
 const stateKey = (runId: string, step: number) => `${tmpPrefix(runId)}state-${step}.json`;
 
 /**
- * The bytes of the part being built. One buffer serves every step of a link (RunCtx.buf): it
- * holds at most one part plus one chunk's output, and after a step's full parts are uploaded its
- * remainder (the carry) moves to the front and stays for the next step. A new buffer per step
- * (6-12 MiB each, 10 of them in a 1M-row link) is what made the dev server's memory grow with
- * the rows (bench/README.md, "Export memory").
+ * The bytes of the part being built. A link keeps two (RunCtx.bufs): a step formats into one
+ * while the other is still being uploaded by the step before it (`commitStep`), and the
+ * remainder of a step (the carry) is copied to the front of the other one for the next step.
+ * Each holds at most one part plus one chunk's output and is reused by every other step; a new
+ * buffer per step (6-12 MiB each, 10 of them in a 1M-row link) is what made the dev server's
+ * memory grow with the rows (bench/README.md, "Export memory").
  */
 class Bytes {
   private buf: Uint8Array;
@@ -98,11 +101,6 @@ class Bytes {
   }
   view(from: number, to: number): Uint8Array {
     return this.buf.subarray(from, to);
-  }
-  /** Drops the first `n` bytes (the parts uploaded), moving the rest to the front. */
-  shift(n: number): void {
-    this.buf.copyWithin(0, n, this.length);
-    this.length -= n;
   }
   clear(): void {
     this.length = 0;
@@ -133,10 +131,10 @@ interface RunCtx {
   compressor: Compressor;
   shard: D1Database;
   heartbeat: () => Promise<void>;
-  /** The link's part buffer (Bytes), made by the first step that needs it. */
-  buf: Bytes | null;
-  /** The step whose carry `buf` holds right now (it is also in R2), or null. */
-  carryOf: number | null;
+  /** The link's two part buffers (Bytes), made by the first steps that need them; steps take turns. */
+  bufs: [Bytes | null, Bytes | null];
+  /** The buffer the next step formats into (0 or 1). */
+  turn: number;
 }
 
 /** The `export_run` chain job; tests pass an engine that breaks on purpose. */
@@ -187,25 +185,67 @@ async function advance(ctx: StepContext, run: RunRow, engine: ExportEngine): Pro
   };
   const rc = await runContext(s, run, opts, engine, heartbeat);
   const until = ctx.chain.position + opts.steps_per_message;
-  let cp = await latestCheckpoint(s.db, run.id);
+  /** The last checkpoint recorded. */
+  let cp: CheckpointRow | null = (await latestCheckpoint(s.db, run.id)) ?? null;
   if (!cp?.done) await markProcessing(s.db, run.id, { file_name: rc.fileName, file_key: rc.plainKey, content_type: rc.contentType, now: s.clock.seconds() });
   const rowsAtStart = cp?.rows ?? 0;
-  let counted = false;
-  for (;;) {
-    if (cp?.done) {
-      await finalize(rc, cp);
-      return { done: true };
+  const linkEnds = (c: CheckpointRow) => c.done === 1 || c.step >= until || c.rows - rowsAtStart >= LINK_ROWS;
+  // The count for progress (countRows never throws): started once the first step did not finish
+  // the run (a run of one step never needs it), and read while the next step reads its rows.
+  let counting: Promise<void> | null = null;
+  // Pipelined: step n+1 reads and formats while step n's parts upload and its checkpoint is
+  // recorded (`inflight`, at most one). `from` is the checkpoint the next step starts from: `cp`,
+  // or the one `inflight` is recording; `held` its carry, in memory.
+  let inflight: Promise<CheckpointRow | null> | null = null;
+  let from = cp;
+  let held: Uint8Array | null = null;
+  /** Waits for the step in flight; false when another worker recorded that step first. */
+  const settle = async (): Promise<boolean> => {
+    if (!inflight) return true;
+    const recorded = await inflight;
+    inflight = null;
+    // null: another worker recorded that step first; go on from whatever is recorded now.
+    cp = recorded ?? (await latestCheckpoint(s.db, run.id)) ?? null;
+    if (!recorded) {
+      from = cp;
+      held = null;
     }
-    if (cp && (cp.step >= until || cp.rows - rowsAtStart >= LINK_ROWS)) return { next: cp.step };
-    const next = await runStep(rc, cp ?? null, (cp?.step ?? 0) + 1);
-    // null: another worker recorded that step first; continue from whatever is recorded now.
-    cp = next ?? (await latestCheckpoint(s.db, run.id));
-    // Counted once the first step did not finish the run: a run of one step never needs it.
-    if (cp && !cp.done && rc.run.total_rows === null && !counted) {
-      counted = true;
-      await countRows(rc);
+    if (cp && !cp.done && rc.run.total_rows === null && !counting) counting = countRows(rc);
+    return recorded !== null;
+  };
+  try {
+    for (;;) {
+      if (from && linkEnds(from)) await settle();
+      if (!inflight) {
+        if (cp?.done) {
+          await counting;
+          await finalize(rc, cp);
+          return { done: true };
+        }
+        if (cp && linkEnds(cp)) return { next: cp.step };
+      }
+      const made = await makeStep(rc, from, (from?.step ?? 0) + 1, held);
+      // The step before is recorded before this one is committed; if another worker recorded
+      // it first, this one is dropped and the link goes on from what is recorded.
+      if (!(await settle())) continue;
+      if (!made) {
+        // another worker moved the run on past `from` (its carry is gone)
+        cp = (await latestCheckpoint(s.db, run.id)) ?? null;
+        from = cp;
+        held = null;
+        continue;
+      }
+      inflight = commitStep(rc, from, made);
+      // settle() awaits it; until then a failure is held, not reported as unhandled
+      inflight.catch(() => {});
+      from = made.cp;
+      held = made.done ? null : made.rest;
+      await heartbeat();
     }
-    await heartbeat();
+  } finally {
+    // A link that stops (an error, a lost lease) leaves no upload or count of its own running.
+    if (inflight) await (inflight as Promise<unknown>).catch(() => {});
+    await counting;
   }
 }
 
@@ -241,8 +281,8 @@ async function runContext(s: Services, run: RunRow, opts: RunOptions, engine: Ex
     // pinned: the shard the tenant was on when the run was made, across a move (src/tenants/moves.ts)
     shard: s.shards.db(await shardAt(s.db, tenant.id, tenant.shard, run.created_at)),
     heartbeat,
-    buf: null,
-    carryOf: null,
+    bufs: [null, null],
+    turn: 0,
   };
 }
 
@@ -276,11 +316,23 @@ async function readChunk(rc: RunCtx, cursor: Cursor): Promise<Row[]> {
   }
 }
 
+/** A step read and formatted, not yet uploaded nor recorded. */
+interface MadeStep {
+  /** Its checkpoint, as `commitStep` records it (`last_part` and `carry_bytes` of a done step are set there). */
+  cp: CheckpointRow;
+  /** The buffer holding its bytes: `full` parts of `part_size`, then `rest`. */
+  buf: Bytes;
+  full: number;
+  rest: Uint8Array;
+  done: boolean;
+}
+
 /**
- * One step: from checkpoint `prev` to checkpoint `step`. Returns null when another worker
- * recorded `step` first.
+ * Reads and formats step `stepNo` from checkpoint `prev` into the link's next buffer. `held` is
+ * the carry of `prev` when this link made that step (otherwise it is read from R2). Returns null
+ * when the carry is gone because another worker recorded `stepNo` first.
  */
-async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): Promise<CheckpointRow | null> {
+async function makeStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number, held: Uint8Array | null): Promise<MadeStep | null> {
   const { s, run, opts } = rc;
   const partSize = opts.part_size;
   let state: StepState | null = prev ? await loadState(rc, prev) : null;
@@ -288,13 +340,14 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
   let rows = prev?.rows ?? 0;
   let cursor: Cursor = prev?.cursor ? (JSON.parse(prev.cursor) as Cursor) : null;
 
-  rc.buf ??= new Bytes(partSize + (prev?.carry_bytes ?? 0) + 1024 * 1024);
-  const buf = rc.buf;
-  const carryHeld = prev !== null && rc.carryOf === prev.step && buf.length === prev.carry_bytes;
-  rc.carryOf = null;
-  if (!carryHeld) buf.clear();
-  // The carry comes from R2 only when this link did not write it (the first step of a link).
-  if (prev && prev.carry_bytes > 0 && !carryHeld) {
+  const turn = rc.turn;
+  rc.turn = 1 - turn;
+  const buf = rc.bufs[turn] ?? new Bytes(partSize + (prev?.carry_bytes ?? 0) + 1024 * 1024);
+  rc.bufs[turn] = buf;
+  buf.clear();
+  if (held) buf.append(held);
+  else if (prev && prev.carry_bytes > 0) {
+    // The carry comes from R2 only when this link did not make the step before (the first step of a link).
     const obj = await s.files.get(carryKey(run.id, prev.step));
     if (!obj) {
       const latest = await latestCheckpoint(s.db, run.id);
@@ -335,6 +388,34 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
   // https://developers.cloudflare.com/r2/objects/multipart-objects/
   const full = Math.floor(buf.length / partSize);
   const rest = buf.view(full * partSize, buf.length);
+  const cp: CheckpointRow = {
+    run_id: run.id,
+    step: stepNo,
+    cursor: cursor ? JSON.stringify(cursor) : null,
+    rows,
+    bytes,
+    last_part: (prev?.last_part ?? 0) + full,
+    carry_bytes: done ? 0 : rest.length,
+    state: JSON.stringify(state),
+    state_key: null,
+    done: done ? 1 : 0,
+    sha256: done ? sha : null,
+    created_at: s.clock.seconds(),
+  };
+  return { cp, buf, full, rest, done };
+}
+
+/**
+ * Uploads a made step's full parts (and, when it is the last, the rest), stores its carry and
+ * state, and records its checkpoint. Returns null when another worker recorded that step first.
+ * The step's buffer is not changed until this resolved (the next step formats into the other).
+ */
+async function commitStep(rc: RunCtx, prev: CheckpointRow | null, made: MadeStep): Promise<CheckpointRow | null> {
+  const { s, run, opts } = rc;
+  const { buf, full, rest, done } = made;
+  // A copy: made.cp is what the next step starts from, with its state inline.
+  const cp: CheckpointRow = { ...made.cp };
+  const partSize = opts.part_size;
   const parts: { n: number; etag: string; size: number }[] = [];
   let lastPart = prev?.last_part ?? 0;
   let upload: R2MultipartUpload | null = null;
@@ -343,8 +424,8 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
     lastPart++;
     const p = await (upload as R2MultipartUpload).uploadPart(lastPart, buf.view(i * partSize, (i + 1) * partSize));
     parts.push({ n: lastPart, etag: p.etag, size: partSize });
+    await rc.heartbeat();
   }
-  let carry = 0;
   if (done) {
     if (upload) {
       if (rest.length > 0) {
@@ -355,41 +436,20 @@ async function runStep(rc: RunCtx, prev: CheckpointRow | null, stepNo: number): 
     } else {
       await s.files.put(rc.plainKey, rest, { httpMetadata: { contentType: rc.contentType } });
     }
+    cp.last_part = lastPart;
   } else if (rest.length > 0) {
-    await s.files.put(carryKey(run.id, stepNo), rest);
-    carry = rest.length;
+    await s.files.put(carryKey(run.id, cp.step), rest);
   }
 
-  let stateJson: string | null = JSON.stringify(state);
-  let stKey: string | null = null;
-  if (stateJson.length > MAX_INLINE_STATE) {
-    stKey = stateKey(run.id, stepNo);
-    await s.files.put(stKey, stateJson);
-    stateJson = null;
+  if ((cp.state as string).length > MAX_INLINE_STATE) {
+    cp.state_key = stateKey(run.id, cp.step);
+    await s.files.put(cp.state_key, cp.state as string);
+    cp.state = null;
   }
   const total = run.total_rows;
-  const progress = done ? 0.99 : total ? Math.min(0.99, rows / total) : 0;
-  const cp: CheckpointRow = {
-    run_id: run.id,
-    step: stepNo,
-    cursor: cursor ? JSON.stringify(cursor) : null,
-    rows,
-    bytes,
-    last_part: lastPart,
-    carry_bytes: carry,
-    state: stateJson,
-    state_key: stKey,
-    done: done ? 1 : 0,
-    sha256: done ? sha : null,
-    created_at: s.clock.seconds(),
-  };
+  const progress = done ? 0.99 : total ? Math.min(0.99, cp.rows / total) : 0;
   if (!(await recordStep(s.db, cp, parts, progress))) return null;
   if (prev && prev.carry_bytes > 0) await s.files.delete(carryKey(run.id, prev.step)).catch(() => {});
-  if (done) buf.clear();
-  else {
-    buf.shift(full * partSize);
-    rc.carryOf = stepNo;
-  }
   return cp;
 }
 

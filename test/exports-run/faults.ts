@@ -19,6 +19,11 @@ export class Faults {
   private armed = new Set<Point>();
   fired: Point[] = [];
 
+  /** Called after every chunk read from the shard (before any crash point there). */
+  onChunk: (() => void) | null = null;
+  /** Awaited before every multipart part upload: holds a part "in flight" as long as it likes. */
+  beforePart: ((n: number) => Promise<void>) | null = null;
+
   arm(...points: Point[]): this {
     for (const p of points) this.armed.add(p);
     return this;
@@ -52,6 +57,7 @@ export class Faults {
       key: u.key,
       uploadId: u.uploadId,
       async uploadPart(n: number, value: Parameters<R2MultipartUpload["uploadPart"]>[1], o?: R2UploadPartOptions) {
+        await faults.beforePart?.(n);
         const r = await u.uploadPart(n, value, o);
         faults.hit("after_part_upload");
         return r;
@@ -111,6 +117,7 @@ export class Faults {
                           if (q === "all" || q === "raw") {
                             return async (...a: unknown[]) => {
                               const r = await (b[q] as (...x: unknown[]) => Promise<unknown>).apply(b, a);
+                              faults.onChunk?.();
                               faults.hit("after_chunk");
                               return r;
                             };

@@ -96,6 +96,52 @@ describe("redelivery and crash-resume", () => {
     expect(await sha256(await fileBytes(done.file_key as string))).toBe(reference.sha);
   });
 
+  it("a step reads while the step before it still uploads; when that upload then fails, neither is recorded and the retry gives identical bytes", async () => {
+    const q = new RunQueue({ vars: { ...VARS, EXPORT_STEPS_PER_MESSAGE: "3" } });
+    const run = await startRun(q, tenantId, exportId);
+    const faults = new Faults();
+    // Part 1 (step 1's) is held in flight until a chunk of step 2 was read. Without the overlap
+    // nothing releases it, and after 30 s it goes on and the assertion below fails.
+    let held = false;
+    let readsWhileHeld = 0;
+    let release: (() => void) | null = null;
+    faults.onChunk = () => {
+      if (!held) return;
+      readsWhileHeld++;
+      release?.();
+    };
+    faults.beforePart = async (n) => {
+      if (n !== 1) return;
+      held = true;
+      await new Promise<void>((ok) => {
+        release = ok;
+        setTimeout(ok, 30_000);
+      });
+      held = false;
+    };
+    faults.arm("after_part_upload");
+    const first = q.take() as ChainMessage;
+    await q.deliver(first, faults.wrap);
+    expect(faults.fired).toEqual(["after_part_upload"]);
+    expect(readsWhileHeld).toBeGreaterThan(0);
+    // step 1 failed, so step 2 (made meanwhile) was never committed: nothing is recorded
+    expect(await checkpoints(run.id)).toEqual([]);
+    expect(await partCount(run.id)).toBe(0);
+    expect(q.sent.map((m) => m.position)).toEqual([first.position]);
+    expect((await runRow(run.id)).error).toBe("retrying after: injected fault at after_part_upload");
+
+    faults.onChunk = null;
+    faults.beforePart = null;
+    await drain(q);
+    const done = await runRow(run.id);
+    expect(done.status).toBe("finished");
+    const bytes = await fileBytes(done.file_key as string);
+    expect(await sha256(bytes)).toBe(reference.sha);
+    expect(done.sha256).toBe(reference.sha);
+    expect(await partCount(run.id)).toBe(reference.parts);
+    expect((await e.FILES.list({ prefix: `tmp/runs/${run.id}/` })).objects).toEqual([]);
+  });
+
   it("a redelivered link whose checkpoints are recorded does nothing", async () => {
     const q = new RunQueue({ vars: { ...VARS, EXPORT_STEPS_PER_MESSAGE: "1" } });
     const run = await startRun(q, tenantId, exportId);
