@@ -29,7 +29,7 @@ const BODIES = actionBodies(BATCH);
  * Runs `CONCURRENCY` clients for DURATION_MS against the API (or, with `path`, the runtime
  * floor's worker); every response must be 201.
  */
-async function load(url, apiKey, { idempotency = false, pid, path = "/v1/actions", durationMs = DURATION_MS } = {}) {
+async function load(url, apiKey, { idempotency = false, pid, path = "/v1/actions", durationMs = DURATION_MS, idleMsPerS = 0 } = {}) {
   // the floor's worker ignores the key
   const cpu0 = treeCpuMs(pid);
   const result = await postLoad({
@@ -42,7 +42,29 @@ async function load(url, apiKey, { idempotency = false, pid, path = "/v1/actions
     headers: (id, seq, t0) => ({ Authorization: `Bearer ${apiKey}`, ...(idempotency ? { "Idempotency-Key": `bench-${id}-${seq}-${t0}` } : {}) }),
     raw: true,
   });
-  return { ...result, server_cpu_ms_per_batch: round((treeCpuMs(pid) - cpu0) / result.batches, 1) };
+  const cpu = treeCpuMs(pid) - cpu0;
+  return {
+    ...result,
+    server_cpu_ms_per_batch: round(cpu / result.batches, 1),
+    // what the same tree burns doing nothing, over the same seconds, left out (idleCpu)
+    net_cpu_ms_per_batch: round((cpu - idleMsPerS * result.seconds) / result.batches, 1),
+  };
+}
+
+const IDLE_MS = QUICK ? 3_000 : 5_000;
+
+/**
+ * CPU ms per second that each server's process tree uses with no request: wrangler's node
+ * process and its esbuild, which watches the worker's sources for changes, poll whether or not
+ * requests come. The API's tree watches all of src/ and the floor's only what floor-worker.ts
+ * imports, so the per-batch CPU of the two differs by this much before any request is served.
+ */
+async function idleCpu(pids) {
+  const before = pids.map((pid) => treeCpuMs(pid));
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const seconds = (performance.now() - t0) / 1000;
+  return pids.map((pid, i) => round((treeCpuMs(pid) - (before[i] ?? 0)) / seconds, 1));
 }
 
 /** Two load runs of the same path as one: batches and events/s summed over time, latencies pooled. */
@@ -51,12 +73,14 @@ function merge(runs) {
   const seconds = runs.reduce((n, r) => n + r.seconds, 0);
   const batches = runs.reduce((n, r) => n + r.batches, 0);
   const cpu = runs.reduce((n, r) => n + r.server_cpu_ms_per_batch * r.batches, 0);
+  const net = runs.reduce((n, r) => n + r.net_cpu_ms_per_batch * r.batches, 0);
   return {
     batches,
     events_per_s: round((batches * BATCH) / seconds, 0),
     p50: round(percentile(lat, 50), 2),
     p99: round(percentile(lat, 99), 2),
     server_cpu_ms_per_batch: round(cpu / batches, 1),
+    net_cpu_ms_per_batch: round(net / batches, 1),
   };
 }
 
@@ -78,16 +102,19 @@ async function inProcess() {
     const oldSync = await m.floor(ROOT, join(dir, "old-sync.sqlite"), "old", BODIES, FLOOR_BATCHES, "FULL");
     const nowSync = await m.floor(ROOT, join(dir, "new-sync.sqlite"), "new", BODIES, FLOOR_BATCHES, "FULL");
     const syncLoad = loadAverage();
+    const noCheckpoint = await m.floor(ROOT, join(dir, "new-no-checkpoint.sqlite"), "new", BODIES, FLOOR_BATCHES, "NORMAL", false);
+    const noCheckpointLoad = loadAverage();
     const stages = await m.stages(ROOT, join(dir, "stages.sqlite"), BODIES, STAGE_BATCHES);
     const lat = (r) => {
       const sorted = [...r.lat].sort((a, b) => a - b);
-      return { batches: r.batches, events_per_s: r.events_per_s, p50: round(percentile(sorted, 50), 2), p99: round(percentile(sorted, 99), 2) };
+      return { batches: r.batches, events_per_s: r.events_per_s, p50: round(percentile(sorted, 50), 2), p99: round(percentile(sorted, 99), 2), slow: r.slow };
     };
     return {
       old: { ...lat(old), load: oldLoad },
       new: { ...lat(now), load: nowLoad },
       oldSync: { ...lat(oldSync), load: syncLoad },
       newSync: { ...lat(nowSync), load: syncLoad },
+      noCheckpoint: { ...lat(noCheckpoint), load: noCheckpointLoad },
       stages,
       stagesLoad: loadAverage(),
     };
@@ -127,13 +154,14 @@ try {
       if (r.status !== 201) throw new Error(`warm-up ${path}: ${r.status}`);
     }
   }
+  const [apiIdle, floorIdle] = await idleCpu([dev.pid, floorDev.pid]);
   // The floor and the API in turn, half the time each twice (floor, API, floor, API), so that a
   // change in the machine's load during the run weighs on both alike.
   const halves = [];
   const half = DURATION_MS / 2;
   for (let i = 0; i < 2; i++) {
-    halves.push({ floor: await load(floorDev.url, seed.apiKey, { ...target.floor, durationMs: half }), floorLoad: loadAverage() });
-    Object.assign(halves[i], { plain: await load(dev.url, seed.apiKey, { pid: dev.pid, durationMs: half }), plainLoad: loadAverage() });
+    halves.push({ floor: await load(floorDev.url, seed.apiKey, { ...target.floor, durationMs: half, idleMsPerS: floorIdle }), floorLoad: loadAverage() });
+    Object.assign(halves[i], { plain: await load(dev.url, seed.apiKey, { pid: dev.pid, durationMs: half, idleMsPerS: apiIdle }), plainLoad: loadAverage() });
   }
   const runtime = merge(halves.map((h) => h.floor));
   const runtimeLoad = round((halves[0].floorLoad + halves[1].floorLoad) / 2, 2);
@@ -170,6 +198,15 @@ try {
       unit: "ms",
       baseline: `layout before 0004 ${floor.old.p50} / ${floor.old.p99} ms`,
       load: floor.old.load,
+    },
+    {
+      // The tail of the storage itself: with the automatic checkpoint, the slow batches are the
+      // ones whose commit copied the write-ahead log into the file (every ~26th at 1000 rows).
+      metric: "raw SQLite insert p50 / p99 without SQLite's automatic WAL checkpoint (wal_autocheckpoint = 0), layout after 0004; batches > 4x the median",
+      value: `${floor.noCheckpoint.p50} / ${floor.noCheckpoint.p99}`,
+      unit: "ms",
+      baseline: `with it ${floor.new.p50} / ${floor.new.p99} ms; batches > 4x the median: ${floor.noCheckpoint.slow.length} without, ${floor.new.slow.length} with (${floor.new.slow.slice(0, 8).join(", ")}${floor.new.slow.length > 8 ? ", ..." : ""})`,
+      load: floor.noCheckpoint.load,
     },
     {
       metric: "raw SQLite insert with an fsync per commit (synchronous = FULL), layout after 0004",
@@ -238,6 +275,13 @@ try {
       load: plainLoad,
     },
     {
+      metric: "server CPU per 1000-event batch, less what each server's tree uses idle (wrangler and esbuild watching the sources)",
+      value: plain.net_cpu_ms_per_batch,
+      unit: "ms",
+      baseline: `runtime floor ${runtime.net_cpu_ms_per_batch} ms; idle: API tree ${apiIdle} ms/s, floor tree ${floorIdle} ms/s`,
+      load: plainLoad,
+    },
+    {
       metric: "stages in Node, ms per batch (median): parse / validate / chunk / key fingerprint / D1 write (rows + key)",
       value: `${st.parse} / ${st.validate} / ${st.chunk} / ${st.fingerprint} / ${st.write}`,
       unit: "ms",
@@ -262,7 +306,7 @@ try {
     },
   ];
   const { latencies: _l, seconds: _s, ...keyedSummary } = keyed;
-  record("ingest", { batch: BATCH, concurrency: CONCURRENCY, duration_s: DURATION_MS / 1000, runtime, plain, keyed: keyedSummary, floor, gap, rows });
+  record("ingest", { batch: BATCH, concurrency: CONCURRENCY, duration_s: DURATION_MS / 1000, idle_cpu_ms_per_s: { api: apiIdle, floor: floorIdle }, runtime, plain, keyed: keyedSummary, floor, gap, rows });
 } finally {
   dev.stop();
   floorDev.stop();

@@ -77,10 +77,13 @@ class SqliteD1 {
  * 0004_append_only_events. `sync`: NORMAL (WAL, no fsync per commit: the layout's own cost) or
  * FULL (an fsync per commit, SQLite's default: adds the disk's sync time to every batch).
  */
-export function openShard(root: string, file: string, layout: "old" | "new", sync: "NORMAL" | "FULL" = "NORMAL") {
+export function openShard(root: string, file: string, layout: "old" | "new", sync: "NORMAL" | "FULL" = "NORMAL", autoCheckpoint = true) {
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec(`PRAGMA synchronous = ${sync}`);
+  // SQLite copies the write-ahead log into the database once it holds 1,000 pages; 0 never does.
+  // https://www.sqlite.org/pragma.html#pragma_wal_autocheckpoint
+  if (!autoCheckpoint) db.exec("PRAGMA wal_autocheckpoint = 0");
   const dir = join(root, "migrations", "data");
   for (const f of readdirSync(dir).sort()) {
     if (!f.endsWith(".sql") || (layout === "old" && f.includes("append_only_events"))) continue;
@@ -96,10 +99,12 @@ const actions = getModel("actions") as ModelDef;
 /**
  * The raw insert rate of a layout: `batches` of the bodies, each parsed, validated and written with
  * the API's own statements (json_each chunks of at most 90 KB) in one transaction. Answers
- * events/s over the write alone and its per-batch latency.
+ * events/s over the write alone, its per-batch latency, and which batches (0-based) took more
+ * than 4x the median (`slow`). `autoCheckpoint: false` leaves the log growing, to see what the
+ * checkpoints cost the tail.
  */
-export async function floor(root: string, file: string, layout: "old" | "new", bodies: string[], batches: number, sync: "NORMAL" | "FULL" = "NORMAL") {
-  const { db, td } = openShard(root, file, layout, sync);
+export async function floor(root: string, file: string, layout: "old" | "new", bodies: string[], batches: number, sync: "NORMAL" | "FULL" = "NORMAL", autoCheckpoint = true) {
+  const { db, td } = openShard(root, file, layout, sync, autoCheckpoint);
   const rows = bodies.map((b) => {
     const v = validateItems(actions, batchItems(JSON.parse(b), ["actions"]));
     if (!v.ok) throw new Error("bench batch is invalid");
@@ -114,7 +119,9 @@ export async function floor(root: string, file: string, layout: "old" | "new", b
   }
   const seconds = (performance.now() - t0) / 1000;
   db.close();
-  return { batches, events_per_s: Math.round((batches * 1000) / seconds), lat };
+  const median = [...lat].sort((a, b) => a - b)[Math.floor(lat.length / 2)] ?? 0;
+  const slow = lat.flatMap((ms, i) => (ms > 4 * median ? [i] : []));
+  return { batches, events_per_s: Math.round((batches * 1000) / seconds), lat, slow };
 }
 
 /**
