@@ -78,6 +78,16 @@ function throttled(s: Services, heartbeat: () => Promise<void>): Beat {
   };
 }
 
+/**
+ * The message of an error the file's own bytes caused (not gzip, not Parquet), for the reason
+ * the file fails with. A failed read (TargetError: the chain retries the link) and a lost lease
+ * (LeaseLost: another worker has the link) are not the file's fault: they are thrown on.
+ */
+function badFileMessage(err: unknown): string {
+  if (err instanceof TargetError || err instanceof LeaseLost) throw err;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Decompressed bytes `[offset, offset + length)` of a gzip file, streamed from its start. */
 async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number, length: number, beat: Beat): Promise<{ bytes: Uint8Array; final: boolean }> {
   // Errors of the download itself (a dropped connection) are retried; errors of the
@@ -115,10 +125,9 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
       if (filled === length) return { bytes: out, final: false };
     }
   } catch (err) {
-    // A lost lease is the chain's business (another worker has the link), not a bad file.
-    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
+    const message = badFileMessage(err);
     if (downloadFailed) throw new TargetError("transient", `reading ${f.key} failed: ${String(downloadFailed)}`);
-    throw new TargetError("refused", `${f.key} is not a valid gzip file (${(err as Error).message})`);
+    throw new TargetError("refused", `${f.key} is not a valid gzip file (${message})`);
   } finally {
     reader.cancel().catch(() => {});
   }
@@ -235,8 +244,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile, beat: Beat): P
   try {
     metadata = await parquetMetadataAsync(file, { initialFetchSize: 64 * 1024 });
   } catch (err) {
-    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
-    return { fail: `not a valid Parquet file: ${(err as Error).message}` };
+    return { fail: `not a valid Parquet file: ${badFileMessage(err)}` };
   }
   const groups = metadata.row_groups;
   let rowStart = 0;
@@ -248,8 +256,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile, beat: Beat): P
   try {
     rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
   } catch (err) {
-    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
-    return { fail: `Rows ${rowStart + 1}-${rowEnd}: the row group could not be read: ${(err as Error).message}` };
+    return { fail: `Rows ${rowStart + 1}-${rowEnd}: the row group could not be read: ${badFileMessage(err)}` };
   }
   const items = rows.map((r) => {
     const o: Record<string, unknown> = {};
