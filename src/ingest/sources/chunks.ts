@@ -20,7 +20,7 @@
  * only moves the chain on.
  */
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
-import { type ChainJob, LeaseLost, type StepContext, type StepOutcome } from "../../chain";
+import { type ChainJob, LeaseLost, type StepContext, type StepOutcome, yieldToRuntime } from "../../chain";
 import type { ChainRow, SourceFile, SourceRow } from "../../db/schema";
 import { failSourceFile, getSource, getSourceFile, recordDecryptedCopy, recordFileChunk } from "../../db/sources";
 import type { Env } from "../../env";
@@ -111,11 +111,18 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
   const out = new Uint8Array(length);
   let seen = 0;
   let filled = 0;
+  let yieldAt = length;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return { bytes: out.subarray(0, filled), final: true };
       await beat();
+      // Streaming up to the checkpoint is the long part of a late link: other requests get the
+      // runtime once per chunk's worth (`length`) of decompressed bytes (yieldToRuntime).
+      if (seen >= yieldAt) {
+        yieldAt = seen + length;
+        await yieldToRuntime();
+      }
       const start = Math.max(0, offset - seen);
       seen += value.length;
       if (start >= value.length) continue;
@@ -359,6 +366,9 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
 
   const v = validatePartial(model, out.items, out.lines, { source: out.source, now: new Date(s.clock.now()) });
   const errors = [...out.issues, ...v.errors].sort((a, b) => a.line - b.line);
+  // Other requests get the runtime once per chunk, between its reading and validation and its
+  // write, the link's two long pieces of work (yieldToRuntime).
+  await yieldToRuntime();
   await insertRowsOnce(s, f.tenant_id, model, v.rows, `source chunk ${f.id} ${f.position}`, "source-chunk");
 
   const to = f.position + out.consumed;
