@@ -12,6 +12,7 @@ import type { ServiceOverrides } from "./services";
 import { FROZEN_RETRY_AFTER_SECONDS, isFenced } from "./db/shards/fence";
 import { forgetPlacement } from "./db/shards/router";
 import { forgetTenantCredentials } from "./tenants/tenants";
+import { CSV_PATHS } from "./routes/ingest-csv/paths";
 
 /**
  * `/v1` is the ingestion API, whose contract answers `{ code, message, data }`;
@@ -118,17 +119,23 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       return (app) => app.route("/", meRouter);
     },
   },
+  // Before "/v1": the CSV uploads and their status are a group of their own, so a JSON batch does
+  // not evaluate the multipart and CSV parsers (busboy, csv-parse) and an upload does not build
+  // the JSON ingestion routes.
+  {
+    name: "csv",
+    prefixes: CSV_PATHS,
+    load: async () => {
+      const { ingestCsvRouter } = await import("./routes/ingest-csv");
+      return (app) => app.route("/", ingestCsvRouter);
+    },
+  },
   {
     name: "v1",
     prefixes: ["/v1"],
     load: async () => {
-      const [ingest, reference, csv] = await Promise.all([
-        import("./routes/ingest"),
-        import("./routes/segments/reference"),
-        import("./routes/ingest-csv"),
-      ]);
-      return (app) =>
-        app.route("/v1", ingest.ingestRouter).route("/v1", reference.segmentsReferenceRouter).route("/", csv.ingestCsvRouter);
+      const [ingest, reference] = await Promise.all([import("./routes/ingest"), import("./routes/segments/reference")]);
+      return (app) => app.route("/v1", ingest.ingestRouter).route("/v1", reference.segmentsReferenceRouter);
     },
   },
   single("downloads", "/api/1/downloads", async () => (await import("./routes/downloads")).downloadsRouter),

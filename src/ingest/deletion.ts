@@ -1,4 +1,4 @@
-import { type ChainJob, type StepContext, type StepOutcome, startChain } from "../chain";
+import { type ChainJob, type StepContext, type StepOutcome, startChain, yieldToRuntime } from "../chain";
 import type { UserDeletionRow } from "../db/schema";
 import { type TenantData, deleteUserRowsInRange, deleteUserRowsIndexed, maxRowId, tenantData } from "../db/shards";
 import { latestMove } from "../db/tenant-moves";
@@ -172,6 +172,8 @@ async function deleteSome(
       st.after = 0;
       st.until = null;
     }
+    // Other requests get the runtime once per delete statement (yieldToRuntime).
+    await yieldToRuntime();
     await heartbeat();
   }
 }

@@ -1,6 +1,14 @@
+/** What a TtlCache reads the time from: the services' clock (src/services). */
+export interface CacheClock {
+  /** epoch milliseconds */
+  now(): number;
+}
+
 /**
- * A small per-isolate cache with a time-to-live. Isolates are short-lived and
- * not shared, so entries elsewhere expire on their own after `ttlMs`.
+ * A small per-isolate cache with a time-to-live. Isolates are short-lived and not shared, so
+ * entries elsewhere expire on their own after `ttlMs`. The cache lives for the isolate while
+ * each request or job brings its own services, so every read and write takes the caller's clock
+ * (`services.clock`): a test that moves its clock sees the entry expire.
  */
 export class TtlCache<V> {
   private readonly map = new Map<string, { value: V; expires: number }>();
@@ -9,22 +17,22 @@ export class TtlCache<V> {
     private readonly maxEntries = 10_000,
   ) {}
 
-  get(key: string): V | undefined {
+  get(key: string, clock: CacheClock): V | undefined {
     const hit = this.map.get(key);
     if (!hit) return undefined;
-    if (hit.expires < Date.now()) {
+    if (hit.expires < clock.now()) {
       this.map.delete(key);
       return undefined;
     }
     return hit.value;
   }
 
-  set(key: string, value: V): void {
+  set(key: string, value: V, clock: CacheClock): void {
     if (this.map.size >= this.maxEntries) {
       const oldest = this.map.keys().next().value;
       if (oldest !== undefined) this.map.delete(oldest);
     }
-    this.map.set(key, { value, expires: Date.now() + this.ttlMs });
+    this.map.set(key, { value, expires: clock.now() + this.ttlMs });
   }
 
   delete(key: string): void {

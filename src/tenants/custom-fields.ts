@@ -23,7 +23,12 @@ export async function customFieldsOf(s: Pick<Services, "db">, tenantId: string, 
   return model ? customFieldDefs(s, tenantId, model) : [];
 }
 
-/** `model` as the tenant sees it: the catalog fields, then the tenant's custom fields. */
+/**
+ * `model` as the tenant sees it: the catalog fields, then the tenant's custom fields. Read from
+ * the control DB on every call, on purpose: a change of the fields applies to the next batch.
+ * No query of a `/v1` batch could carry it instead (the credential lookup is cached per isolate
+ * for 30 s; the rest go to the shard), and a cache would delay a change by its lifetime.
+ */
 export async function tenantModel(s: Pick<Services, "db">, tenantId: string, model: ModelDef): Promise<ModelDef> {
   return model.customFields ? withCustomFields(model, await customFieldDefs(s, tenantId, model)) : model;
 }

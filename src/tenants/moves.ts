@@ -1,4 +1,4 @@
-import { type ChainJob, type StepContext, type StepOutcome, restart, startChain } from "../chain";
+import { type ChainJob, type StepContext, type StepOutcome, restart, startChain, yieldToRuntime } from "../chain";
 import {
   type MoveCursor,
   type ShardTable,
@@ -62,6 +62,9 @@ import { forgetTenantCredentials } from "./tenants";
  *  cleanup  delete the partial copy on the destination, in chunks, then `failed`
  *
  * One that fails after the switch leaves the old copy behind its `moved` fence.
+ *
+ * Every chunk a link counts, copies, checksums or deletes ends with `yieldToRuntime()`, so other
+ * requests are served between chunks (src/chain).
  */
 
 /** Longest freeze: past it the cron reverts the move to copying, and writes go on (docs). */
@@ -248,6 +251,7 @@ async function deleteSlice(db: D1Database, tenantId: string, from: number): Prom
     const n = await deleteTenantRows(db, tables[table] as ShardTable, tenantId, MOVE_CHUNK_ROWS);
     deleted += n;
     if (n < MOVE_CHUNK_ROWS) table++;
+    await yieldToRuntime();
   }
   return { table, deleted };
 }
@@ -324,7 +328,10 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
       case "count": {
         // the first link, not the request that started the move, reads the tenant's rows
         let total = 0;
-        for (const t of tables) total += await countTenantRows(src, t, move.tenant_id);
+        for (const t of tables) {
+          total += await countTenantRows(src, t, move.tenant_id);
+          await yieldToRuntime();
+        }
         await ctx.heartbeat();
         return save({ ...cp, phase: "clear", table: 0, total });
       }
@@ -370,6 +377,7 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
             table++;
             upto = undefined;
           }
+          await yieldToRuntime();
         }
         await ctx.heartbeat();
         return save({ ...cp, table, upto, passRows: passRows + copied }, { rows_copied: move.rows_copied + copied });
@@ -384,6 +392,7 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
           if (!t) throw new MoveFailed(`the change log names an unknown table ${name}`);
           const mark = await readMark(dst, t, move.tenant_id);
           await replaceGroups(dst, t, move.tenant_id, groups, await readGroups(src, t, move.tenant_id, groups, mark), mark);
+          await yieldToRuntime();
         }
         await dropLog(src, move.tenant_id, entries);
         if (entries.length === DRAIN_ENTRIES) return save(cp);
@@ -426,6 +435,7 @@ async function stepMove(ctx: StepContext): Promise<StepOutcome> {
             table++;
             v = { src: null, dst: null, srcDone: false, dstDone: false, s: EMPTY, d: EMPTY };
           }
+          await yieldToRuntime();
         }
         await ctx.heartbeat();
         if (!tables[table]) return save({ ...cp, phase: "switch", table: 0, verify: undefined, verified });

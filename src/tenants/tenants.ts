@@ -158,12 +158,12 @@ const clientCache = new TtlCache<ClientState>(CREDENTIAL_CACHE_MS);
 
 /** Current state of a client (revoked or not, its tenant's shard), cached per isolate. */
 export async function clientState(s: Services, clientId: string): Promise<ClientState | null> {
-  const hit = clientCache.get(clientId);
+  const hit = clientCache.get(clientId, s.clock);
   if (hit) return hit;
   const row = await getClientUnscoped(s.db, clientId);
   if (!row) return null;
   const state = { tenantId: row.tenant_id, shard: row.shard, rateLimits: row.rate_limits, permissions: row.permissions, active: row.revoked_at === null, tokenTtlSeconds: row.token_ttl_seconds };
-  clientCache.set(clientId, state);
+  clientCache.set(clientId, state, s.clock);
   return state;
 }
 
@@ -181,13 +181,13 @@ export function forgetTenantCredentials(tenantId: string): void {
 /** Resolves an API key to its principal (lookup by SHA-256 of the key, cached per isolate). */
 export async function authenticateApiKey(s: Services, apiKey: string): Promise<Principal | null> {
   const hash = await sha256Hex(apiKey);
-  const hit = apiKeyCache.get(hash);
+  const hit = apiKeyCache.get(hash, s.clock);
   if (hit !== undefined) return hit;
   const row = await getApiKeyByHashUnscoped(s.db, hash);
   const principal: Principal | null =
     row && row.revoked_at === null
       ? { kind: "api_key", tenantId: row.tenant_id, shard: row.shard, subject: row.id, permissions: ["ingest"], rateLimits: row.rate_limits }
       : null;
-  apiKeyCache.set(hash, principal);
+  apiKeyCache.set(hash, principal, s.clock);
   return principal;
 }

@@ -6,7 +6,8 @@ import { shardDb, shardTables } from "../../src/db/shards";
 import type { Env } from "../../src/env";
 import { chainJobs } from "../../src/jobs";
 import { type Services, createServices, fixedClock } from "../../src/services";
-import { FREEZE_SECONDS, SETTLE_SECONDS, revertExpiredFreezes, startMove } from "../../src/tenants/moves";
+import { CHUNKS_PER_LINK, FREEZE_SECONDS, SETTLE_SECONDS, revertExpiredFreezes, startMove } from "../../src/tenants/moves";
+import { turnsDuring } from "../chain/turns";
 import { ADMIN, call, setupTenant, waitFor } from "../helpers";
 import { createRun } from "../../src/runs";
 import { expectedCsv, fileBytes, runRow, seedExport, seedParticipations } from "../exports-run/helpers";
@@ -235,6 +236,33 @@ describe("the request that starts a move", () => {
     expect(await moveOf(tenant.id)).toMatchObject({ phase: "clear", rows_total: 7 });
     await q.drain();
     expect(await moveOf(tenant.id)).toMatchObject({ state: "done", shard: 1 - from, rows_total: 7, rows_copied: 7 });
+  });
+});
+
+describe("a move's links and other requests", () => {
+  it("every link that reads or writes rows gives the runtime a turn once per chunk (yieldToRuntime)", async () => {
+    const { tenant, apiKey } = await setupTenant("move-turns");
+    const from = (await moveOf(tenant.id)).shard;
+    expect((await call("POST", "/v1/actions", { token: apiKey, body: { actions: Array.from({ length: 7 }, (_, i) => action(5, 0, i)) } })).status).toBe(201);
+    const q = new MoveQueue();
+    q.chain = `tenant_move:${(await startMove(q.s, tenant.id, 1 - from)).id}`;
+    const turns: Record<string, number[]> = {};
+    for (let m = q.take(); m; m = q.take()) {
+      const { phase } = await moveOf(tenant.id);
+      const { turns: n } = await turnsDuring(() => q.deliver(m));
+      turns[phase] = [...(turns[phase] ?? []), n];
+    }
+    expect(await moveOf(tenant.id)).toMatchObject({ state: "done", shard: 1 - from, rows_copied: 7 });
+    // A small tenant: every table is one chunk (one count, read, write, checksum or delete), so
+    // each phase that works through the tables yields once per table, CHUNKS_PER_LINK a link at most.
+    const tables = shardTables().length;
+    expect(tables).toBeGreaterThan(CHUNKS_PER_LINK);
+    expect(turns.count).toEqual([tables]);
+    for (const phase of ["clear", "copy", "catchup", "verify", "delete"]) {
+      const links = turns[phase] ?? [];
+      expect(links.reduce((a, b) => a + b, 0), phase).toBe(tables);
+      expect(Math.max(...links), phase).toBe(CHUNKS_PER_LINK);
+    }
   });
 });
 

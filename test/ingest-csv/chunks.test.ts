@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { ChainMessage } from "../../src/chain";
+import { type ChainMessage, handleChainMessage } from "../../src/chain";
+import { chainJobs } from "../../src/jobs";
+import { createServices } from "../../src/services";
+import { turnsDuring } from "../chain/turns";
 import { setupTenant } from "../helpers";
 import { type Driver, deliver, drain, e, failingControlBatch, manualEnv, runCron, status, storedRows, uploadWith } from "./helpers";
 
@@ -64,6 +67,19 @@ describe("chunked CSV ingestion", () => {
     const { delivered, s } = await ingestManually(surveyFile(20), { CSV_CHUNK_ROWS: "3" });
     expect(delivered).toHaveLength(Math.ceil(20 / 3));
     expect(s).toMatchObject({ status: "completed", rows_accepted: 18, rows_rejected: 2 });
+  });
+
+  it("gives the runtime a turn once per chunk, so requests are served while a link runs (yieldToRuntime)", async () => {
+    const t = await setupTenant("csv-turns");
+    const d = manualEnv({ CSV_CHUNK_ROWS: "3" });
+    const r = await uploadWith(d, t.apiKey, "survey-data", surveyFile(20));
+    expect(r.status, r.text).toBe(201);
+    const turns: number[] = [];
+    for (let m = d.sent.shift(); m; m = d.sent.shift()) {
+      turns.push((await turnsDuring(() => handleChainMessage(createServices(d.env), chainJobs, m as ChainMessage))).turns);
+    }
+    expect(turns).toEqual(new Array(Math.ceil(20 / 3)).fill(1));
+    expect((await status(t.apiKey, r.json.data.ingestion_id)).json.data).toMatchObject({ status: "completed", rows_accepted: 18 });
   });
 
   it("writes nothing twice when every message is delivered again", async () => {

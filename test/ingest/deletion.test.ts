@@ -4,6 +4,7 @@ import type { Principal } from "../../src/env";
 import { getUserDeletionView, requestUserDeletion, USER_COLUMNS, userDeletionJob } from "../../src/ingest/deletion";
 import { createServices } from "../../src/services";
 import { onlyJobs } from "../chain/jobs";
+import { turnsDuring } from "../chain/turns";
 import { call, setupTenant, waitFor } from "../helpers";
 import { actions, countRows, e } from "./util";
 
@@ -121,8 +122,10 @@ describe("POST /v1/user-data (background deletion)", () => {
 
     let links = 0;
     let sawProgress = false;
+    const turnsPerDeletingLink: number[] = [];
     for (let m = sent.shift(); m; m = sent.shift()) {
-      await handleChainMessage(s, jobs, m);
+      const { turns } = await turnsDuring(() => handleChainMessage(s, jobs, m));
+      if (m.chain_id === `user_deletion:${a.request_id}` && m.position > 0) turnsPerDeletingLink.push(turns);
       links++;
       const v = await getUserDeletionView(s, t.tenant.id, c.request_id);
       if (v?.status === "running" && v.progress && v.progress.tables_done > 0 && v.progress.tables_done < v.progress.tables) sawProgress = true;
@@ -130,6 +133,10 @@ describe("POST /v1/user-data (background deletion)", () => {
     }
     expect(sawProgress).toBe(true);
     expect(links).toBeGreaterThan(USER_COLUMNS.length / 2);
+    // Other requests get the runtime once per delete statement (yieldToRuntime): 1 or 2 a link here.
+    expect(turnsPerDeletingLink.length).toBeGreaterThan(USER_COLUMNS.length / 2);
+    for (const turns of turnsPerDeletingLink) expect(turns).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...turnsPerDeletingLink)).toBe(2);
 
     const va = await getUserDeletionView(s, t.tenant.id, a.request_id);
     const vc = await getUserDeletionView(s, t.tenant.id, c.request_id);

@@ -1,9 +1,11 @@
 import { generateKey } from "openpgp";
 import { describe, expect, it } from "vitest";
 import { MAX_ENCRYPTED_SOURCE_BYTES, stagedKey } from "../../src/ingest/sources/decrypt";
+import { discoverSources } from "../../src/ingest/sources/discover";
+import { turnsDuring } from "../chain/turns";
 import { setupTenant } from "../helpers";
 import { control } from "../targets/helpers";
-import { ManualQueue, count, createSource, e, files, gzip, loginsCsv, newBucket, purchasesNdjson, putObject, s3Config, tick } from "./helpers";
+import { ManualQueue, count, createSource, deliver, e, files, gzip, loginsCsv, newBucket, purchasesNdjson, putObject, s3Config, tick } from "./helpers";
 
 /** Small chunks so a decrypted file is read in several ranged links, like any other. */
 const SMALL = { SOURCE_CHUNK_BYTES: "700", SOURCE_CHUNK_ROWS: "9" };
@@ -133,5 +135,42 @@ describe("bucket sources: OpenPGP-encrypted files", { timeout: 120_000 }, () => 
     const publicKey = await createSource(t.token, s3Config(bucket, { decryption_key: key.public_key }));
     expect(publicKey.status).toBe(400);
     expect(publicKey.text).toMatch(/ASCII-armored OpenPGP private key/);
+  });
+});
+
+/**
+ * The links after the first read an encrypted file's decrypted copy in R2, so every await of
+ * theirs is answered inside the process (no socket to the bucket) and a turn of the runtime
+ * counted during one is a yield of the link's own (test/chain/turns.ts).
+ */
+describe("bucket sources: other requests get the runtime while a link runs", { timeout: 120_000 }, () => {
+  async function turnsPerLink(key: string, body: Uint8Array, settings: Record<string, string>) {
+    const { t, bucket } = await tenantWithEncryptedSource();
+    await putObject(bucket, key, body);
+    const q = new ManualQueue();
+    await discoverSources(q.services(settings), { tenantId: t.tenant.id });
+    const first = q.take();
+    expect(first).toBeDefined();
+    await deliver(q, first!, settings); // downloads and decrypts: socket I/O of its own
+    const turns: number[] = [];
+    for (let m = q.take(); m; m = q.take()) turns.push((await turnsDuring(() => deliver(q, m, settings))).turns);
+    return { t, turns };
+  }
+
+  it("a text link yields once per chunk, between its reading and its write", async () => {
+    const { t, turns } = await turnsPerLink("purchases/a.ndjson.gpg", await gpgEncrypt(purchasesNdjson(0, 40), false), SMALL);
+    expect(turns.length).toBeGreaterThan(3);
+    expect(turns).toEqual(turns.map(() => 1));
+    expect(await count(t.tenant.id, "purchases")).toBe(40);
+  });
+
+  it("a gzip link also yields once per chunk's worth of bytes it streams to reach its checkpoint", async () => {
+    const settings = { SOURCE_CHUNK_BYTES: "4096", SOURCE_CHUNK_ROWS: "1000" };
+    const { t, turns } = await turnsPerLink("purchases/b.ndjson.gz.gpg", await gpgEncrypt(await gzip(purchasesNdjson(0, 1500)), false), settings);
+    // link i starts about i + 1 chunks into the decompressed text: it yields on the way there
+    // (once per 4096 bytes streamed) and once before its write
+    expect(turns.length).toBeGreaterThan(10);
+    turns.forEach((n, i) => expect(n, `link ${i}`).toBeGreaterThanOrEqual(i + 1));
+    expect(await count(t.tenant.id, "purchases")).toBe(1500);
   });
 });

@@ -1,4 +1,4 @@
-import { TtlCache } from "../../lib/ttl-cache";
+import { type CacheClock, TtlCache } from "../../lib/ttl-cache";
 import type { ControlDb } from "../client";
 import { D1_MAX_BYTES, shardSizeUnscoped } from "./stats";
 import { countTenantsPerShard, getTenant } from "../tenants";
@@ -70,14 +70,14 @@ export function forgetPlacement(tenantId: string): void {
 }
 
 /** The data of a tenant, looking its shard up when only the id is known (queue jobs, cron). */
-export async function shardForTenant(s: { db: ControlDb; shards: Shards }, tenant: TenantRef): Promise<TenantData> {
+export async function shardForTenant(s: { db: ControlDb; shards: Shards; clock: CacheClock }, tenant: TenantRef): Promise<TenantData> {
   if (typeof tenant !== "string") return tenantData(s.shards, tenant);
-  let shard = placements.get(tenant);
+  let shard = placements.get(tenant, s.clock);
   if (shard === undefined) {
     const found = await getTenant(s.db, tenant);
     if (!found) throw new Error(`unknown tenant ${tenant}`);
     shard = found.shard;
-    placements.set(tenant, shard);
+    placements.set(tenant, shard, s.clock);
   }
   return tenantData(s.shards, { tenantId: tenant, shard });
 }

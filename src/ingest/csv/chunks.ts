@@ -1,4 +1,4 @@
-import type { ChainJob, StepContext, StepOutcome } from "../../chain";
+import { type ChainJob, type StepContext, type StepOutcome, yieldToRuntime } from "../../chain";
 import { failIngestion, getIngestion, recordIngestionChunk } from "../../db/ingestions";
 import type { ChainRow, Ingestion } from "../../db/schema";
 import type { Env } from "../../env";
@@ -98,6 +98,9 @@ export async function csvIngestStep({ services: s, chain }: StepContext): Promis
   const rejected = parsed.errors.length + v.rejected;
   errors.sort((a, b) => a.line - b.line);
 
+  // Other requests get the runtime once per chunk, between its parsing and validation and its
+  // write, the link's two long pieces of work (yieldToRuntime).
+  await yieldToRuntime();
   await insertRowsOnce(s, ing.tenant_id, model, rows, chunkKey(ing.id, ing.next_offset), "csv-chunk");
 
   const to = ing.next_offset + parsed.consumed;

@@ -20,7 +20,7 @@
  * only moves the chain on.
  */
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
-import { type ChainJob, LeaseLost, type StepContext, type StepOutcome } from "../../chain";
+import { type ChainJob, LeaseLost, type StepContext, type StepOutcome, yieldToRuntime } from "../../chain";
 import type { ChainRow, SourceFile, SourceRow } from "../../db/schema";
 import { failSourceFile, getSource, getSourceFile, recordDecryptedCopy, recordFileChunk } from "../../db/sources";
 import type { Env } from "../../env";
@@ -78,6 +78,16 @@ function throttled(s: Services, heartbeat: () => Promise<void>): Beat {
   };
 }
 
+/**
+ * The message of an error the file's own bytes caused (not gzip, not Parquet), for the reason
+ * the file fails with. A failed read (TargetError: the chain retries the link) and a lost lease
+ * (LeaseLost: another worker has the link) are not the file's fault: they are thrown on.
+ */
+function badFileMessage(err: unknown): string {
+  if (err instanceof TargetError || err instanceof LeaseLost) throw err;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Decompressed bytes `[offset, offset + length)` of a gzip file, streamed from its start. */
 async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number, length: number, beat: Beat): Promise<{ bytes: Uint8Array; final: boolean }> {
   // Errors of the download itself (a dropped connection) are retried; errors of the
@@ -101,11 +111,18 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
   const out = new Uint8Array(length);
   let seen = 0;
   let filled = 0;
+  let yieldAt = length;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return { bytes: out.subarray(0, filled), final: true };
       await beat();
+      // Streaming up to the checkpoint is the long part of a late link: other requests get the
+      // runtime once per chunk's worth (`length`) of decompressed bytes (yieldToRuntime).
+      if (seen >= yieldAt) {
+        yieldAt = seen + length;
+        await yieldToRuntime();
+      }
       const start = Math.max(0, offset - seen);
       seen += value.length;
       if (start >= value.length) continue;
@@ -115,10 +132,9 @@ async function gzipWindow(storage: SourceStorage, f: SourceFile, offset: number,
       if (filled === length) return { bytes: out, final: false };
     }
   } catch (err) {
-    // A lost lease is the chain's business (another worker has the link), not a bad file.
-    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
+    const message = badFileMessage(err);
     if (downloadFailed) throw new TargetError("transient", `reading ${f.key} failed: ${String(downloadFailed)}`);
-    throw new TargetError("refused", `${f.key} is not a valid gzip file (${(err as Error).message})`);
+    throw new TargetError("refused", `${f.key} is not a valid gzip file (${message})`);
   } finally {
     reader.cancel().catch(() => {});
   }
@@ -235,8 +251,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile, beat: Beat): P
   try {
     metadata = await parquetMetadataAsync(file, { initialFetchSize: 64 * 1024 });
   } catch (err) {
-    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
-    return { fail: `not a valid Parquet file: ${(err as Error).message}` };
+    return { fail: `not a valid Parquet file: ${badFileMessage(err)}` };
   }
   const groups = metadata.row_groups;
   let rowStart = 0;
@@ -248,8 +263,7 @@ async function readParquet(storage: SourceStorage, f: SourceFile, beat: Beat): P
   try {
     rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
   } catch (err) {
-    if (err instanceof TargetError || err instanceof LeaseLost) throw err;
-    return { fail: `Rows ${rowStart + 1}-${rowEnd}: the row group could not be read: ${(err as Error).message}` };
+    return { fail: `Rows ${rowStart + 1}-${rowEnd}: the row group could not be read: ${badFileMessage(err)}` };
   }
   const items = rows.map((r) => {
     const o: Record<string, unknown> = {};
@@ -352,6 +366,9 @@ export async function sourceFileStep({ services: s, chain, heartbeat }: StepCont
 
   const v = validatePartial(model, out.items, out.lines, { source: out.source, now: new Date(s.clock.now()) });
   const errors = [...out.issues, ...v.errors].sort((a, b) => a.line - b.line);
+  // Other requests get the runtime once per chunk, between its reading and validation and its
+  // write, the link's two long pieces of work (yieldToRuntime).
+  await yieldToRuntime();
   await insertRowsOnce(s, f.tenant_id, model, v.rows, `source chunk ${f.id} ${f.position}`, "source-chunk");
 
   const to = f.position + out.consumed;

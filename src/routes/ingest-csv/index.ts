@@ -14,6 +14,7 @@ import { type CsvRoute, checkHeader, csvModel } from "../../ingest/csv/models";
 import { parseHeader } from "../../ingest/csv/parse";
 import { UploadError, stageMultipartFile } from "../../ingest/csv/upload";
 import { envelope, idempotent } from "../ingest/envelope";
+import { CSV_UPLOADS, type CsvUpload, csvUploadPath } from "./paths";
 
 /** CSV ingestion: `POST /v1/kpis/csv`, `POST /v1/survey-data/csv`, `POST /v1/user-traits/csv`, `GET /v1/ingestions/{id}`. */
 export const ingestCsvRouter = createRouter();
@@ -34,12 +35,15 @@ const Started = z.object({
 });
 const Failure = z.object({ code: z.number(), message: z.string(), data: z.unknown() });
 
-for (const [route, noun] of [
-  ["kpis", "KPIs"],
-  ["survey-data", "custom survey data"],
-  ["user-traits", "trait scores (user_traits)"],
-] as const) {
-  const path = `/v1/${route}/csv`;
+const NOUNS: Record<CsvUpload, string> = {
+  kpis: "KPIs",
+  "survey-data": "custom survey data",
+  "user-traits": "trait scores (user_traits)",
+};
+
+for (const route of CSV_UPLOADS) {
+  const noun = NOUNS[route];
+  const path = csvUploadPath(route);
   ingestCsvRouter.openAPIRegistry.registerPath({
     method: "post",
     path,
