@@ -13,4 +13,3 @@ export function controlDb(env: { DB: D1Database }) {
   return drizzle(env.DB);
 }
 
-export const nowSeconds = () => Math.floor(Date.now() / 1000);

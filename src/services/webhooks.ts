@@ -58,7 +58,8 @@ export class WebhookError extends Error {
 /** POSTs one event and answers the receiver's (2xx) status; throws WebhookError on anything else. */
 export async function sendWebhook(url: string, secret: string, event: WebhookEvent, timeoutMs = 10_000): Promise<number> {
   const body = JSON.stringify(event);
-  const t = Math.floor(Date.now() / 1000);
+  // signed at the event's own time (each caller stamps created_at from services.clock as it sends)
+  const t = Math.floor(Date.parse(event.created_at) / 1000);
   let res: Response;
   try {
     res = await fetch(url, {

@@ -103,7 +103,9 @@ describe("capacity alert (cron)", () => {
     expect(got).toHaveLength(2);
     for (const h of got) {
       expect(h.headers["ferry-event"]).toBe("shard.capacity");
-      expect(await verifyWebhookSignature(SECRET, h.headers["ferry-signature"] ?? null, h.body)).toBe(true);
+      // signed at the services' clock (2030), so checked against that clock's now
+      expect(await verifyWebhookSignature(SECRET, h.headers["ferry-signature"] ?? null, h.body, clock.seconds())).toBe(true);
+      expect(await verifyWebhookSignature(SECRET, h.headers["ferry-signature"] ?? null, h.body, clock.seconds() + 301)).toBe(false);
     }
     const body = JSON.parse(got[0]!.body);
     expect(body).toMatchObject({ type: "shard.capacity", tenant_id: null, data: { shard: 0, binding: "DATA_0", limit_bytes: D1_MAX_BYTES, alert_share: 0.000001 } });
