@@ -44,6 +44,14 @@ export type RunFileRow = Pick<RunRow, "id" | "tenant_id" | "export_id" | "status
  * it out of the automated exports API. The automated fetch's one query.
  */
 export function getRunFile(db: ControlDb, tenantId: string, runId: string): Promise<(RunFileRow & { automated: number }) | undefined> {
+  return runFileQuery(db, tenantId, runId).get();
+}
+
+/**
+ * getRunFile's statement, not yet run. bench/latency/floor-worker.ts sends the same SQL straight
+ * to the D1 binding (the runtime's floor for this route).
+ */
+export function runFileQuery(db: ControlDb, tenantId: string, runId: string) {
   return db
     .select({
       id: export_runs.id,
@@ -58,8 +66,7 @@ export function getRunFile(db: ControlDb, tenantId: string, runId: string): Prom
     })
     .from(export_runs)
     .leftJoin(exports, and(eq(exports.tenant_id, export_runs.tenant_id), eq(exports.id, export_runs.export_id), isNull(exports.deleted_at)))
-    .where(and(eq(export_runs.tenant_id, tenantId), eq(export_runs.id, runId)))
-    .get();
+    .where(and(eq(export_runs.tenant_id, tenantId), eq(export_runs.id, runId)));
 }
 
 /** The id of a tenant's live definition named `name` when the automated exports API shows it. */
@@ -280,21 +287,28 @@ export async function activeExportsWithLastResult(
   tenantId: string,
   now: number,
 ): Promise<{ id: string; name: string; last: ResultRow | null }[]> {
-  const newest = sql`(SELECT r.id FROM export_runs r WHERE r.tenant_id = ${tenantId} AND r.status = 'finished' AND r.file_key IS NOT NULL
-    AND r.expired_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > ${now}) AND r.export_id = ${exports.id}
-    ORDER BY r.created_at DESC, r.id DESC LIMIT 1)`;
-  const rows = await db
-    .select({ id: exports.id, name: exports.name, run_id: export_runs.id, expires_at: export_runs.expires_at, created_at: export_runs.created_at })
-    .from(exports)
-    .leftJoin(export_runs, eq(export_runs.id, newest))
-    .where(and(eq(exports.tenant_id, tenantId), eq(exports.status, "active"), isNull(exports.deleted_at), automatedDefinition))
-    .orderBy(exports.name)
-    .all();
+  const rows = await activeExportsQuery(db, tenantId, now).all();
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
     last: r.run_id ? { id: r.run_id, expires_at: r.expires_at, created_at: r.created_at as number } : null,
   }));
+}
+
+/**
+ * activeExportsWithLastResult's statement, not yet run (bench/latency/floor-worker.ts sends the
+ * same SQL straight to the D1 binding).
+ */
+export function activeExportsQuery(db: ControlDb, tenantId: string, now: number) {
+  const newest = sql`(SELECT r.id FROM export_runs r WHERE r.tenant_id = ${tenantId} AND r.status = 'finished' AND r.file_key IS NOT NULL
+    AND r.expired_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > ${now}) AND r.export_id = ${exports.id}
+    ORDER BY r.created_at DESC, r.id DESC LIMIT 1)`;
+  return db
+    .select({ id: exports.id, name: exports.name, run_id: export_runs.id, expires_at: export_runs.expires_at, created_at: export_runs.created_at })
+    .from(exports)
+    .leftJoin(export_runs, eq(export_runs.id, newest))
+    .where(and(eq(exports.tenant_id, tenantId), eq(exports.status, "active"), isNull(exports.deleted_at), automatedDefinition))
+    .orderBy(exports.name);
 }
 
 /** Results of one export, newest first, and how many there are. */

@@ -28,7 +28,8 @@ const READ_REPLICA = Symbol("ferry.readReplica");
 export function markReadReplica<M extends MiddlewareHandler>(mw: M): M {
   return Object.assign(mw, { [READ_REPLICA]: true });
 }
-const isReadReplica = (mw: unknown) => typeof mw === "function" && READ_REPLICA in mw;
+/** Whether a handler is the read-replica middleware (d1Sessions opens replica sessions for its routes). */
+export const isReadReplica = (mw: unknown) => typeof mw === "function" && READ_REPLICA in mw;
 
 /** The components every route's documentation points at (docs/architecture.md, "Read replicas"). */
 const BOOKMARK = "D1Bookmark";
