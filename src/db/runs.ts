@@ -1,6 +1,7 @@
-import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, type Placeholder, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ControlDb } from "./client";
+import { selectOnce } from "./prepared";
 import { type CheckpointRow, type RunRow, export_run_checkpoints, export_run_parts, export_runs, exports } from "./schema";
 
 /**
@@ -44,14 +45,16 @@ export type RunFileRow = Pick<RunRow, "id" | "tenant_id" | "export_id" | "status
  * it out of the automated exports API. The automated fetch's one query.
  */
 export function getRunFile(db: ControlDb, tenantId: string, runId: string): Promise<(RunFileRow & { automated: number }) | undefined> {
-  return runFileQuery(db, tenantId, runId).get();
+  return runFile.get(db, { tenantId, runId });
 }
+
+const runFile = selectOnce(["tenantId", "runId"], (db, p) => runFileQuery(db, p.tenantId, p.runId));
 
 /**
  * getRunFile's statement, not yet run. bench/latency/floor-worker.ts sends the same SQL straight
  * to the D1 binding (the runtime's floor for this route).
  */
-export function runFileQuery(db: ControlDb, tenantId: string, runId: string) {
+export function runFileQuery(db: ControlDb, tenantId: string | Placeholder, runId: string | Placeholder) {
   return db
     .select({
       id: export_runs.id,
@@ -287,7 +290,7 @@ export async function activeExportsWithLastResult(
   tenantId: string,
   now: number,
 ): Promise<{ id: string; name: string; last: ResultRow | null }[]> {
-  const rows = await activeExportsQuery(db, tenantId, now).all();
+  const rows = await activeExports.all(db, { tenantId, now });
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
@@ -299,7 +302,7 @@ export async function activeExportsWithLastResult(
  * activeExportsWithLastResult's statement, not yet run (bench/latency/floor-worker.ts sends the
  * same SQL straight to the D1 binding).
  */
-export function activeExportsQuery(db: ControlDb, tenantId: string, now: number) {
+export function activeExportsQuery(db: ControlDb, tenantId: string | Placeholder, now: number | Placeholder) {
   const newest = sql`(SELECT r.id FROM export_runs r WHERE r.tenant_id = ${tenantId} AND r.status = 'finished' AND r.file_key IS NOT NULL
     AND r.expired_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > ${now}) AND r.export_id = ${exports.id}
     ORDER BY r.created_at DESC, r.id DESC LIMIT 1)`;
@@ -310,6 +313,8 @@ export function activeExportsQuery(db: ControlDb, tenantId: string, now: number)
     .where(and(eq(exports.tenant_id, tenantId), eq(exports.status, "active"), isNull(exports.deleted_at), automatedDefinition))
     .orderBy(exports.name);
 }
+
+const activeExports = selectOnce(["tenantId", "now"], (db, p) => activeExportsQuery(db, p.tenantId, p.now));
 
 /** Results of one export, newest first, and how many there are. */
 export async function resultsOf(
