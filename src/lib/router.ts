@@ -23,7 +23,8 @@ const READ_REPLICA = Symbol("ferry.readReplica");
 
 /**
  * Marks the read-replica middleware (src/middleware/d1-session.ts): a route declared with it
- * in its `middleware` documents `x-d1-bookmark` as a request header.
+ * in its `middleware` documents `x-d1-bookmark` as a request header, and d1Sessions opens its
+ * requests' D1 sessions on replicas.
  */
 export function markReadReplica<M extends MiddlewareHandler>(mw: M): M {
   return Object.assign(mw, { [READ_REPLICA]: true });
