@@ -11,14 +11,13 @@
 // so the gap SQLite file -> runtime -> ferry API splits into the local runtime's share and
 // ferry's code's share, both measured. Then each stage of the request alone, in Node.
 // Targets: the new layout's raw insert rate >= 3x the old one's; the API >= 0.8x its floor.
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { QUICK, ROOT, actionBodies, freePort, loadAverage, percentile, postLoad, record, round, seedTenant, startDev, treeCpuMs } from "../lib/harness.mjs";
+import { QUICK, ROOT, actionBodies, loadAverage, percentile, postLoad, record, round, seedTenant, startDevAndWorker, treeCpuMs } from "../lib/harness.mjs";
 
 const BATCH = 1000;
 const DURATION_MS = QUICK ? 3_000 : 20_000;
@@ -97,59 +96,10 @@ async function inProcess() {
   }
 }
 
-/**
- * The runtime floor's worker (bench/ingest/floor-worker.ts) under its own `wrangler dev`, with a
- * shard database migrated like the API's; answers its URL and how to stop it.
- */
-async function startFloor() {
-  const config = join(ROOT, "bench", "ingest", "wrangler.floor.toml");
-  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
-  const state = mkdtempSync(join(tmpdir(), "ferry-bench-floor-"));
-  const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, CI: "true", WRANGLER_SEND_METRICS: "false" };
-  const applied = await new Promise((resolve) => {
-    const p = spawn(wrangler, ["d1", "migrations", "apply", "DATA", "--local", "--persist-to", state, "-c", config], { env, stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    p.stderr.on("data", (d) => (err += d));
-    p.on("close", (code) => resolve({ code, err }));
-  });
-  if (applied.code !== 0) throw new Error(`runtime floor migrations: ${applied.err}`);
-  const port = await freePort();
-  const child = spawn(
-    wrangler,
-    ["dev", "-c", config, "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"],
-    { cwd: ROOT, detached: true, stdio: "ignore", env },
-  );
-  const stop = () => {
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {}
-    rmSync(state, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + START_TIMEOUT_MS; ; ) {
-    try {
-      await (await fetch(url)).text();
-      break;
-    } catch {}
-    if (Date.now() > deadline) {
-      stop();
-      throw new Error(`the runtime floor's worker did not start within ${START_TIMEOUT_MS / 1000} s`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { url, pid: child.pid, stop };
-}
-
 // On a loaded machine applying the migrations and starting wrangler takes minutes.
-const START_TIMEOUT_MS = 600_000;
-// The API (and its jobs worker) as `npm run dev` runs them, and the runtime floor beside it.
-const started = await Promise.allSettled([startDev({ timeoutMs: START_TIMEOUT_MS }), startFloor()]);
-const failed = started.find((r) => r.status === "rejected");
-if (failed) {
-  for (const r of started) if (r.status === "fulfilled") r.value.stop();
-  throw failed.reason;
-}
-const [dev, floorDev] = started.map((r) => r.value);
+// The API (and its jobs worker) as `npm run dev` runs them, and the runtime floor's worker
+// (bench/ingest/floor-worker.ts, a shard database migrated like the API's) beside it.
+const [dev, floorDev] = await startDevAndWorker(join(ROOT, "bench", "ingest", "wrangler.floor.toml"), { migrate: "DATA", timeoutMs: 600_000 });
 try {
   const seed = await seedTenant(dev.url, "bench-ingest");
   const target = { api: { url: dev.url, path: "/v1/actions", pid: dev.pid }, floor: { url: floorDev.url, path: "/actions", pid: floorDev.pid } };

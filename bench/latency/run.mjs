@@ -7,13 +7,11 @@
 // list) against a copy of the API's control database, and after no query at all. Every
 // autocannon case runs in two halves, all cases in turn twice (health, floor, me, ..., then again),
 // so that a change in the machine's load weighs on the API and the floor alike.
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { backup, DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
-import { freePort, loadAverage, QUICK, ROOT, record, round, seedTenant, startDev, treeCpuMs } from "../lib/harness.mjs";
+import { loadAverage, QUICK, ROOT, record, round, seedTenant, startDevAndWorker, treeCpuMs } from "../lib/harness.mjs";
 
 const DURATION = QUICK ? 2 : 10;
 const CONNECTIONS = 10;
@@ -75,42 +73,6 @@ async function sequential(url, { path, method = "GET", headers = {}, body, bodie
 }
 
 /**
- * The floor's worker (floor-worker.ts) under its own `wrangler dev`, with an empty state
- * directory: its database is a copy of the API's, put there by copyControlDb before its first
- * query. Answers its URL, pid, state directory and how to stop it.
- */
-async function startFloor() {
-  const config = join(ROOT, "bench", "latency", "wrangler.floor.toml");
-  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
-  const state = mkdtempSync(join(tmpdir(), "ferry-bench-latency-floor-"));
-  const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, CI: "true", WRANGLER_SEND_METRICS: "false" };
-  const port = await freePort();
-  const child = spawn(
-    wrangler,
-    ["dev", "-c", config, "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"],
-    { cwd: ROOT, detached: true, stdio: "ignore", env },
-  );
-  const stop = () => {
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {}
-    rmSync(state, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + START_TIMEOUT_MS; ; ) {
-    try {
-      if ((await fetch(url)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) {
-      stop();
-      throw new Error(`the latency floor's worker did not start within ${START_TIMEOUT_MS / 1000} s`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { url, pid: child.pid, state, stop };
-}
-
-/**
  * Copies the API's control database (the local D1 file that holds `export_runs`) into the floor's
  * state under the same name (miniflare names a database's file after its id, and the floor binds
  * the same id), with SQLite's online backup: the dev server keeps it open and its cron may write.
@@ -138,15 +100,10 @@ async function copyControlDb(fromState, toState) {
   }
 }
 
-// migrations + wrangler start can take minutes on a loaded machine
-const START_TIMEOUT_MS = 600_000;
-const started = await Promise.allSettled([startDev({ timeoutMs: START_TIMEOUT_MS }), startFloor()]);
-const failed = started.find((r) => r.status === "rejected");
-if (failed) {
-  for (const r of started) if (r.status === "fulfilled") r.value.stop();
-  throw failed.reason;
-}
-const [dev, floorDev] = started.map((r) => r.value);
+// The API as `npm run dev` runs it and the floor's worker (floor-worker.ts) beside it, with an
+// empty state: its database is a copy of the API's, put there by copyControlDb before its first
+// query. Migrations + wrangler start can take minutes on a loaded machine.
+const [dev, floorDev] = await startDevAndWorker(join(ROOT, "bench", "latency", "wrangler.floor.toml"), { timeoutMs: 600_000 });
 try {
   const seed = await seedTenant(dev.url);
   const auth = { Authorization: `Bearer ${seed.token}` };

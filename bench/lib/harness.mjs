@@ -58,6 +58,62 @@ export async function startDev({ log = false, args = [], timeoutMs = 180_000 } =
   return { url, port, pid: child.pid, state, stop };
 }
 
+/**
+ * A bench-only worker (a runtime floor) under its own `wrangler dev` with `config`, on a free port
+ * and a throw-away state directory; with `migrate`, that D1 binding's migrations are applied
+ * first. Ready once `GET /` gets any answer. Answers its URL, pid, state directory and how to stop it.
+ */
+export async function startWorker(config, { migrate, timeoutMs = 600_000 } = {}) {
+  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+  const state = mkdtempSync(join(tmpdir(), "ferry-bench-floor-"));
+  const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, CI: "true", WRANGLER_SEND_METRICS: "false" };
+  if (migrate) {
+    const applied = await new Promise((resolve) => {
+      const p = spawn(wrangler, ["d1", "migrations", "apply", migrate, "--local", "--persist-to", state, "-c", config], { env, stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      p.stderr.on("data", (d) => (err += d));
+      p.on("close", (code) => resolve({ code, err }));
+    });
+    if (applied.code !== 0) throw new Error(`${config}: migrations: ${applied.err}`);
+  }
+  const port = await freePort();
+  const child = spawn(
+    wrangler,
+    ["dev", "-c", config, "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"],
+    { cwd: ROOT, detached: true, stdio: "ignore", env },
+  );
+  const stop = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+    rmSync(state, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    try {
+      await (await fetch(url)).arrayBuffer();
+      break;
+    } catch {}
+    if (Date.now() > deadline) {
+      stop();
+      throw new Error(`${config}: the worker did not start within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, pid: child.pid, state, stop };
+}
+
+/** `npm run dev` (startDev) and a bench worker (startWorker) started together; a failure of either stops both. */
+export async function startDevAndWorker(config, opts = {}) {
+  const started = await Promise.allSettled([startDev({ timeoutMs: opts.timeoutMs }), startWorker(config, opts)]);
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed) {
+    for (const r of started) if (r.status === "fulfilled") r.value.stop();
+    throw failed.reason;
+  }
+  return started.map((r) => r.value);
+}
+
 async function post(url, path, body, headers = {}, method = "POST") {
   const r = await fetch(`${url}${path}`, {
     method,
