@@ -59,6 +59,8 @@ function jobsConfig(args) {
     .replace(/^#:schema.*\n/m, "")
     .replace(/^main = "(.*)"$/m, (_, m) => `main = ${JSON.stringify(resolve(m))}`)
     .replace(/^migrations_dir = "(.*)"$/gm, (_, m) => `migrations_dir = ${JSON.stringify(resolve(m))}`)
+    // [alias] entries that are files ("zod" = "./src/lib/zod.ts")
+    .replace(/^("[^"]+") = "(\.\/.*)"$/gm, (_, k, m) => `${k} = ${JSON.stringify(resolve(m))}`)
     .replace(/^\[vars\]\n/m, `[vars]\n${Object.entries(all).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n")}\n`)
     // a key set above wins over the file's own line for it
     .split("\n")

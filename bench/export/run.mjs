@@ -1,15 +1,24 @@
 // Export: a CSV export of N participations through the real chain (`npm run dev`: workerd,
 // local D1 shard, local queue, local R2 multipart), timed from `POST /runs` to `finished`,
 // next to `sqlite3 -csv` writing the same rows from a SQLite file in the same run.
-// Also the dev server's peak resident memory during each run (it must not grow with rows).
-// Target: at least 50% of sqlite3's rows/s (issue: 0.5x at 1M rows); /health on the same server during the export. Sizes: 100k and 1M rows (`--quick`: 20k).
-import { execFileSync, spawnSync } from "node:child_process";
+// Also the dev server's peak resident memory during each run (it must not grow with rows), next to
+// the runtime floor's: a bare worker (bench/export/floor-worker.ts) under its own `wrangler dev`,
+// started beside the dev server, that reads the same rows from a local D1 seeded the same way with
+// the same statement (10,000-row keyset chunks), writes them plainly as the same CSV bytes in the
+// same 5 MiB parts to a local R2 multipart upload and completes it: the local runtime's work of
+// the export with ferry's logic removed. Both servers run every size in turn, one process each for
+// all sizes, so workerd's growth 100k -> 1M rows splits into the runtime's (the floor's) and
+// ferry's own (the dev server's minus the floor's).
+// Targets: at least 50% of sqlite3's rows/s (issue: 0.5x at 1M rows); ferry's own workerd growth
+// 100k -> 1M < 64 MiB (issue 15); /health on the same server during the export. Sizes: 100k and
+// 1M rows (`--quick`: 20k, the floor too).
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COLUMNS, seedSql } from "./seed.mjs";
-import { QUICK, ROOT, record, round, seedTenant, startDev, treeAnonKb, treeRssKb, watchPeakRss, workerdAnonKb } from "../lib/harness.mjs";
+import { QUICK, ROOT, record, round, seedTenant, startDev, startWorker, treeAnonKb, treeRssKb, watchPeakRss, workerdAnonKb } from "../lib/harness.mjs";
 
 const SIZES = QUICK ? [20_000] : [100_000, 1_000_000];
 const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CI: "true" };
@@ -55,16 +64,58 @@ async function api(url, method, path, token, body, retry = true) {
   return json;
 }
 
+/** Peak anonymous RSS (kB) of a server's tree and of its workerd, sampled every 50 ms until stopped. */
+function watchPeakAnon(pid) {
+  let tree = treeAnonKb(pid);
+  let workerd = workerdAnonKb(pid);
+  const t = setInterval(() => {
+    tree = Math.max(tree, treeAnonKb(pid));
+    workerd = Math.max(workerd, workerdAnonKb(pid));
+  }, 50);
+  return { stop: () => (clearInterval(t), { tree, workerd }) };
+}
+
+/** Seeds `n` rows for `tenantId` into a local D1 file (`wrangler d1 execute --local`), not timed. */
+function seed(binding, state, tenantId, n, config = []) {
+  return new Promise((resolve, reject) => {
+    const p = spawn("wrangler", ["d1", "execute", binding, "--local", "--persist-to", state, ...config, "--command", seedSql(tenantId, n)], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`seeding ${binding} failed: ${err}`))));
+  });
+}
+
+/**
+ * One export of the runtime floor (floor-worker.ts) of the rows seeded for `tenantId`, with its
+ * server's memory meanwhile; its file must be ferry's, byte for byte (`run`: ferry's run of the
+ * same rows).
+ */
+async function floorExport(definition, tenantId, n, run, attempt) {
+  const key = `floor/${tenantId}/${attempt}.csv`;
+  const watch = watchPeakAnon(floor.pid);
+  const t0 = performance.now();
+  const r = await fetch(`${floor.url}/export?tenant=${tenantId}&key=${key}`, { method: "POST", body: JSON.stringify(definition) });
+  const out = await r.json().catch(() => null);
+  const exportS = (performance.now() - t0) / 1000;
+  const peak = watch.stop();
+  if (!r.ok || !out) throw new Error(`runtime floor export: ${r.status} ${JSON.stringify(out)}`);
+  if (out.rows !== n) throw new Error(`runtime floor exported ${out.rows} rows, expected ${n}`);
+  const file = Buffer.from(await (await fetch(`${floor.url}/file?key=${key}`)).arrayBuffer());
+  if (file.length !== run.bytes || createHash("sha256").update(file).digest("hex") !== run.sha256) {
+    throw new Error(`the runtime floor's file (${file.length} B) is not ferry's (${run.bytes} B)`);
+  }
+  return { exportS, peakAnonKb: peak.tree, peakWorkerdKb: peak.workerd, parts: out.parts, chunks: out.chunks };
+}
+
 /** One run of an export, POST /runs to finished, with the dev server's memory and /health meanwhile; the file is checked. */
 async function timedExport(exp, token, n) {
   const rssBefore = treeRssKb(dev.pid);
   const watch = watchPeakRss(dev.pid, 50);
-  let peakAnonKb = treeAnonKb(dev.pid);
-  let peakWorkerdKb = workerdAnonKb(dev.pid);
-  const anonTimer = setInterval(() => {
-    peakAnonKb = Math.max(peakAnonKb, treeAnonKb(dev.pid));
-    peakWorkerdKb = Math.max(peakWorkerdKb, workerdAnonKb(dev.pid));
-  }, 50);
+  const anon = watchPeakAnon(dev.pid);
   // /health on the same dev server while the export runs: the API worker must not wait behind
   // the jobs worker's steps (docs/architecture.md, "Two workers").
   const health = probeHealth(dev.url);
@@ -79,7 +130,7 @@ async function timedExport(exp, token, n) {
   const exportS = (performance.now() - t0) / 1000;
   const healthMs = await health.stop();
   const peakKb = watch.stop();
-  clearInterval(anonTimer);
+  const { tree: peakAnonKb, workerd: peakWorkerdKb } = anon.stop();
   if (run.status !== "finished") throw new Error(`run failed: ${run.error}`);
   if (run.rows !== n) throw new Error(`run wrote ${run.rows} rows, expected ${n}`);
 
@@ -94,26 +145,34 @@ async function timedExport(exp, token, n) {
 }
 
 // migrations + wrangler start can take minutes on a loaded machine
-const dev = await startDev({ log: process.env.BENCH_LOG === "1", timeoutMs: 600_000 });
+const FLOOR_CONFIG = join(ROOT, "bench", "export", "wrangler.floor.toml");
+const started = await Promise.allSettled([
+  startDev({ log: process.env.BENCH_LOG === "1", timeoutMs: 600_000 }),
+  startWorker(FLOOR_CONFIG, { migrate: "DATA", timeoutMs: 600_000 }),
+]);
+const failed = started.find((r) => r.status === "rejected");
+if (failed) {
+  for (const r of started) if (r.status === "fulfilled") r.value.stop();
+  throw failed.reason;
+}
+const [dev, floor] = started.map((r) => r.value);
 const work = mkdtempSync(join(tmpdir(), "ferry-bench-export-"));
 try {
   const baseRss = treeRssKb(dev.pid);
   const baseAnon = treeAnonKb(dev.pid);
   const baseWorkerd = workerdAnonKb(dev.pid);
+  const floorBaseWorkerd = workerdAnonKb(floor.pid);
   const results = [];
   for (const n of SIZES) {
     const { tenant, token } = await seedTenant(dev.url, `bench-export-${n}`);
     const tenants = await fetch(`${dev.url}/api/1/admin/tenants`, { headers: { Authorization: "Bearer dev-admin-token" } }).then((r) => r.json());
     const shard = tenants.tenants.find((t) => t.id === tenant.id).shard;
 
-    // Seed straight into the dev server's local D1 file for the tenant's shard (not timed).
-    const seeded = spawnSync("wrangler", ["d1", "execute", `DATA_${shard}`, "--local", "--persist-to", dev.state, "--command", seedSql(tenant.id, n)], {
-      cwd: ROOT,
-      env,
-      encoding: "utf8",
-    });
-    if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
-    console.log(`seeded ${n} rows for ${tenant.id} on shard ${shard}`);
+    // Seed straight into the dev server's local D1 file for the tenant's shard, and the same rows
+    // into the floor's (not timed). The floor's tenant id has the same length as ferry's.
+    const floorTenant = `ten_floor_${String(n).padStart(tenant.id.length - 10, "0")}`;
+    await Promise.all([seed(`DATA_${shard}`, dev.state, tenant.id, n), seed("DATA", floor.state, floorTenant, n, ["-c", FLOOR_CONFIG])]);
+    console.log(`seeded ${n} rows for ${tenant.id} on shard ${shard} and for ${floorTenant} on the runtime floor`);
 
     // Baseline: the same rows and index in a plain SQLite file, exported by sqlite3 -csv.
     const db = join(work, `baseline-${n}.sqlite`);
@@ -129,22 +188,29 @@ try {
 
     // The export through the real chain. Schedule `manual`: a definition without a schedule
     // (`now`) starts a run as it is created, and that run would be exported ahead of the timed one.
-    const exp = await api(dev.url, "POST", "/api/1/exports", token, {
+    const definition = {
       name: `bench-${n}`,
       model: "participations",
       fields: COLUMNS.map((from) => ({ from })),
       format: { type: "csv" },
       schedule: { type: "manual" },
-    });
+    };
+    const exp = await api(dev.url, "POST", "/api/1/exports", token, definition);
     const first = await timedExport(exp, token, n);
-    // The largest size once more, same server and rows: a peak that grows again is a leak, one
+    const floorFirst = await floorExport(definition, floorTenant, n, first.run, 1);
+    // The largest size once more, same servers and rows: a peak that grows again is a leak, one
     // that does not is a high-water mark (bench/README.md, "Export memory").
-    const again = n === SIZES[SIZES.length - 1] && !QUICK ? await timedExport(exp, token, n) : null;
+    const last = n === SIZES[SIZES.length - 1] && !QUICK;
+    const again = last ? await timedExport(exp, token, n) : null;
+    const floorAgain = last ? await floorExport(definition, floorTenant, n, first.run, 2) : null;
     const { exportS, peakKb, peakAnonKb, peakWorkerdKb, rssBefore, health: healthMs, run } = first;
 
-    results.push({ n, exportS, sqliteS, bytes: run.bytes, sqliteBytes, peakKb, peakAnonKb, peakWorkerdKb, rssBefore, health: healthMs, again });
+    results.push({ n, exportS, sqliteS, bytes: run.bytes, sqliteBytes, peakKb, peakAnonKb, peakWorkerdKb, rssBefore, health: healthMs, again, floor: floorFirst, floorAgain });
     console.log(
       `export ${n} rows: ferry ${round(exportS, 2)} s (${run.bytes} B), sqlite3 ${round(sqliteS, 2)} s (${sqliteBytes} B), peak RSS ${round(peakKb / 1024)} MiB (before ${round(rssBefore / 1024)} MiB), peak anonymous ${round(peakAnonKb / 1024)} MiB (workerd ${round(peakWorkerdKb / 1024)} MiB)${again ? `; again: peak anonymous ${round(again.peakAnonKb / 1024)} MiB (workerd ${round(again.peakWorkerdKb / 1024)} MiB)` : ""}`,
+    );
+    console.log(
+      `runtime floor ${n} rows: ${round(floorFirst.exportS, 2)} s, ${floorFirst.parts} parts, workerd peak anonymous ${round(floorFirst.peakWorkerdKb / 1024)} MiB${floorAgain ? `; again: ${round(floorAgain.peakWorkerdKb / 1024)} MiB` : ""}`,
     );
   }
 
@@ -175,6 +241,11 @@ try {
       { metric: `csv ${label} rows: dev server peak anonymous RSS`, value: round(r.peakAnonKb / 1024), unit: "MiB", baseline: `idle ${round(baseAnon / 1024)} MiB` },
       { metric: `csv ${label} rows: workerd peak anonymous RSS`, value: round(r.peakWorkerdKb / 1024), unit: "MiB", baseline: `idle ${round(baseWorkerd / 1024)} MiB` },
       {
+        metric: `csv ${label} rows: runtime floor (bare worker, same reads and parts): time / workerd peak anonymous RSS`,
+        value: `${round(r.floor.exportS, 2)} s / ${round(r.floor.peakWorkerdKb / 1024)} MiB`,
+        baseline: `idle ${round(floorBaseWorkerd / 1024)} MiB; ${r.floor.chunks} reads, ${r.floor.parts} parts, the same file as ferry's`,
+      },
+      {
         metric: `csv ${label} rows: GET /health during the export p50 / p99 / max`,
         value: `${r.health.p50} / ${r.health.p99} / ${r.health.max}`,
         unit: "ms",
@@ -186,28 +257,48 @@ try {
     const [a, b] = [results[0], results[results.length - 1]];
     const growth = round((b.peakKb - a.peakKb) / 1024);
     const anonGrowth = round((b.peakAnonKb - a.peakAnonKb) / 1024);
+    const workerdGrowth = round((b.peakWorkerdKb - a.peakWorkerdKb) / 1024);
+    const floorGrowth = round((b.floor.peakWorkerdKb - a.floor.peakWorkerdKb) / 1024);
+    const ownGrowth = round(workerdGrowth - floorGrowth);
     rows.push(
       { metric: `peak RSS growth ${a.n} -> ${b.n} rows`, value: growth, unit: "MiB" },
       {
+        // The tree's figure holds wrangler's node and esbuild too, and the local D1's and R2's
+        // memory inside workerd: the target is decided by ferry's own growth (below).
         metric: `peak anonymous RSS growth ${a.n} -> ${b.n} rows`,
         value: anonGrowth,
         unit: "MiB",
-        target: "flat (< 64 MiB growth for 10x rows)",
-        met: anonGrowth < 64,
+        target: "flat (< 64 MiB growth for 10x rows), decided by ferry's own growth (workerd's minus the runtime floor's)",
+        met: ownGrowth < 64,
       },
-      { metric: `workerd peak anonymous RSS growth ${a.n} -> ${b.n} rows`, value: round((b.peakWorkerdKb - a.peakWorkerdKb) / 1024), unit: "MiB" },
+      { metric: `workerd peak anonymous RSS growth ${a.n} -> ${b.n} rows`, value: workerdGrowth, unit: "MiB" },
+      {
+        metric: `runtime floor: workerd peak anonymous RSS growth ${a.n} -> ${b.n} rows (local D1 reads and R2 parts, no ferry code)`,
+        value: floorGrowth,
+        unit: "MiB",
+        baseline: `${round(a.floor.peakWorkerdKb / 1024)} -> ${round(b.floor.peakWorkerdKb / 1024)} MiB`,
+      },
+      {
+        metric: `ferry's own growth ${a.n} -> ${b.n} rows (workerd growth minus the runtime floor's)`,
+        value: ownGrowth,
+        unit: "MiB",
+        baseline: `workerd ${workerdGrowth} MiB - floor ${floorGrowth} MiB`,
+        target: "< 64 MiB",
+        met: ownGrowth < 64,
+      },
     );
     if (b.again) {
       rows.push({
-        metric: `the ${b.n}-row export again on the same server: peak anonymous RSS growth over the first (tree / workerd)`,
-        value: `${round((b.again.peakAnonKb - b.peakAnonKb) / 1024)} / ${round((b.again.peakWorkerdKb - b.peakWorkerdKb) / 1024)}`,
+        metric: `the ${b.n}-row export again on the same server: peak anonymous RSS growth over the first (tree / workerd / runtime floor's workerd)`,
+        value: `${round((b.again.peakAnonKb - b.peakAnonKb) / 1024)} / ${round((b.again.peakWorkerdKb - b.peakWorkerdKb) / 1024)} / ${round((b.floorAgain.peakWorkerdKb - b.floor.peakWorkerdKb) / 1024)}`,
         unit: "MiB",
-        baseline: `${round(b.again.exportS, 2)} s`,
+        baseline: `${round(b.again.exportS, 2)} s; floor ${round(b.floorAgain.exportS, 2)} s`,
       });
     }
   }
   record("export", { sizes: SIZES, results, rows });
 } finally {
   dev.stop();
+  floor.stop();
   rmSync(work, { recursive: true, force: true });
 }

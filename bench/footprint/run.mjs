@@ -3,8 +3,10 @@
 // measured in the same run; the jobs worker's size beside it. Targets (API worker): under
 // 400 KB gzipped, startup within 1.2x hello-world, judged on the first answer of a real route
 // (the token endpoint refusing wrong credentials: route, zod, D1), since the API builds each
-// route group on its first request (src/app.ts) and /health is in none of them.
-import { execFileSync } from "node:child_process";
+// route group on its first request (src/app.ts) and /health is in none of them, and timed from
+// workerd's spawn (the runtime's start; the whole start, miniflare's Node side included, is
+// reported beside it: see "Startup" below).
+import childProcess, { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -120,12 +122,28 @@ try {
 
   // Startup: time from creating the runtime to the first answered request, median of N, and the
   // CPU workerd spent on it (less at the mercy of the machine's load than the wall clock).
+  // Each start is split at workerd's spawn. Before it, miniflare works in this Node process: it
+  // reads the modules and encodes them with its own workers into workerd's capnp config, a cost
+  // that grows with the bundle's bytes (its single-segment arena copies itself as it grows) and
+  // that no deployed Worker pays. From the spawn on, it is the runtime's start: workerd reads the
+  // config, starts miniflare's services, compiles and evaluates the Worker's script (what the
+  // platform's startup limit counts:
+  // https://developers.cloudflare.com/workers/platform/limits/#worker-startup-time) and answers.
+  // The spawn is seen by wrapping child_process.spawn, which miniflare calls through the module
+  // object.
+  let spawnedAt = null;
+  const spawn = childProcess.spawn;
+  childProcess.spawn = function (command, ...rest) {
+    if (/workerd/.test(String(command))) spawnedAt = performance.now();
+    return spawn.call(this, command, ...rest);
+  };
   const N = QUICK ? 3 : 7;
   async function startOnce(scriptPath, first) {
     const persist = mkdtempSync(join(tmpdir(), "ferry-footprint-state-"));
     cpSync(template, persist, { recursive: true });
     try {
       const t0 = performance.now();
+      spawnedAt = null;
       const mf = new Miniflare(
         convertV4MiniflareOptions({
           modulesRoot: out,
@@ -141,11 +159,14 @@ try {
       );
       const r = await mf.dispatchFetch(first.url, first.init);
       await r.arrayBuffer();
-      const ms = performance.now() - t0;
+      const t1 = performance.now();
+      const ms = t1 - t0;
       const cpu = workerdCpuMs();
+      if (spawnedAt === null) throw new Error("miniflare started no workerd process that this benchmark saw");
+      const runtimeMs = t1 - spawnedAt;
       await mf.dispose();
       if (scriptPath !== hello && scriptPath !== helloD1 && r.status !== first.status) throw new Error(`${first.label}: expected ${first.status}, got ${r.status}`);
-      return { ms, cpu };
+      return { ms, cpu, runtimeMs, nodeMs: spawnedAt - t0 };
     } finally {
       rmSync(persist, { recursive: true, force: true });
     }
@@ -163,22 +184,37 @@ try {
     runs.real.push(await startOnce(join(out, api.entry), REAL));
   }
   rmSync(template, { recursive: true, force: true });
-  const fig = (k) => ({ ms: round(median(runs[k].map((x) => x.ms)), 0), cpu: median(runs[k].map((x) => x.cpu)) });
+  const fig = (k) => ({
+    ms: round(median(runs[k].map((x) => x.ms)), 0),
+    cpu: median(runs[k].map((x) => x.cpu)),
+    runtimeMs: round(median(runs[k].map((x) => x.runtimeMs)), 0),
+    nodeMs: round(median(runs[k].map((x) => x.nodeMs)), 0),
+  });
   const helloFig = fig("hello");
   const helloD1Fig = fig("helloD1");
   const healthFig = fig("health");
   const realFig = fig("real");
   const cpuNote = (f) => (f.cpu === null ? "" : `, workerd CPU ${f.cpu} ms`);
+  // Judged on the runtime's part (from workerd's spawn); the whole start, miniflare's Node side
+  // included, is the row beside it.
   const startupRow = (metric, f, judged) => ({
+    metric,
+    value: f.runtimeMs,
+    unit: "ms",
+    baseline: `hello-world ${helloFig.runtimeMs} ms${cpuNote(helloFig)}; this${cpuNote(f)}`,
+    ratio: round(f.runtimeMs / helloFig.runtimeMs, 2),
+    ...(judged ? { target: "<= 1.2x hello-world", met: f.runtimeMs / helloFig.runtimeMs <= 1.2 } : {}),
+  });
+  const wholeRow = (metric, f) => ({
     metric,
     value: f.ms,
     unit: "ms",
-    baseline: `hello-world ${helloFig.ms} ms${cpuNote(helloFig)}; this${cpuNote(f)}`,
+    baseline: `hello-world ${helloFig.ms} ms (${helloFig.nodeMs} ms before workerd's spawn); this, ${f.nodeMs} ms before it`,
     ratio: round(f.ms / helloFig.ms, 2),
-    ...(judged ? { target: "<= 1.2x hello-world", met: f.ms / helloFig.ms <= 1.2 } : {}),
   });
 
   record("footprint", {
+    startups: { hello: helloFig, helloD1: helloD1Fig, health: healthFig, real: realFig },
     raw_bytes: api.raw,
     gzip_bytes: api.gz,
     packages: api.packages,
@@ -186,9 +222,11 @@ try {
     rows: [
       { metric: "API worker bundle (minified)", value: round(api.raw / 1024), unit: "KiB" },
       { metric: "API worker bundle gzipped", value: round(api.gz / 1024), unit: "KiB", target: "< 400 KB gzipped", met: api.gz < 400_000 },
-      startupRow(`API worker startup to first answer of a real route: ${REAL.label} -> ${REAL.status} (median)`, realFig, true),
-      startupRow("API worker startup to first GET /health (median; builds no route group)", healthFig, false),
-      startupRow("  for comparison: hello-world answering after one D1 query (the local D1's own start)", helloD1Fig, false),
+      startupRow(`API worker startup to first answer of a real route: ${REAL.label} -> ${REAL.status} (median; from workerd's spawn)`, realFig, true),
+      startupRow("API worker startup to first GET /health (median; from workerd's spawn; builds no route group)", healthFig, false),
+      startupRow("  for comparison: hello-world answering after one D1 query (the local D1's own start; from workerd's spawn)", helloD1Fig, false),
+      wholeRow(`  the same starts whole, from new Miniflare(), miniflare's Node side included: ${REAL.label}`, realFig),
+      wholeRow("  the same starts whole, from new Miniflare(), miniflare's Node side included: GET /health", healthFig),
       ...api.packages.slice(0, 6).map((p) => ({ metric: `  API bundle share: ${p.name}`, value: p.kib, unit: "KiB" })),
       { metric: "jobs worker bundle gzipped", value: round(jobs.gz / 1024), unit: "KiB" },
       ...jobs.packages.slice(0, 4).map((p) => ({ metric: `  jobs bundle share: ${p.name}`, value: p.kib, unit: "KiB" })),

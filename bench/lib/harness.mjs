@@ -59,9 +59,10 @@ export async function startDev({ log = false, args = [], timeoutMs = 180_000 } =
 }
 
 /**
- * A bench-only worker (a runtime floor) under its own `wrangler dev` with `config`, on a free port
- * and a throw-away state directory; with `migrate`, that D1 binding's migrations are applied
- * first. Ready once `GET /` gets any answer. Answers its URL, pid, state directory and how to stop it.
+ * A bench-only worker under its own `wrangler dev` (`config`, a path) on a free port with fresh
+ * local state, its D1 `migrate` binding migrated first (the runtime floors of bench/ingest,
+ * bench/export and bench/latency); ready once `GET /` gets any answer; answers its URL, pid, state
+ * directory and how to stop it.
  */
 export async function startWorker(config, { migrate, timeoutMs = 600_000 } = {}) {
   const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -91,7 +92,7 @@ export async function startWorker(config, { migrate, timeoutMs = 600_000 } = {})
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + timeoutMs; ; ) {
     try {
-      await (await fetch(url)).arrayBuffer();
+      await (await fetch(url)).text();
       break;
     } catch {}
     if (Date.now() > deadline) {

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { AGGREGATIONS, COMPRESSIONS, FORMATS } from "../exports/definition";
 import { MODELS } from "../models";
 import { AGGREGATIONS_BY_TYPE, OPERATORS_BY_TYPE } from "../models/operators";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ExportBody } from "../exports/definition";
 import type { Services } from "../services";
 import { S3Target } from "../targets/config";

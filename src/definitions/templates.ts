@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type Condition, ExportBody, FormatSpec, Notification, Schedule, Target } from "../exports/definition";
 import { ApiError } from "../lib/errors";
 import type { Services } from "../services";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { secret } from "../lib/secrets";
 import { AzureTarget, FtpsTarget, GcsTarget, PlainFtpTarget, S3Target, SftpTarget } from "../targets/config";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Every message on the jobs queue: `{ type, version, ...payload }`. A queue message

@@ -1,6 +1,6 @@
 import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { AppEnv } from "../app-env";
 import { BOOKMARK_HEADER } from "../db/sessions";
 import { ApiError } from "./errors";

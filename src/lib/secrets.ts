@@ -11,7 +11,7 @@
  * A marked field validates only plain values: a sealed value (read back from storage) and the
  * mask pass as they are, so a stored definition parses again after its secrets were sealed.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "./errors";
 
 export const MASK = "****";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { REFERENCE_TRAITS, SHARED_TRAITS, slug } from "./traits";
 
 /**

@@ -6,7 +6,7 @@
  * an Azure SAS's `sig=`) apply to the plain value a client sends, never to the sealed one, so a
  * stored definition parses again.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { secret } from "../lib/secrets";
 
 const Host = z

@@ -31,20 +31,43 @@ interface WranglerConfig {
   services?: { binding: string; service: string; entrypoint?: string }[];
 }
 
-async function bundledPackages(config: string): Promise<Set<string>> {
-  const out = mkdtempSync(join(tmpdir(), "ferry-split-"));
-  try {
-    await wrangler(["deploy", "--dry-run", "--minify", "-c", config, "--outdir", out, "--metafile", join(out, "meta.json")]);
-    const meta = JSON.parse(readFileSync(join(out, "meta.json"), "utf8")) as { inputs: Record<string, unknown> };
-    const pkgs = new Set<string>();
-    for (const file of Object.keys(meta.inputs)) {
-      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-      if (m) pkgs.add(m[1]!);
-    }
-    return pkgs;
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+/**
+ * A worker's build, one per config: every file esbuild read (its metafile's inputs) and the ones
+ * with bytes in the output (what tree-shaking kept).
+ */
+const builds = new Map<string, Promise<{ read: string[]; kept: Record<string, number> }>>();
+function build(config: string): Promise<{ read: string[]; kept: Record<string, number> }> {
+  let p = builds.get(config);
+  if (!p) {
+    p = (async () => {
+      const out = mkdtempSync(join(tmpdir(), "ferry-split-"));
+      try {
+        await wrangler(["deploy", "--dry-run", "--minify", "-c", config, "--outdir", out, "--metafile", join(out, "meta.json")]);
+        const meta = JSON.parse(readFileSync(join(out, "meta.json"), "utf8")) as {
+          inputs: Record<string, unknown>;
+          outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+        };
+        const kept: Record<string, number> = {};
+        for (const o of Object.values(meta.outputs)) {
+          for (const [f, i] of Object.entries(o.inputs)) if (i.bytesInOutput > 0) kept[f] = (kept[f] ?? 0) + i.bytesInOutput;
+        }
+        return { read: Object.keys(meta.inputs), kept };
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    })();
+    builds.set(config, p);
   }
+  return p;
+}
+
+async function bundledPackages(config: string): Promise<Set<string>> {
+  const pkgs = new Set<string>();
+  for (const file of (await build(config)).read) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
+    if (m) pkgs.add(m[1]!);
+  }
+  return pkgs;
 }
 
 describe("the two workers' builds", () => {
@@ -54,6 +77,22 @@ describe("the two workers' builds", () => {
     // Not vacuous: the same names are found where they belong.
     for (const p of ["openpgp", "ssh2", "hyparquet-writer", "pako", "worker-mailer"]) expect(jobs.has(p), p).toBe(true);
     for (const p of ["hono", "zod", "jose", "drizzle-orm"]) expect(api.has(p), p).toBe(true);
+  }, 240_000);
+
+  it("zod reaches both bundles through src/lib/zod.ts: one locale (English), its ES modules only", async () => {
+    for (const config of ["wrangler.toml", "wrangler.jobs.toml"]) {
+      const { read, kept } = await build(config);
+      const zod = Object.keys(kept).filter((f) => f.includes("node_modules/zod/"));
+      // @hono/zod-openapi's `extendZodWithOpenApi(z)` gets src/lib/zod.ts's `z`, not zod's namespace,
+      // so esbuild keeps only what ferry calls: no locale but the one zod configures at import
+      // (and a few bytes of locales/index.js, the module that re-exports them).
+      const locales = zod.filter((f) => f.includes("/locales/"));
+      expect(locales.filter((f) => !f.endsWith("/index.js")).map((f) => f.replace(/.*\/locales\//, "")), config).toEqual(["en.js"]);
+      for (const f of locales.filter((f) => f.endsWith("/index.js"))) expect(kept[f], f).toBeLessThan(100);
+      expect(read.some((f) => f.endsWith("src/lib/zod.ts")), config).toBe(true);
+      expect(zod.filter((f) => !f.endsWith(".js")), config).toEqual([]);
+      expect(zod.length, config).toBeGreaterThan(10);
+    }
   }, 240_000);
 
   it("wrangler.toml and wrangler.jobs.toml share the same vars, databases, bucket and queue", () => {
@@ -114,6 +153,15 @@ describe("npm run dev runs both workers", () => {
   afterAll(async () => {
     await dev?.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the API worker's /openapi.json carries what .openapi() adds to zod's schemas (zod through src/lib/zod.ts)", async () => {
+    const r = await fetch(`${dev.url}/openapi.json`);
+    expect(r.status).toBe(200);
+    const doc = (await r.json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, { description?: string }> } };
+    expect(doc.components.schemas.IngestResponse?.description).toBe("`{ code, message, data }`, code = HTTP status");
+    expect(Object.keys(doc.paths)).toContain("/api/1/oauth2/access_token");
+    expect(Object.keys(doc.paths).length).toBeGreaterThan(50);
   });
 
   it("a target check runs in the jobs worker (the SFTP driver) and its refusal comes back as the API's 422", async () => {

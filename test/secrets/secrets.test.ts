@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import type { Env } from "../../src/env";
 import { ApiError } from "../../src/lib/errors";
 import { MASK, maskSecrets, maskedPaths, sealSecrets, secret, unsealSecrets } from "../../src/lib/secrets";

@@ -3,7 +3,7 @@
  * delivery drivers' clients (src/targets). They pick their fields from the targets' schemas, so
  * the secret marks come along (src/lib/secrets.ts seals, masks and unseals by walking these).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { secret } from "../../lib/secrets";
 import { AzureTarget, GcsTarget, S3Target } from "../../targets/config";
 

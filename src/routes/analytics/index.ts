@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
+import * as z from "zod";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";
 import { AnalyticsSettings, analyticsFiles, configureAnalytics } from "../../definitions/analytics";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { wizardCatalog } from "../../backoffice/catalog";
 import * as svc from "../../backoffice/services";
 import { runStats } from "../../backoffice/stats";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { CATEGORIES } from "../../backoffice/services";
 import * as svc from "../../backoffice/services";
 import { ApiError } from "../../lib/errors";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import * as svc from "../../backoffice/services";
 import { notFound } from "../../lib/errors";
 import { pageRouter } from "./context";

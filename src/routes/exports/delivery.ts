@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
+import * as z from "zod";
 import { redeliver } from "../../deliveries";
 import { DELIVERY_STATUSES } from "../../db/schema";
 import { createRouter } from "../../lib/router";

@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
+import * as z from "zod";
 import { PREVIEW_ROWS, previewExport } from "../../definitions/preview";
 import { ExportBody } from "../../exports/definition";
 import { createRouter } from "../../lib/router";

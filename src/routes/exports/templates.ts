@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
+import * as z from "zod";
 import { createFromTemplate, listTemplates } from "../../definitions/templates";
 import { createRouter } from "../../lib/router";
 import { requireToken } from "../../middleware/auth";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import type { AppEnv } from "../../app-env";
 import { sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";

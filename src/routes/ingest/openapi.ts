@@ -1,5 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { z } from "@hono/zod-openapi";
+// Adds .openapi() to zod's schemas before the ones below are built.
+import "@hono/zod-openapi";
+import * as z from "zod";
 import type { AppEnv } from "../../app-env";
 import type { FieldDef, ModelDef } from "../../models";
 

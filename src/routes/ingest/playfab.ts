@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "zod";
 import type { ModelDef } from "../../models";
 import { getModel } from "../../models";
 import { ApiError } from "../../lib/errors";
