@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { QUICK, ROOT, actionBodies, loadAverage, percentile, postLoad, record, round, seedTenant, startDev, startWorker, treeCpuMs } from "../lib/harness.mjs";
+import { QUICK, ROOT, actionBodies, loadAverage, percentile, postLoad, record, round, seedTenant, startDevAndWorker, treeCpuMs } from "../lib/harness.mjs";
 
 const BATCH = 1000;
 const DURATION_MS = QUICK ? 3_000 : 20_000;
@@ -123,22 +123,10 @@ async function inProcess() {
   }
 }
 
-/**
- * The runtime floor's worker (bench/ingest/floor-worker.ts) under its own `wrangler dev`, with a
- * shard database migrated like the API's.
- */
-const startFloor = () => startWorker(join(ROOT, "bench", "ingest", "wrangler.floor.toml"), { migrate: "DATA", timeoutMs: START_TIMEOUT_MS });
-
 // On a loaded machine applying the migrations and starting wrangler takes minutes.
-const START_TIMEOUT_MS = 600_000;
-// The API (and its jobs worker) as `npm run dev` runs them, and the runtime floor beside it.
-const started = await Promise.allSettled([startDev({ timeoutMs: START_TIMEOUT_MS }), startFloor()]);
-const failed = started.find((r) => r.status === "rejected");
-if (failed) {
-  for (const r of started) if (r.status === "fulfilled") r.value.stop();
-  throw failed.reason;
-}
-const [dev, floorDev] = started.map((r) => r.value);
+// The API (and its jobs worker) as `npm run dev` runs them, and the runtime floor's worker
+// (bench/ingest/floor-worker.ts, a shard database migrated like the API's) beside it.
+const [dev, floorDev] = await startDevAndWorker(join(ROOT, "bench", "ingest", "wrangler.floor.toml"), { migrate: "DATA", timeoutMs: 600_000 });
 try {
   const seed = await seedTenant(dev.url, "bench-ingest");
   const target = { api: { url: dev.url, path: "/v1/actions", pid: dev.pid }, floor: { url: floorDev.url, path: "/actions", pid: floorDev.pid } };

@@ -60,8 +60,9 @@ export async function startDev({ log = false, args = [], timeoutMs = 180_000 } =
 
 /**
  * A bench-only worker under its own `wrangler dev` (`config`, a path) on a free port with fresh
- * local state, its D1 `migrate` binding migrated first (the runtime floors of bench/ingest and
- * bench/export); answers its URL, pid, state directory and how to stop it.
+ * local state, its D1 `migrate` binding migrated first (the runtime floors of bench/ingest,
+ * bench/export and bench/latency); ready once `GET /` gets any answer; answers its URL, pid, state
+ * directory and how to stop it.
  */
 export async function startWorker(config, { migrate, timeoutMs = 600_000 } = {}) {
   const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -101,6 +102,17 @@ export async function startWorker(config, { migrate, timeoutMs = 600_000 } = {})
     await new Promise((r) => setTimeout(r, 250));
   }
   return { url, pid: child.pid, state, stop };
+}
+
+/** `npm run dev` (startDev) and a bench worker (startWorker) started together; a failure of either stops both. */
+export async function startDevAndWorker(config, opts = {}) {
+  const started = await Promise.allSettled([startDev({ timeoutMs: opts.timeoutMs }), startWorker(config, opts)]);
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed) {
+    for (const r of started) if (r.status === "fulfilled") r.value.stop();
+    throw failed.reason;
+  }
+  return started.map((r) => r.value);
 }
 
 async function post(url, path, body, headers = {}, method = "POST") {

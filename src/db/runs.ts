@@ -1,6 +1,7 @@
-import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, type Placeholder, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ControlDb } from "./client";
+import { selectOnce } from "./prepared";
 import { type CheckpointRow, type RunRow, export_run_checkpoints, export_run_parts, export_runs, exports } from "./schema";
 
 /**
@@ -44,6 +45,16 @@ export type RunFileRow = Pick<RunRow, "id" | "tenant_id" | "export_id" | "status
  * it out of the automated exports API. The automated fetch's one query.
  */
 export function getRunFile(db: ControlDb, tenantId: string, runId: string): Promise<(RunFileRow & { automated: number }) | undefined> {
+  return runFile.get(db, { tenantId, runId });
+}
+
+const runFile = selectOnce(["tenantId", "runId"], (db, p) => runFileQuery(db, p.tenantId, p.runId));
+
+/**
+ * getRunFile's statement, not yet run. bench/latency/floor-worker.ts sends the same SQL straight
+ * to the D1 binding (the runtime's floor for this route).
+ */
+export function runFileQuery(db: ControlDb, tenantId: string | Placeholder, runId: string | Placeholder) {
   return db
     .select({
       id: export_runs.id,
@@ -58,8 +69,7 @@ export function getRunFile(db: ControlDb, tenantId: string, runId: string): Prom
     })
     .from(export_runs)
     .leftJoin(exports, and(eq(exports.tenant_id, export_runs.tenant_id), eq(exports.id, export_runs.export_id), isNull(exports.deleted_at)))
-    .where(and(eq(export_runs.tenant_id, tenantId), eq(export_runs.id, runId)))
-    .get();
+    .where(and(eq(export_runs.tenant_id, tenantId), eq(export_runs.id, runId)));
 }
 
 /** The id of a tenant's live definition named `name` when the automated exports API shows it. */
@@ -280,22 +290,31 @@ export async function activeExportsWithLastResult(
   tenantId: string,
   now: number,
 ): Promise<{ id: string; name: string; last: ResultRow | null }[]> {
-  const newest = sql`(SELECT r.id FROM export_runs r WHERE r.tenant_id = ${tenantId} AND r.status = 'finished' AND r.file_key IS NOT NULL
-    AND r.expired_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > ${now}) AND r.export_id = ${exports.id}
-    ORDER BY r.created_at DESC, r.id DESC LIMIT 1)`;
-  const rows = await db
-    .select({ id: exports.id, name: exports.name, run_id: export_runs.id, expires_at: export_runs.expires_at, created_at: export_runs.created_at })
-    .from(exports)
-    .leftJoin(export_runs, eq(export_runs.id, newest))
-    .where(and(eq(exports.tenant_id, tenantId), eq(exports.status, "active"), isNull(exports.deleted_at), automatedDefinition))
-    .orderBy(exports.name)
-    .all();
+  const rows = await activeExports.all(db, { tenantId, now });
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
     last: r.run_id ? { id: r.run_id, expires_at: r.expires_at, created_at: r.created_at as number } : null,
   }));
 }
+
+/**
+ * activeExportsWithLastResult's statement, not yet run (bench/latency/floor-worker.ts sends the
+ * same SQL straight to the D1 binding).
+ */
+export function activeExportsQuery(db: ControlDb, tenantId: string | Placeholder, now: number | Placeholder) {
+  const newest = sql`(SELECT r.id FROM export_runs r WHERE r.tenant_id = ${tenantId} AND r.status = 'finished' AND r.file_key IS NOT NULL
+    AND r.expired_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > ${now}) AND r.export_id = ${exports.id}
+    ORDER BY r.created_at DESC, r.id DESC LIMIT 1)`;
+  return db
+    .select({ id: exports.id, name: exports.name, run_id: export_runs.id, expires_at: export_runs.expires_at, created_at: export_runs.created_at })
+    .from(exports)
+    .leftJoin(export_runs, eq(export_runs.id, newest))
+    .where(and(eq(exports.tenant_id, tenantId), eq(exports.status, "active"), isNull(exports.deleted_at), automatedDefinition))
+    .orderBy(exports.name);
+}
+
+const activeExports = selectOnce(["tenantId", "now"], (db, p) => activeExportsQuery(db, p.tenantId, p.now));
 
 /** Results of one export, newest first, and how many there are. */
 export async function resultsOf(

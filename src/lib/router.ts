@@ -23,12 +23,14 @@ const READ_REPLICA = Symbol("ferry.readReplica");
 
 /**
  * Marks the read-replica middleware (src/middleware/d1-session.ts): a route declared with it
- * in its `middleware` documents `x-d1-bookmark` as a request header.
+ * in its `middleware` documents `x-d1-bookmark` as a request header, and d1Sessions opens its
+ * requests' D1 sessions on replicas.
  */
 export function markReadReplica<M extends MiddlewareHandler>(mw: M): M {
   return Object.assign(mw, { [READ_REPLICA]: true });
 }
-const isReadReplica = (mw: unknown) => typeof mw === "function" && READ_REPLICA in mw;
+/** Whether a handler is the read-replica middleware (d1Sessions opens replica sessions for its routes). */
+export const isReadReplica = (mw: unknown) => typeof mw === "function" && READ_REPLICA in mw;
 
 /** The components every route's documentation points at (docs/architecture.md, "Read replicas"). */
 const BOOKMARK = "D1Bookmark";

@@ -1,16 +1,20 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../app-env";
-import { BOOKMARK_HEADER, BookmarkError, openSessions, parseBookmarks } from "../db/sessions";
+import { BOOKMARK_HEADER, BookmarkError, openSessions, parseBookmarks, type SessionStart } from "../db/sessions";
 import { ApiError } from "../lib/errors";
-import { markReadReplica } from "../lib/router";
+import { isReadReplica, markReadReplica } from "../lib/router";
 import { createServices, type ServiceOverrides } from "../services";
 
 /**
- * Every request: the services are built on session-backed D1 bindings whose first query goes
- * to the primary (so a write, and a read that follows it, are as fresh as can be), and the
- * response carries `x-d1-bookmark`, the point the request's databases reached. A client that
- * sends it back reads its own writes on the read-replica routes below (docs/architecture.md,
- * "Read replicas").
+ * Every request: the services are built once, on session-backed D1 bindings (docs/architecture.md,
+ * "Read replicas"). On a route declared with `readReplica()` the sessions start at the client's
+ * bookmark, else `first-unconstrained` (any replica); on every other route the first query goes
+ * to the primary (so a write, and a read that follows it, are as fresh as can be). The route is
+ * known here already: hono matches it before it runs the first middleware. The response carries
+ * `x-d1-bookmark`, the point the request's databases reached; a client that sends it back reads
+ * its own writes on the read-replica routes.
  */
 export const d1Sessions = (overrides: ServiceOverrides = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
@@ -25,29 +29,38 @@ export const d1Sessions = (overrides: ServiceOverrides = {}) =>
       );
     }
     c.set("bookmarks", given);
-    const sessions = openSessions(c.env, "first-primary", given);
+    const sessions = openSessions(c.env, sessionStart(c), given);
     c.set("sessions", sessions);
-    c.set("serviceOverrides", overrides);
     c.set("services", createServices(sessions.env, overrides));
     await next();
-    const bookmark = c.var.sessions.bookmark();
-    if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
+    const bookmark = sessions.bookmark();
+    if (bookmark) setResponseHeader(c, BOOKMARK_HEADER, bookmark);
   });
 
+/** Where the request's sessions start: `first-unconstrained` on the routes marked by readReplica(). */
+function sessionStart(c: Context<AppEnv>): SessionStart {
+  return matchedRoutes(c).some((r) => isReadReplica(r.handler)) ? "first-unconstrained" : "first-primary";
+}
+
 /**
- * Read-only routes: their queries may be served by any read replica at least as fresh as the
- * bookmark the client sent (its own earlier writes), or by the nearest one when it sent none.
- * Goes before the route's auth, so the whole request reads the same way. Declare it in the
- * route's `middleware`: /openapi.json then documents the request header there (src/lib/router.ts).
+ * Sets a header on the finished response in place. (hono's `c.header()` after `next()` copies the
+ * whole response into a new one first, on every request.) A response passed through from fetch()
+ * has immutable headers: that one is copied.
  */
-export const readReplica = () =>
-  markReadReplica(
-    createMiddleware<AppEnv>(async (c, next) => {
-      const sessions = openSessions(c.env, "first-unconstrained", c.var.bookmarks);
-      c.set("sessions", sessions);
-      // The services again, on the replica sessions, with the same overrides as the request's
-      // first set (cheap: createServices opens no connection; the first query does).
-      c.set("services", createServices(sessions.env, c.var.serviceOverrides));
-      await next();
-    }),
-  );
+function setResponseHeader(c: Context<AppEnv>, name: string, value: string) {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set(name, value);
+  }
+}
+
+/**
+ * Marks a read-only route: its queries may be served by any read replica at least as fresh as the
+ * bookmark the client sent (its own earlier writes), or by the nearest one when it sent none.
+ * d1Sessions opens the request's sessions so when it sees this mark among the route's handlers;
+ * the middleware itself does nothing. Declare it in the route's `middleware`: /openapi.json then
+ * documents the request header there (src/lib/router.ts).
+ */
+export const readReplica = () => markReadReplica(createMiddleware<AppEnv>((_c, next) => next()));

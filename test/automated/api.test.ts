@@ -69,6 +69,31 @@ describe("automated exports API", () => {
     expect(await dl.text()).toBe("file 3");
   });
 
+  it("each call reads with its own tenant, id and time: a new result shows on the next list and fetch, another tenant's is a 404 (the statements are built once per isolate, src/db/prepared.ts)", async () => {
+    const a = await setupTenant("automated-fresh-a");
+    const b = await setupTenant("automated-fresh-b");
+    const now = Math.floor(Date.now() / 1000);
+    const expA = await createExport(a.token, "fresh");
+    const expB = await createExport(b.token, "fresh");
+    const first = await finishedRun(a.tenant.id, expA, { createdAt: now - 10, expiresAt: now + 86_400 });
+    const lastOf = async (token: string) => (await call("GET", "/api/1/data-exporter/automated", { token })).json[0].last_run?.id ?? null;
+    expect(await lastOf(a.token)).toBe(first);
+    expect(await lastOf(b.token)).toBeNull();
+    expect((await call("GET", `/api/1/data-exporter/automated/fetch/${first}`, { token: a.token })).status).toBe(200);
+
+    const second = await finishedRun(a.tenant.id, expA, { createdAt: now - 5, expiresAt: now + 86_400 });
+    expect(await lastOf(a.token)).toBe(second);
+    const fetched = await call("GET", `/api/1/data-exporter/automated/fetch/${second}`, { token: a.token });
+    expect(fetched.status, fetched.text).toBe(200);
+    expect(fetched.json.result.id).toBe(second);
+    expect((await call("GET", `/api/1/data-exporter/automated/fetch/${second}`, { token: b.token })).status).toBe(404);
+
+    // a result whose expiry has passed by the time of the call is not listed
+    const ofB = await finishedRun(b.tenant.id, expB, { createdAt: now - 10, expiresAt: now - 1 });
+    expect(await lastOf(b.token)).toBeNull();
+    expect((await call("GET", `/api/1/data-exporter/automated/fetch/${ofB}`, { token: b.token })).status).toBe(410);
+  });
+
   it("an expired result answers 410 with a clear message, not a broken link", async () => {
     const { tenant, token } = await setupTenant("automated-expired");
     const now = Math.floor(Date.now() / 1000);

@@ -1,5 +1,6 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
 import { BOOKMARK_HEADER, openSessions, parseBookmarks } from "../../src/db/sessions";
 import type { Env } from "../../src/env";
 import { ADMIN, call, setupTenant } from "../helpers";
@@ -71,6 +72,45 @@ describe("read replicas: x-d1-bookmark", () => {
     seen.length = 0;
     await openSessions(recEnv, "first-primary", new Map()).env.DB.prepare("SELECT 1").first();
     expect(seen).toEqual(["first-primary"]);
+  });
+
+  it("through the app: a read-only route's request reads from a replica session, every other request from the primary, each opening one session per database", async () => {
+    const { token } = await setupTenant("replica-routes");
+    const seen: string[] = [];
+    const recEnv = {
+      ...e,
+      DB: new Proxy(e.DB, { get: (t, p) => (p === "withSession" ? (c: string) => (seen.push(c), t.withSession(c)) : Reflect.get(t, p)) }),
+    };
+    const app = createApp();
+    const send = async (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) => {
+      seen.length = 0;
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request(`http://ferry.test${path}`, {
+          method,
+          headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
+          body: body ? JSON.stringify(body) : undefined,
+        }),
+        recEnv,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, text: await res.text(), bookmark: res.headers.get(BOOKMARK_HEADER) };
+    };
+
+    const created = await send("POST", "/api/1/exports", {}, { name: "replica-routes", model: "logins", all_fields: true, schedule: { type: "manual" } });
+    expect(created.status, created.text).toBe(201);
+    expect(seen).toEqual(["first-primary"]);
+    const id = JSON.parse(created.text).id;
+    for (const path of ["/api/1/data-exporter/automated", "/api/1/exports", `/api/1/exports/${id}`]) {
+      const read = await send("GET", path);
+      expect(read.status, read.text).toBe(200);
+      expect(seen, path).toEqual(["first-unconstrained"]);
+    }
+    const own = await send("GET", "/api/1/data-exporter/automated", { [BOOKMARK_HEADER]: created.bookmark ?? "" });
+    expect(own.text).toContain("replica-routes");
+    expect(seen).toEqual([bookmarkOf(created.bookmark, "DB")]);
+    expect(bookmarkOf(own.bookmark, "DB")).toMatch(/^[0-9a-f]{8}-/);
   });
 
   it("a bookmark ferry did not issue is a 400 in the area's envelope", async () => {
