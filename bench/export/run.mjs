@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COLUMNS, seedSql } from "./seed.mjs";
-import { QUICK, ROOT, record, round, seedTenant, startDev, startWorker, treeAnonKb, treeRssKb, watchPeakRss, workerdAnonKb } from "../lib/harness.mjs";
+import { QUICK, ROOT, record, round, seedTenant, startDevAndWorker, treeAnonKb, treeRssKb, watchPeakRss, workerdAnonKb } from "../lib/harness.mjs";
 
 const SIZES = QUICK ? [20_000] : [100_000, 1_000_000];
 const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CI: "true" };
@@ -146,16 +146,7 @@ async function timedExport(exp, token, n) {
 
 // migrations + wrangler start can take minutes on a loaded machine
 const FLOOR_CONFIG = join(ROOT, "bench", "export", "wrangler.floor.toml");
-const started = await Promise.allSettled([
-  startDev({ log: process.env.BENCH_LOG === "1", timeoutMs: 600_000 }),
-  startWorker(FLOOR_CONFIG, { migrate: "DATA", timeoutMs: 600_000 }),
-]);
-const failed = started.find((r) => r.status === "rejected");
-if (failed) {
-  for (const r of started) if (r.status === "fulfilled") r.value.stop();
-  throw failed.reason;
-}
-const [dev, floor] = started.map((r) => r.value);
+const [dev, floor] = await startDevAndWorker(FLOOR_CONFIG, { migrate: "DATA", timeoutMs: 600_000, log: process.env.BENCH_LOG === "1" });
 const work = mkdtempSync(join(tmpdir(), "ferry-bench-export-"));
 try {
   const baseRss = treeRssKb(dev.pid);

@@ -104,9 +104,12 @@ export async function startWorker(config, { migrate, timeoutMs = 600_000 } = {})
   return { url, pid: child.pid, state, stop };
 }
 
-/** `npm run dev` (startDev) and a bench worker (startWorker) started together; a failure of either stops both. */
+/**
+ * `npm run dev` (startDev) and a bench worker (startWorker) started together; a failure of either
+ * stops both. `opts`: startWorker's, and `log` (the dev server's output, as startDev's).
+ */
 export async function startDevAndWorker(config, opts = {}) {
-  const started = await Promise.allSettled([startDev({ timeoutMs: opts.timeoutMs }), startWorker(config, opts)]);
+  const started = await Promise.allSettled([startDev({ timeoutMs: opts.timeoutMs, log: opts.log }), startWorker(config, opts)]);
   const failed = started.find((r) => r.status === "rejected");
   if (failed) {
     for (const r of started) if (r.status === "fulfilled") r.value.stop();
