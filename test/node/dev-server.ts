@@ -79,8 +79,12 @@ export interface DevServer {
   port: number;
   /** wrangler's output so far, for failure messages */
   output(): string;
-  /** resident memory of wrangler and workerd together (the process group), in bytes */
-  rss(): Promise<number>;
+  /**
+   * resident memory of wrangler and workerd together (the process group), in bytes; with
+   * "workerd", of the group's workerd processes only (the runtime that serves the requests,
+   * without wrangler's node and esbuild, whose memory comes and goes whatever the requests do)
+   */
+  rss(only?: "workerd"): Promise<number>;
   /** one cron tick (`/__scheduled`, enabled by --test-scheduled) */
   scheduled(): Promise<void>;
   /** SIGKILL to the whole process group: the worker dies mid-whatever, as in a crash */
@@ -118,9 +122,15 @@ async function launch(command: string, args: string[], port: number, timeoutMs: 
     url,
     port,
     output: () => out,
-    async rss() {
-      const { stdout } = await execFileP("ps", ["-o", "rss=", "-g", String(child.pid)]);
-      return stdout.split("\n").reduce((sum, l) => sum + (Number(l.trim()) || 0), 0) * 1024;
+    async rss(only) {
+      const { stdout } = await execFileP("ps", ["-o", "rss=,comm=", "-g", String(child.pid)]);
+      return (
+        stdout
+          .split("\n")
+          .map((l) => l.trim().split(/\s+/))
+          .filter(([, comm]) => only === undefined || comm === only)
+          .reduce((sum, [kb]) => sum + (Number(kb) || 0), 0) * 1024
+      );
     },
     async scheduled() {
       const r = await fetch(`${url}/__scheduled?cron=*+*+*+*+*`);

@@ -52,17 +52,20 @@ describe("a 200 MB chunked CSV upload under npm run dev", () => {
     const seconds = (Date.now() - started) / 1000;
     await sleep(20_000);
     const after = await dev.rss();
+    const workerdAfter = await dev.rss("workerd");
     // The same again: memory that a request keeps would grow by another step.
     const again = await upload(`${dev.url}/v1/kpis/csv`, { Authorization: `Bearer ${api_key}` }, TOTAL);
     await sleep(20_000);
     sampling = false;
     await sampler;
     const afterSecond = await dev.rss();
+    const workerdAfterSecond = await dev.rss("workerd");
 
     const mb = (n: number) => Math.round(n / MiB);
     console.log(
       `[upload-memory] 413 after ${mb(big.sent)} MiB of ${mb(TOTAL)} MiB sent in ${seconds.toFixed(1)} s (second: ${mb(again.sent)} MiB); ` +
-        `RSS idle ${mb(idle)} MiB, peak ${mb(peak)} MiB, 20 s after ${mb(after)} MiB, 20 s after a second upload ${mb(afterSecond)} MiB`,
+        `RSS idle ${mb(idle)} MiB, peak ${mb(peak)} MiB, 20 s after ${mb(after)} MiB, 20 s after a second upload ${mb(afterSecond)} MiB; ` +
+        `workerd alone 20 s after each ${mb(workerdAfter)} / ${mb(workerdAfterSecond)} MiB`,
     );
     for (const r of [big, again]) {
       // 413 with its message, or (status 0) the connection closed before the answer was read
@@ -72,7 +75,10 @@ describe("a 200 MB chunked CSV upload under npm run dev", () => {
       expect(r.sent).toBeLessThan(TOTAL - 50 * MiB);
     }
     // Whatever the first refused upload left resident (the runtime keeps its high-water mark),
-    // a second one does not add to it: no request keeps its buffers.
-    expect(afterSecond).toBeLessThan(after + 32 * MiB);
+    // a second one does not add to it: no request keeps its buffers. Measured on workerd, which
+    // runs the worker: the whole group also holds wrangler's node and its esbuild, which move by
+    // tens of MiB on their own (bench/README.md, "Export memory"); the group's figure grew 39 MiB
+    // between the two uploads in one CI run of 2026-12-06.
+    expect(workerdAfterSecond).toBeLessThan(workerdAfter + 32 * MiB);
   }, 900_000);
 });
